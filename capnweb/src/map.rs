@@ -1,0 +1,281 @@
+//! `map()`: recording a mapper on the calling side, applying it on the receiving side.
+//!
+//! Recording runs the user's closure once, synchronously, with a placeholder for the element.
+//! While it runs, every call made on a stub is recorded as an instruction instead of being sent
+//! (a thread-local builder, as the reference's `currentMapBuilder`). The instructions travel in
+//! a `remap` expression and are applied to each element by the receiver.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use crate::error::RpcError;
+use crate::eval::{evaluate, Importer};
+use crate::stub::{BoxFuture, Hook, PromiseHook, Stub};
+use crate::value::Value;
+use crate::wire::{parse_expr, write_value, Exporter, Expr, Limits, PathKey, WireError, WireRef};
+
+thread_local! {
+    static BUILDERS: RefCell<Vec<Builder>> = const { RefCell::new(Vec::new()) };
+}
+
+struct Builder {
+    /// Stubs captured from outside the closure (for the outermost builder), or their indexes in
+    /// the parent builder (for a nested one).
+    captures: Vec<Capture>,
+    instructions: Vec<Expr>,
+    error: Option<RpcError>,
+    /// Identifies this builder's variables.
+    token: usize,
+}
+
+enum Capture {
+    Stub(Stub),
+    Parent(i64),
+}
+
+/// A variable of a mapper being recorded: the input (0) or an instruction's result.
+struct MapVar {
+    token: usize,
+    index: i64,
+}
+
+impl Hook for MapVar {
+    fn call(self: Arc<Self>, path: &[PathKey], args: Vec<Value>) -> Stub {
+        record_call(&Stub(self.clone()), path, &args).unwrap_or_else(|| misuse())
+    }
+    fn get(self: Arc<Self>, path: &[PathKey]) -> Stub {
+        record_get(&Stub(self.clone()), path).unwrap_or_else(|| misuse())
+    }
+    fn map(self: Arc<Self>, path: &[PathKey], _: Vec<Stub>, _: Arc<[Expr]>) -> Stub {
+        let _ = path;
+        misuse()
+    }
+    fn resolve(self: Arc<Self>) -> BoxFuture<Result<Value, RpcError>> {
+        Box::pin(std::future::ready(Err(misuse_error())))
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+    fn is_promise(&self) -> bool {
+        true
+    }
+}
+
+fn misuse_error() -> RpcError {
+    RpcError::error(
+        "Attempted to use an abstract placeholder from a mapper function. Please make sure your map function has no side effects.",
+    )
+}
+
+fn misuse() -> Stub {
+    Stub::broken(misuse_error())
+}
+
+static NEXT_TOKEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+/// Records `func` as a mapper over the value at `path` of `subject`, and sends it.
+pub(crate) fn map(subject: &Stub, path: &[PathKey], func: impl FnOnce(Stub) -> Value) -> Stub {
+    let token = NEXT_TOKEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nested_subject = BUILDERS.with(|b| !b.borrow().is_empty()).then(|| capture(subject));
+    BUILDERS.with(|b| {
+        b.borrow_mut().push(Builder { captures: Vec::new(), instructions: Vec::new(), error: None, token })
+    });
+    let input = Stub::from_hook(MapVar { token, index: 0 });
+    let result = func(input);
+    let last = to_instruction(&result);
+    let mut builder = BUILDERS.with(|b| b.borrow_mut().pop()).expect("builder pushed above");
+    drop(result);
+    match last {
+        Ok(e) => builder.instructions.push(e),
+        Err(e) => builder.error = builder.error.or(Some(e)),
+    }
+    if let Some(e) = builder.error {
+        return Stub::broken(e);
+    }
+    match nested_subject {
+        // Nested: the inner mapper becomes an instruction of the outer one.
+        Some(subject_index) => {
+            let subject_index = match subject_index {
+                Ok(i) => i,
+                Err(e) => return Stub::broken(e),
+            };
+            let captures = builder
+                .captures
+                .iter()
+                .map(|c| match c {
+                    Capture::Parent(i) => crate::wire::Capture::Import(*i),
+                    Capture::Stub(_) => unreachable!("nested builders capture through their parent"),
+                })
+                .collect();
+            let remap = Expr::Remap(Box::new(crate::wire::RemapExpr {
+                id: subject_index,
+                path: path.to_vec(),
+                captures,
+                instructions: builder.instructions,
+            }));
+            push_instruction(remap)
+        }
+        None => {
+            let captures = builder
+                .captures
+                .into_iter()
+                .map(|c| match c {
+                    Capture::Stub(s) => s,
+                    Capture::Parent(_) => unreachable!("the outermost builder has no parent"),
+                })
+                .collect();
+            subject.map_raw(path, captures, Arc::from(builder.instructions))
+        }
+    }
+}
+
+/// The index of `stub` in the current (innermost) builder, capturing it if it is new.
+fn capture(stub: &Stub) -> Result<i64, RpcError> {
+    BUILDERS.with(|b| capture_at(&mut b.borrow_mut(), stub))
+}
+
+fn capture_at(builders: &mut [Builder], stub: &Stub) -> Result<i64, RpcError> {
+    let (current, parents) = builders.split_last_mut().expect("called while recording");
+    if let Some(var) = stub.downcast::<MapVar>() {
+        if var.token == current.token {
+            return Ok(var.index);
+        }
+    }
+    let entry = if parents.is_empty() {
+        if stub.downcast::<MapVar>().is_some() {
+            return Err(RpcError::error("a mapper variable was used outside its own map()"));
+        }
+        Capture::Stub(stub.clone())
+    } else {
+        Capture::Parent(capture_at(parents, stub)?)
+    };
+    current.captures.push(entry);
+    Ok(-(current.captures.len() as i64))
+}
+
+fn push_instruction(e: Expr) -> Stub {
+    BUILDERS.with(|b| {
+        let mut b = b.borrow_mut();
+        let current = b.last_mut().expect("called while recording");
+        current.instructions.push(e);
+        Stub::from_hook(MapVar { token: current.token, index: current.instructions.len() as i64 })
+    })
+}
+
+fn recording() -> bool {
+    BUILDERS.with(|b| !b.borrow().is_empty())
+}
+
+/// While a mapper is being recorded, records a call instead of making it.
+pub(crate) fn record_call(stub: &Stub, path: &[PathKey], args: &[Value]) -> Option<Stub> {
+    if !recording() {
+        return None;
+    }
+    Some(record(stub, path, Some(args)))
+}
+
+/// While a mapper is being recorded, records a property read instead of making it.
+pub(crate) fn record_get(stub: &Stub, path: &[PathKey]) -> Option<Stub> {
+    if !recording() {
+        return None;
+    }
+    Some(record(stub, path, None))
+}
+
+fn record(stub: &Stub, path: &[PathKey], args: Option<&[Value]>) -> Stub {
+    let result: Result<Expr, RpcError> = (|| {
+        let subject = capture(stub)?;
+        let args = match args {
+            Some(a) => Some(
+                a.iter().map(to_instruction).collect::<Result<Vec<_>, _>>()?,
+            ),
+            None => None,
+        };
+        Ok(Expr::Pipeline(Box::new(crate::wire::ImportExpr { id: subject, path: Some(path.to_vec()), args })))
+    })();
+    match result {
+        Ok(e) => push_instruction(e),
+        Err(e) => {
+            BUILDERS.with(|b| {
+                if let Some(cur) = b.borrow_mut().last_mut() {
+                    cur.error.get_or_insert(e.clone());
+                }
+            });
+            Stub::broken(e)
+        }
+    }
+}
+
+/// A value of the closure as an instruction expression: stubs become references to captures or
+/// variables.
+fn to_instruction(v: &Value) -> Result<Expr, RpcError> {
+    struct MapExporter;
+    impl Exporter for MapExporter {
+        fn export(&mut self, stub: &Stub, promise: bool) -> Result<WireRef, WireError> {
+            let index = capture(stub).map_err(|e| WireError::Unserializable(e.message()))?;
+            Ok(if promise || stub.is_promise() { WireRef::Pipeline(index, Vec::new()) } else { WireRef::Import(index) })
+        }
+    }
+    let mut text = String::new();
+    write_value(&mut text, v, &mut MapExporter)?;
+    Ok(parse_expr(&text, &Limits::default())?)
+}
+
+/// Applies a mapper to `input`: to each element of an array, to nothing for `null` and
+/// `undefined`, and to the value itself otherwise.
+pub(crate) fn apply(input: Value, captures: Vec<Stub>, instructions: Arc<[Expr]>) -> BoxFuture<Result<Value, RpcError>> {
+    Box::pin(async move {
+        match input {
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(apply_one(item, &captures, &instructions).await?);
+                }
+                Ok(Value::Array(out))
+            }
+            v @ (Value::Null | Value::Undefined) => Ok(v),
+            v => apply_one(v, &captures, &instructions).await,
+        }
+    })
+}
+
+async fn apply_one(input: Value, captures: &[Stub], instructions: &[Expr]) -> Result<Value, RpcError> {
+    let Some((last, body)) = instructions.split_last() else {
+        return Err(RpcError::error("Invalid empty mapper function."));
+    };
+    let mut vars = Variables { captures, variables: vec![PromiseHook::ready(Ok(input))] };
+    for instruction in body {
+        let v = evaluate(instruction.clone(), &mut vars)?;
+        let var = match v {
+            Value::Stub(s) | Value::Promise(s) => s,
+            other => Stub::resolved(other),
+        };
+        vars.variables.push(var);
+    }
+    let result = evaluate(last.clone(), &mut vars)?;
+    crate::stub::resolve_promises(result).await
+}
+
+/// The import table of a mapper: negative ids are captures, 0 the input, positive ids earlier
+/// instructions' results.
+struct Variables<'a> {
+    captures: &'a [Stub],
+    variables: Vec<Stub>,
+}
+
+impl Importer for Variables<'_> {
+    fn import_stub(&mut self, _: i64) -> Result<Stub, RpcError> {
+        Err(RpcError::error("A mapper function cannot refer to exports."))
+    }
+    fn import_promise(&mut self, id: i64) -> Result<Stub, RpcError> {
+        self.import_stub(id)
+    }
+    fn get_export(&mut self, id: i64) -> Result<Stub, RpcError> {
+        let found = if id < 0 {
+            self.captures.get((-id - 1) as usize)
+        } else {
+            self.variables.get(id as usize)
+        };
+        found.cloned().ok_or_else(|| RpcError::error(format!("no such mapper variable: {id}")))
+    }
+}

@@ -1,0 +1,84 @@
+//! [`ImportHook`]: a stub on an entry of a session's import table.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use super::core::Core;
+use crate::error::RpcError;
+use crate::stub::{BoxFuture, Hook, PromiseHook, Stub};
+use crate::value::Value;
+use crate::wire::{Expr, PathKey};
+
+pub(crate) struct ImportHook {
+    pub(crate) core: Arc<Core>,
+    pub(crate) id: i64,
+    /// A promise (a call's result or an exported promise) rather than a settled object.
+    pub(crate) promise: bool,
+}
+
+impl ImportHook {
+    /// The settled resolution of this import, if it has one: uses go there directly.
+    fn resolution(&self) -> Option<Result<Value, RpcError>> {
+        let st = self.core.lock();
+        st.imports.get(&self.id).and_then(|e| e.resolution.clone())
+    }
+}
+
+impl Hook for ImportHook {
+    fn call(self: Arc<Self>, path: &[PathKey], args: Vec<Value>) -> Stub {
+        match self.resolution() {
+            Some(Ok(v)) => {
+                let path = path.to_vec();
+                PromiseHook::pending(async move { crate::stub::call_value(v, &path, args).await })
+            }
+            Some(Err(e)) => Stub::broken(e),
+            None => self.core.send_call(self.id, path, Some(&args)),
+        }
+    }
+
+    fn get(self: Arc<Self>, path: &[PathKey]) -> Stub {
+        match self.resolution() {
+            Some(Ok(v)) => {
+                let path = path.to_vec();
+                PromiseHook::pending(async move { crate::stub::get_value(v, &path).await })
+            }
+            Some(Err(e)) => Stub::broken(e),
+            None => self.core.send_call(self.id, path, None),
+        }
+    }
+
+    fn map(self: Arc<Self>, path: &[PathKey], captures: Vec<Stub>, instructions: Arc<[Expr]>) -> Stub {
+        match self.resolution() {
+            Some(Ok(v)) => Stub::resolved(v).map_raw(path, captures, instructions),
+            Some(Err(e)) => Stub::broken(e),
+            None => self.core.send_map(self.id, path, captures, &instructions),
+        }
+    }
+
+    fn resolve(self: Arc<Self>) -> BoxFuture<Result<Value, RpcError>> {
+        if !self.promise {
+            return Box::pin(std::future::ready(Ok(Value::Stub(Stub(self)))));
+        }
+        let fut = self.core.await_import(self.id);
+        // Keep the import alive until its resolution arrives.
+        Box::pin(async move {
+            let r = fut.await;
+            drop(self);
+            r
+        })
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn is_promise(&self) -> bool {
+        self.promise
+    }
+}
+
+impl Drop for ImportHook {
+    fn drop(&mut self) {
+        self.core.drop_import(self.id);
+    }
+}

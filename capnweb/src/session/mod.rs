@@ -1,0 +1,140 @@
+//! The RPC session: one connection's import and export tables, over one [`Transport`].
+//!
+//! [`RpcSession`] is the handle; the state machine is in `core`, the task that runs it in
+//! `driver`, and stubs on imports in `import`. A session never outlives its transport.
+
+mod core;
+mod driver;
+mod import;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use self::core::Core;
+use crate::error::RpcError;
+use crate::stub::Stub;
+use crate::transport::Transport;
+use crate::wire::Limits;
+
+/// Options of a session.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct SessionOptions {
+    /// What is accepted from the peer.
+    pub limits: Limits,
+}
+
+impl SessionOptions {
+    /// Sets the receive limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+/// Counts of a session's table entries, to watch for leaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionStats {
+    /// Entries on the import table (including the peer's main object).
+    pub imports: usize,
+    /// Entries on the export table (including our main object).
+    pub exports: usize,
+}
+
+/// A live RPC session. Cloning gives another handle on the same session.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use capnweb::{RpcSession, SessionOptions, Stub, Value, RpcError};
+/// use capnweb::transport::in_process;
+///
+/// let (a, b) = in_process::pair();
+/// let server = Stub::from_fn(|args: Vec<Value>| async move { Ok::<_, RpcError>(args[0].clone()) });
+/// let _server = RpcSession::spawn(a, Some(server), SessionOptions::default());
+/// let client = RpcSession::spawn(b, None, SessionOptions::default());
+/// let v = client.main().call("", vec![Value::from("hi")]).resolve().await.unwrap();
+/// assert_eq!(v.as_str(), Some("hi"));
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct RpcSession {
+    core: Arc<Core>,
+}
+
+impl RpcSession {
+    /// Creates a session over `transport`, serving `local_main` to the peer (or nothing), and
+    /// returns it with the future that runs it. Run that future (or use [`spawn`](Self::spawn)).
+    pub fn new(
+        transport: impl Transport,
+        local_main: Option<Stub>,
+        options: SessionOptions,
+    ) -> (RpcSession, impl Future<Output = ()> + Send + 'static) {
+        let main = local_main.unwrap_or_else(|| Stub::broken(RpcError::error("This connection has no main object.")));
+        let core = Core::new(main, options.limits);
+        let run = driver::run(core.clone(), transport);
+        (RpcSession { core }, run)
+    }
+
+    /// Creates a session and runs it on the current tokio runtime.
+    pub fn spawn(transport: impl Transport, local_main: Option<Stub>, options: SessionOptions) -> RpcSession {
+        let (session, run) = RpcSession::new(transport, local_main, options);
+        tokio::spawn(run);
+        session
+    }
+
+    /// The peer's main object. Dropping every handle on it ends the session.
+    pub fn main(&self) -> Stub {
+        self.core.import_handle(0, false)
+    }
+
+    /// Ends the session, telling the peer why.
+    pub fn abort(&self, reason: RpcError) {
+        self.core.abort(reason, true);
+    }
+
+    /// Whether the session has ended.
+    pub fn is_closed(&self) -> bool {
+        self.core.closed.borrow().is_some()
+    }
+
+    /// Waits until the session ends, and says why.
+    pub async fn closed(&self) -> RpcError {
+        let mut rx = self.core.closed.subscribe();
+        loop {
+            if let Some(reason) = rx.borrow_and_update().clone() {
+                return reason;
+            }
+            if rx.changed().await.is_err() {
+                return RpcError::disconnected("session dropped");
+            }
+        }
+    }
+
+    /// Waits until every result the peer pulled has been sent (how an HTTP batch knows it is
+    /// done).
+    pub async fn drain(&self) -> Result<(), RpcError> {
+        loop {
+            let idle = self.core.idle.notified();
+            if let Some(reason) = self.core.closed.borrow().clone() {
+                return Err(reason);
+            }
+            if self.core.pending_pulls() == 0 {
+                return Ok(());
+            }
+            idle.await;
+        }
+    }
+
+    /// Counts of live table entries.
+    pub fn stats(&self) -> SessionStats {
+        let (imports, exports) = self.core.stats();
+        SessionStats { imports, exports }
+    }
+}
+
+impl RpcSession {
+    /// Ends the session without telling the peer (its transport is about to close anyway).
+    pub(crate) fn core_abort_quietly(&self, reason: RpcError) {
+        self.core.abort(reason, false);
+    }
+}

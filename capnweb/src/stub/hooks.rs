@@ -1,0 +1,164 @@
+//! The local hooks: an application object, a pending or settled result, an error.
+
+use std::any::Any;
+use std::future::Future;
+use std::sync::Arc;
+
+use futures_util::future::{FutureExt, Shared};
+
+use super::path::{follow, not_a_function, Followed};
+use super::{resolve_promises, BoxFuture, Hook, RpcTarget, Stub};
+use crate::error::RpcError;
+use crate::value::Value;
+use crate::wire::{Expr, PathKey};
+
+/// A local object.
+pub(crate) struct TargetHook {
+    pub(crate) target: Arc<dyn RpcTarget>,
+}
+
+impl Hook for TargetHook {
+    fn call(self: Arc<Self>, path: &[PathKey], args: Vec<Value>) -> Stub {
+        match path {
+            [] | [_] => {
+                let method = path.first().map(|k| k.to_name().into_owned()).unwrap_or_default();
+                let target = self.target.clone();
+                if args.iter().any(Value::contains_promise) {
+                    PromiseHook::pending(async move {
+                        let args = resolve_args(args).await?;
+                        target.call(&method, args).await
+                    })
+                } else {
+                    PromiseHook::pending(target.call(&method, args))
+                }
+            }
+            [init @ .., last] => self.get(init).0.call(std::slice::from_ref(last), args),
+        }
+    }
+
+    fn get(self: Arc<Self>, path: &[PathKey]) -> Stub {
+        match path {
+            [] => PromiseHook::ready(Ok(Value::Stub(Stub(self)))),
+            [first, rest @ ..] => {
+                let fut = self.target.clone().get(&first.to_name());
+                let rest = rest.to_vec();
+                PromiseHook::pending(async move { get_value(fut.await?, &rest).await })
+            }
+        }
+    }
+
+    fn map(self: Arc<Self>, path: &[PathKey], captures: Vec<Stub>, instructions: Arc<[Expr]>) -> Stub {
+        let subject = self.get(path);
+        PromiseHook::pending(async move {
+            let v = subject.0.resolve().await?;
+            crate::map::apply(v, captures, instructions).await
+        })
+    }
+
+    fn resolve(self: Arc<Self>) -> BoxFuture<Result<Value, RpcError>> {
+        Box::pin(std::future::ready(Ok(Value::Stub(Stub(self)))))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+async fn resolve_args(args: Vec<Value>) -> Result<Vec<Value>, RpcError> {
+    let mut out = Vec::with_capacity(args.len());
+    for a in args {
+        out.push(resolve_promises(a).await?);
+    }
+    Ok(out)
+}
+
+/// Reads `path` from a settled value, forwarding to any stub on the way.
+pub(crate) async fn get_value(v: Value, path: &[PathKey]) -> Result<Value, RpcError> {
+    match follow(v, path)? {
+        Followed::Value(v) => Ok(v),
+        Followed::Forward(stub, rest) if rest.is_empty() => Ok(Value::Stub(stub)),
+        Followed::Forward(stub, rest) => stub.0.get(&rest).0.resolve().await,
+    }
+}
+
+/// Calls the function at `path` of a settled value.
+pub(crate) async fn call_value(v: Value, path: &[PathKey], args: Vec<Value>) -> Result<Value, RpcError> {
+    match follow(v, path)? {
+        Followed::Forward(stub, rest) => stub.0.call(&rest, args).0.resolve().await,
+        Followed::Value(_) => Err(not_a_function(path)),
+    }
+}
+
+/// A local promise: a call in progress, or its settled result.
+pub(crate) struct PromiseHook {
+    pub(crate) shared: Shared<BoxFuture<Result<Value, RpcError>>>,
+}
+
+impl PromiseHook {
+    pub(crate) fn pending(fut: impl Future<Output = Result<Value, RpcError>> + Send + 'static) -> Stub {
+        let boxed: BoxFuture<Result<Value, RpcError>> = Box::pin(fut);
+        Stub::from_hook(PromiseHook { shared: boxed.shared() })
+    }
+
+    pub(crate) fn ready(result: Result<Value, RpcError>) -> Stub {
+        PromiseHook::pending(std::future::ready(result))
+    }
+}
+
+impl Hook for PromiseHook {
+    fn call(self: Arc<Self>, path: &[PathKey], args: Vec<Value>) -> Stub {
+        let (shared, path) = (self.shared.clone(), path.to_vec());
+        PromiseHook::pending(async move { call_value(shared.await?, &path, args).await })
+    }
+
+    fn get(self: Arc<Self>, path: &[PathKey]) -> Stub {
+        let (shared, path) = (self.shared.clone(), path.to_vec());
+        PromiseHook::pending(async move { get_value(shared.await?, &path).await })
+    }
+
+    fn map(self: Arc<Self>, path: &[PathKey], captures: Vec<Stub>, instructions: Arc<[Expr]>) -> Stub {
+        let (shared, path) = (self.shared.clone(), path.to_vec());
+        PromiseHook::pending(async move {
+            match follow(shared.await?, &path)? {
+                Followed::Forward(stub, rest) => stub.0.map(&rest, captures, instructions).0.resolve().await,
+                Followed::Value(v) => crate::map::apply(v, captures, instructions).await,
+            }
+        })
+    }
+
+    fn resolve(self: Arc<Self>) -> BoxFuture<Result<Value, RpcError>> {
+        Box::pin(self.shared.clone())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn is_promise(&self) -> bool {
+        true
+    }
+}
+
+/// A broken reference: every use fails with the same error.
+pub(crate) struct ErrorHook(pub(crate) RpcError);
+
+impl Hook for ErrorHook {
+    fn call(self: Arc<Self>, _: &[PathKey], _: Vec<Value>) -> Stub {
+        Stub(self)
+    }
+    fn get(self: Arc<Self>, _: &[PathKey]) -> Stub {
+        Stub(self)
+    }
+    fn map(self: Arc<Self>, _: &[PathKey], _: Vec<Stub>, _: Arc<[Expr]>) -> Stub {
+        Stub(self)
+    }
+    fn resolve(self: Arc<Self>) -> BoxFuture<Result<Value, RpcError>> {
+        Box::pin(std::future::ready(Err(self.0.clone())))
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn is_promise(&self) -> bool {
+        true
+    }
+}

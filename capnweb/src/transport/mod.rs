@@ -1,0 +1,43 @@
+//! Transports: how whole messages travel. A session needs only [`Transport`].
+//!
+//! - [`in_process`]: a connected pair in memory, for tests and embedding.
+//! - [`websocket`]: WebSocket, one message per text frame (tokio-tungstenite).
+//! - [`http_batch`]: the reference's HTTP batch: newline-delimited messages in one POST.
+//!
+//! A custom transport is any `Stream` of incoming messages plus `Sink` of outgoing ones.
+
+pub mod http_batch;
+pub mod in_process;
+pub mod websocket;
+
+use futures_util::{Sink, Stream};
+
+/// Why a transport failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("transport error: {0}")]
+pub struct TransportError(pub String);
+
+impl TransportError {
+    /// A transport error with this description.
+    pub fn new(message: impl Into<String>) -> TransportError {
+        TransportError(message.into())
+    }
+}
+
+/// A bidirectional stream of whole messages (JSON text). The session feeds many messages and
+/// flushes once per burst, so buffering in `start_send` and writing in `poll_flush` pays off.
+///
+/// Implemented for every `Stream<Item = Result<String, TransportError>> + Sink<String>`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a capnweb transport",
+    note = "a transport is a `Stream<Item = Result<String, TransportError>> + Sink<String, Error = TransportError> + Send + Unpin + 'static`"
+)]
+pub trait Transport:
+    Stream<Item = Result<String, TransportError>> + Sink<String, Error = TransportError> + Send + Unpin + 'static
+{
+}
+
+impl<T> Transport for T where
+    T: Stream<Item = Result<String, TransportError>> + Sink<String, Error = TransportError> + Send + Unpin + 'static
+{
+}

@@ -1,0 +1,244 @@
+//! The dynamic [`Value`]: everything a Cap'n Web message can carry.
+//!
+//! This module is pure data: it knows nothing of the wire syntax (see [`crate::wire`]) nor of
+//! sessions. Capabilities appear here only as opaque [`Stub`] handles.
+
+mod number;
+mod special;
+
+pub use number::Number;
+pub use special::{BigInt, ByteKind, Bytes, Date, ErrorValue, OpaqueInit};
+
+use crate::stub::Stub;
+
+/// An ordered map of property names to values; insertion order is kept, as in JavaScript.
+pub type Object = indexmap::IndexMap<String, Value>;
+
+/// A dynamically typed Cap'n Web value.
+///
+/// It mirrors what a JavaScript peer can send: JSON values plus `undefined`, non-finite numbers,
+/// bigints, dates, byte arrays, errors, URLs, `Headers`, `Request` and `Response`, and
+/// references to remote (or local) objects.
+///
+/// ```
+/// use capnweb::Value;
+/// let v = Value::from(vec![Value::from(1), Value::Undefined, Value::from("x")]);
+/// assert_eq!(v.as_array().unwrap().len(), 3);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub enum Value {
+    /// JavaScript `undefined`.
+    #[default]
+    Undefined,
+    /// JSON `null`.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A number: an integer, or any `f64` including the non-finite ones.
+    Number(Number),
+    /// A string.
+    String(String),
+    /// An array.
+    Array(Vec<Value>),
+    /// A plain object, key order preserved.
+    Object(Object),
+    /// An arbitrary-precision integer (`bigint`).
+    BigInt(BigInt),
+    /// A `Date`.
+    Date(Date),
+    /// A byte container (`Uint8Array` by default).
+    Bytes(Bytes),
+    /// An `Error`.
+    Error(Box<ErrorValue>),
+    /// A `URL`, as its `href`.
+    Url(String),
+    /// A Fetch API `Headers` object, as ordered name/value pairs.
+    Headers(Vec<(String, String)>),
+    /// A Fetch API `Request`: its URL and its constructor's `init` object.
+    Request(Box<(String, OpaqueInit)>),
+    /// A Fetch API `Response`: its body and its constructor's `init` object.
+    Response(Box<(Value, OpaqueInit)>),
+    /// A reference to an object that can be called: delivered as is, never awaited.
+    Stub(Stub),
+    /// A promise for a value. Promises in a message are replaced by their resolution before the
+    /// message reaches the application; a promise in a value being sent is pipelined.
+    Promise(Stub),
+}
+
+impl Value {
+    /// The array inside, if this is an array.
+    pub fn as_array(&self) -> Option<&Vec<Value>> {
+        match self {
+            Value::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The object inside, if this is an object.
+    pub fn as_object(&self) -> Option<&Object> {
+        match self {
+            Value::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// The string inside, if this is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// This number as an `f64`, if it is a number.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Number(n) => Some(n.as_f64()),
+            _ => None,
+        }
+    }
+
+    /// This number as an `i64`, if it is an integral number that fits.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Number(n) => n.as_i64(),
+            _ => None,
+        }
+    }
+
+    /// The boolean inside, if this is a boolean.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The capability inside, if this is a stub or a promise.
+    pub fn as_stub(&self) -> Option<&Stub> {
+        match self {
+            Value::Stub(s) | Value::Promise(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A field of an object by name.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.as_object().and_then(|o| o.get(key))
+    }
+
+    /// Whether this is `null` or `undefined`.
+    pub fn is_nullish(&self) -> bool {
+        matches!(self, Value::Null | Value::Undefined)
+    }
+
+    /// The JavaScript `typeof`-like name of this value's kind, for error messages.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Value::Undefined => "undefined",
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+            Value::BigInt(_) => "bigint",
+            Value::Date(_) => "Date",
+            Value::Bytes(_) => "bytes",
+            Value::Error(_) => "Error",
+            Value::Url(_) => "URL",
+            Value::Headers(_) => "Headers",
+            Value::Request(_) => "Request",
+            Value::Response(_) => "Response",
+            Value::Stub(_) => "stub",
+            Value::Promise(_) => "promise",
+        }
+    }
+
+    /// Whether any promise is nested in this value (so it must be resolved before delivery).
+    pub(crate) fn contains_promise(&self) -> bool {
+        match self {
+            Value::Promise(_) => true,
+            Value::Array(a) => a.iter().any(Value::contains_promise),
+            Value::Object(o) => o.values().any(Value::contains_promise),
+            Value::Error(e) => e.props.values().any(Value::contains_promise),
+            Value::Response(r) => r.0.contains_promise(),
+            _ => false,
+        }
+    }
+}
+
+/// Structural equality. Stubs compare by identity; `NaN` equals `NaN` so that round-trip tests
+/// can compare values.
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        use Value::*;
+        match (self, other) {
+            (Undefined, Undefined) | (Null, Null) => true,
+            (Bool(a), Bool(b)) => a == b,
+            (Number(a), Number(b)) => a == b,
+            (String(a), String(b)) | (Url(a), Url(b)) => a == b,
+            (Array(a), Array(b)) => a == b,
+            (Object(a), Object(b)) => a.len() == b.len() && a.iter().eq(b.iter()),
+            (BigInt(a), BigInt(b)) => a == b,
+            (Date(a), Date(b)) => a == b,
+            (Bytes(a), Bytes(b)) => a == b,
+            (Error(a), Error(b)) => a == b,
+            (Headers(a), Headers(b)) => a == b,
+            (Request(a), Request(b)) => a == b,
+            (Response(a), Response(b)) => a == b,
+            (Stub(a), Stub(b)) | (Promise(a), Promise(b)) => a.same(b),
+            _ => false,
+        }
+    }
+}
+
+macro_rules! from_number {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Value {
+            fn from(n: $t) -> Value { Value::Number(Number::from(n)) }
+        }
+    )*};
+}
+from_number!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, isize, usize);
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::String(s.to_owned())
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::String(s)
+    }
+}
+impl From<Vec<Value>> for Value {
+    fn from(a: Vec<Value>) -> Value {
+        Value::Array(a)
+    }
+}
+impl From<Object> for Value {
+    fn from(o: Object) -> Value {
+        Value::Object(o)
+    }
+}
+impl From<Stub> for Value {
+    fn from(s: Stub) -> Value {
+        Value::Stub(s)
+    }
+}
+impl From<ErrorValue> for Value {
+    fn from(e: ErrorValue) -> Value {
+        Value::Error(Box::new(e))
+    }
+}
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(o: Option<T>) -> Value {
+        o.map_or(Value::Null, Into::into)
+    }
+}

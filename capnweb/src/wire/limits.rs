@@ -1,0 +1,30 @@
+//! [`Limits`]: what a receiver accepts from its peer.
+
+/// Receive-side limits, checked while reading each message. The defaults are the reference
+/// implementation's; they are far above what an honest peer sends.
+///
+/// ```
+/// use capnweb::wire::Limits;
+/// let limits = Limits { max_depth: 64, ..Limits::default() };
+/// assert_eq!(limits.max_message_size, 32 * 1024 * 1024);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Maximum size of one message in bytes, checked before parsing. Default 32 MiB.
+    pub max_message_size: usize,
+    /// Maximum nesting depth of one message, counted across the whole message including call
+    /// arguments; an escaped array `[[...]]` counts once. Default 256.
+    pub max_depth: usize,
+    /// Maximum number of digits of a bigint, checked before it is parsed. Default 16,384.
+    pub max_bigint_digits: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_message_size: 32 * 1024 * 1024,
+            max_depth: 256,
+            max_bigint_digits: 16_384,
+        }
+    }
+}

@@ -1,0 +1,414 @@
+//! Parsing JSON text straight into [`Message`] and [`Expr`], with the receive-side limits.
+//!
+//! serde_json drives the parse; our seeds build the tree and count depth themselves (an escaped
+//! array counts once, as in the reference), so serde_json's own recursion limit is disabled. Every
+//! seed refuses to descend past the depth limit, so a hostile nesting stops within a bounded
+//! stack. Typed errors are kept in a side slot because serde's error type only carries strings.
+
+use std::cell::RefCell;
+use std::fmt;
+
+use base64::Engine as _;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::expr::{Capture, ErrorExpr, Expr, FetchExpr, ImportExpr, Message, PathKey, RemapExpr};
+use super::{Limits, WireError};
+use crate::value::{BigInt, ByteKind, Bytes, Date, Number, Object, Value};
+
+/// Parses one message, enforcing `limits`.
+///
+/// ```
+/// use capnweb::wire::{parse_message, Limits, Message};
+/// let msg = parse_message(r#"["pull", 1]"#, &Limits::default()).unwrap();
+/// assert_eq!(msg, Message::Pull(1));
+/// assert!(parse_message(r#"["pull", "x"]"#, &Limits::default()).is_err());
+/// ```
+pub fn parse_message(text: &str, limits: &Limits) -> Result<Message, WireError> {
+    run(text, limits, |ctx, de| MessageSeed { ctx }.deserialize(de))
+}
+
+/// Parses one expression (the form a `push` carries), enforcing `limits`.
+///
+/// ```
+/// use capnweb::wire::{parse_expr, Expr, Limits};
+/// let e = parse_expr(r#"[["a", ["undefined"]]]"#, &Limits::default()).unwrap();
+/// assert_eq!(e, Expr::Array(vec![Expr::String("a".into()), Expr::Undefined]));
+/// ```
+pub fn parse_expr(text: &str, limits: &Limits) -> Result<Expr, WireError> {
+    run(text, limits, |ctx, de| ExprSeed { ctx, depth: 0 }.deserialize(de))
+}
+
+type JsonDe<'t> = serde_json::Deserializer<serde_json::de::StrRead<'t>>;
+
+fn run<T>(
+    text: &str,
+    limits: &Limits,
+    parse: impl FnOnce(&Ctx, &mut JsonDe<'_>) -> Result<T, serde_json::Error>,
+) -> Result<T, WireError> {
+    if text.len() > limits.max_message_size {
+        return Err(WireError::TooLarge {
+            size: text.len(),
+            limit: limits.max_message_size,
+        });
+    }
+    let ctx = Ctx {
+        limits: *limits,
+        error: RefCell::new(None),
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    // Our seeds bound the depth (see the module doc), so serde_json's limit is not needed.
+    de.disable_recursion_limit();
+    let result = parse(&ctx, &mut de).and_then(|v| de.end().map(|()| v));
+    result.map_err(|e| ctx.error.into_inner().unwrap_or(WireError::Json(e.to_string())))
+}
+
+struct Ctx {
+    limits: Limits,
+    error: RefCell<Option<WireError>>,
+}
+
+impl Ctx {
+    /// Records a typed error (the first one wins) and returns serde's stand-in for it.
+    fn fail<E: de::Error>(&self, err: WireError) -> E {
+        let text = err.to_string();
+        self.error.borrow_mut().get_or_insert(err);
+        E::custom(text)
+    }
+
+    fn check_depth<E: de::Error>(&self, depth: usize) -> Result<(), E> {
+        if depth >= self.limits.max_depth {
+            Err(self.fail(WireError::TooDeep {
+                limit: self.limits.max_depth,
+            }))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Implements every `visit_*` of a visitor as a typed failure, so that nothing is descended into.
+macro_rules! refuse_all {
+    ($self:ident, $err:expr) => {
+        fn visit_bool<E: de::Error>($self, _: bool) -> Result<Self::Value, E> { Err($err) }
+        fn visit_i64<E: de::Error>($self, _: i64) -> Result<Self::Value, E> { Err($err) }
+        fn visit_u64<E: de::Error>($self, _: u64) -> Result<Self::Value, E> { Err($err) }
+        fn visit_f64<E: de::Error>($self, _: f64) -> Result<Self::Value, E> { Err($err) }
+        fn visit_str<E: de::Error>($self, _: &str) -> Result<Self::Value, E> { Err($err) }
+        fn visit_unit<E: de::Error>($self) -> Result<Self::Value, E> { Err($err) }
+        fn visit_seq<A: SeqAccess<'de>>($self, _: A) -> Result<Self::Value, A::Error> { Err($err) }
+        fn visit_map<A: MapAccess<'de>>($self, _: A) -> Result<Self::Value, A::Error> { Err($err) }
+    };
+}
+
+/// Like `refuse_all!`, for visitors that accept arrays (`seq`) or objects (`map`) themselves.
+macro_rules! refuse_but {
+    (seq, $self:ident, $err:expr) => {
+        refuse_scalars!($self, $err);
+        fn visit_map<A: MapAccess<'de>>($self, _: A) -> Result<Self::Value, A::Error> { Err($err) }
+    };
+    (map, $self:ident, $err:expr) => {
+        refuse_scalars!($self, $err);
+        fn visit_seq<A: SeqAccess<'de>>($self, _: A) -> Result<Self::Value, A::Error> { Err($err) }
+    };
+}
+
+macro_rules! refuse_scalars {
+    ($self:ident, $err:expr) => {
+        fn visit_bool<E: de::Error>($self, _: bool) -> Result<Self::Value, E> { Err($err) }
+        fn visit_i64<E: de::Error>($self, _: i64) -> Result<Self::Value, E> { Err($err) }
+        fn visit_u64<E: de::Error>($self, _: u64) -> Result<Self::Value, E> { Err($err) }
+        fn visit_f64<E: de::Error>($self, _: f64) -> Result<Self::Value, E> { Err($err) }
+        fn visit_str<E: de::Error>($self, _: &str) -> Result<Self::Value, E> { Err($err) }
+        fn visit_unit<E: de::Error>($self) -> Result<Self::Value, E> { Err($err) }
+    };
+}
+
+/// For visitors that accept only arrays: everything else is "not an array".
+macro_rules! refuse_all_but_seq {
+    () => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> { Err(self.not_array()) }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> { Err(self.not_array()) }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> { Err(self.not_array()) }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> { Err(self.not_array()) }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> { Err(self.not_array()) }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> { Err(self.not_array()) }
+        fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> { Err(self.not_array()) }
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+struct MessageSeed<'c> {
+    ctx: &'c Ctx,
+}
+
+impl<'de> DeserializeSeed<'de> for MessageSeed<'_> {
+    type Value = Message;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Message, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MessageSeed<'_> {
+    type Value = Message;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a message array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Message, A::Error> {
+        let ctx = self.ctx;
+        let bad = |detail: &str| ctx.fail(WireError::message("message", detail));
+        let tag: String = match seq.next_element_seed(StrSeed { ctx, kind: "message" })? {
+            Some(t) => t,
+            None => return Err(bad("empty array")),
+        };
+        let expr = |seq: &mut A| -> Result<Expr, A::Error> {
+            seq.next_element_seed(ExprSeed { ctx, depth: 0 })?
+                .ok_or_else(|| ctx.fail(WireError::message(&tag, "missing expression")))
+        };
+        let id = |seq: &mut A| -> Result<i64, A::Error> {
+            seq.next_element_seed(IdSeed { ctx, kind: &tag })?
+                .ok_or_else(|| ctx.fail(WireError::message(&tag, "missing id")))
+        };
+        let msg = match tag.as_str() {
+            "push" => Message::Push(expr(&mut seq)?),
+            "stream" => Message::Stream(expr(&mut seq)?),
+            "abort" => Message::Abort(expr(&mut seq)?),
+            "pull" => Message::Pull(id(&mut seq)?),
+            "resolve" => {
+                let i = id(&mut seq)?;
+                Message::Resolve(i, expr(&mut seq)?)
+            }
+            "reject" => {
+                let i = id(&mut seq)?;
+                Message::Reject(i, expr(&mut seq)?)
+            }
+            "release" => {
+                let i = id(&mut seq)?;
+                let n = seq
+                    .next_element_seed(IdSeed { ctx, kind: &tag })?
+                    .ok_or_else(|| ctx.fail(WireError::message(&tag, "missing refcount")))?;
+                let n = u64::try_from(n)
+                    .map_err(|_| ctx.fail(WireError::message(&tag, "negative refcount")))?;
+                Message::Release(i, n)
+            }
+            "pipe" => Message::Pipe,
+            _ => return Err(ctx.fail(WireError::UnknownMessage(truncate(&tag)))),
+        };
+        end(seq, ctx, || WireError::message(&tag, "too many members"))?;
+        Ok(msg)
+    }
+
+    refuse_all_but_seq!();
+}
+
+
+impl MessageSeed<'_> {
+    fn not_array<E: de::Error>(&self) -> E {
+        self.ctx.fail(WireError::message("message", "a message must be an array"))
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+/// Requires that `seq` has no more elements.
+fn end<'de, A: SeqAccess<'de>>(mut seq: A, ctx: &Ctx, err: impl Fn() -> WireError) -> Result<(), A::Error> {
+    match seq.next_element_seed(Refuse { ctx, err: &err })? {
+        None => Ok(()),
+        Some(()) => Err(ctx.fail(err())),
+    }
+}
+
+/// Accepts nothing: used to check that an array has ended without descending into extras.
+struct Refuse<'c, F> {
+    ctx: &'c Ctx,
+    err: &'c F,
+}
+
+impl<'de, F: Fn() -> WireError> DeserializeSeed<'de> for Refuse<'_, F> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, F: Fn() -> WireError> Visitor<'de> for Refuse<'_, F> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("the end of the array")
+    }
+    refuse_all!(self, self.ctx.fail((self.err)()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scalars: strings, ids, path keys
+
+/// A string member of a message or expression.
+struct StrSeed<'c> {
+    ctx: &'c Ctx,
+    kind: &'c str,
+}
+
+impl<'de> DeserializeSeed<'de> for StrSeed<'_> {
+    type Value = String;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StrSeed<'_> {
+    type Value = String;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<String, E> {
+        Ok(s.to_owned())
+    }
+    fn visit_string<E: de::Error>(self, s: String) -> Result<String, E> {
+        Ok(s)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<String, E> { Err(self.wrong()) }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<String, E> { Err(self.wrong()) }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<String, E> { Err(self.wrong()) }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<String, E> { Err(self.wrong()) }
+    fn visit_unit<E: de::Error>(self) -> Result<String, E> { Err(self.wrong()) }
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<String, A::Error> { Err(self.wrong()) }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<String, A::Error> { Err(self.wrong()) }
+}
+
+impl StrSeed<'_> {
+    fn wrong<E: de::Error>(&self) -> E {
+        self.ctx.fail(WireError::expr(self.kind, "expected a string"))
+    }
+}
+
+/// An integral id or count within JavaScript's safe integer range.
+struct IdSeed<'c> {
+    ctx: &'c Ctx,
+    kind: &'c str,
+}
+
+const MAX_SAFE: i64 = (1 << 53) - 1;
+
+impl<'de> DeserializeSeed<'de> for IdSeed<'_> {
+    type Value = i64;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<i64, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for IdSeed<'_> {
+    type Value = i64;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an integer id")
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
+        if (-MAX_SAFE..=MAX_SAFE).contains(&v) { Ok(v) } else { Err(self.wrong()) }
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
+        match i64::try_from(v) {
+            Ok(v) => self.visit_i64(v),
+            Err(_) => Err(self.wrong()),
+        }
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<i64, E> {
+        if v.fract() == 0.0 && v.abs() <= MAX_SAFE as f64 { Ok(v as i64) } else { Err(self.wrong()) }
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<i64, E> { Err(self.wrong()) }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<i64, E> { Err(self.wrong()) }
+    fn visit_unit<E: de::Error>(self) -> Result<i64, E> { Err(self.wrong()) }
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<i64, A::Error> { Err(self.wrong()) }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<i64, A::Error> { Err(self.wrong()) }
+}
+
+impl IdSeed<'_> {
+    fn wrong<E: de::Error>(&self) -> E {
+        self.ctx.fail(WireError::expr(self.kind, "expected an integer id"))
+    }
+}
+
+/// A property path: an array of strings and numbers.
+struct PathSeed<'c> {
+    ctx: &'c Ctx,
+    kind: &'c str,
+}
+
+impl<'de> DeserializeSeed<'de> for PathSeed<'_> {
+    type Value = Vec<PathKey>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<PathKey>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PathSeed<'_> {
+    type Value = Vec<PathKey>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a property path")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<PathKey>, A::Error> {
+        let mut path = Vec::new();
+        while let Some(key) = seq.next_element_seed(KeySeed { ctx: self.ctx, kind: self.kind })? {
+            path.push(key);
+        }
+        Ok(path)
+    }
+    refuse_all_but_seq!();
+}
+
+impl PathSeed<'_> {
+    fn not_array<E: de::Error>(&self) -> E {
+        self.ctx.fail(WireError::expr(self.kind, "the property path must be an array"))
+    }
+}
+
+struct KeySeed<'c> {
+    ctx: &'c Ctx,
+    kind: &'c str,
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = PathKey;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<PathKey, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = PathKey;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a property name or index")
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<PathKey, E> {
+        Ok(PathKey::Name(s.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, s: String) -> Result<PathKey, E> {
+        Ok(PathKey::Name(s))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<PathKey, E> {
+        Ok(PathKey::Index(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<PathKey, E> {
+        // A negative index is a property name to JavaScript; it names nothing we serve.
+        Ok(PathKey::Name(v.to_string()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<PathKey, E> {
+        Ok(PathKey::Name(Number::Float(v).to_string()))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<PathKey, E> { Err(self.wrong()) }
+    fn visit_unit<E: de::Error>(self) -> Result<PathKey, E> { Err(self.wrong()) }
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<PathKey, A::Error> { Err(self.wrong()) }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<PathKey, A::Error> { Err(self.wrong()) }
+}
+
+impl KeySeed<'_> {
+    fn wrong<E: de::Error>(&self) -> E {
+        self.ctx.fail(WireError::expr(self.kind, "path members must be strings or numbers"))
+    }
+}
+
+mod expr_seed;
+use expr_seed::ExprSeed;

@@ -1,0 +1,457 @@
+//! The expression seed: one JSON value into one [`Expr`], with the depth rule.
+
+use super::*;
+
+/// An expression at `depth` (0 for a message's top-level expression).
+pub(super) struct ExprSeed<'c> {
+    pub(super) ctx: &'c Ctx,
+    pub(super) depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for ExprSeed<'_> {
+    type Value = Expr;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Expr, D::Error> {
+        self.ctx.check_depth(self.depth)?;
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ExprSeed<'_> {
+    type Value = Expr;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an expression")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Expr, E> {
+        Ok(Expr::Null)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Expr, E> {
+        Ok(Expr::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Expr, E> {
+        Ok(Expr::Number(Number::Int(v)))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Expr, E> {
+        Ok(Expr::Number(Number::from(v)))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Expr, E> {
+        Ok(Expr::Number(Number::Float(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Expr, E> {
+        Ok(Expr::String(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Expr, E> {
+        Ok(Expr::String(v))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Expr, A::Error> {
+        let mut members = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(ExprSeed { ctx: self.ctx, depth: self.depth + 1 })?;
+            members.push((key, value));
+        }
+        Ok(Expr::Object(members))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Expr, A::Error> {
+        let ctx = self.ctx;
+        match seq.next_element_seed(HeadSeed { ctx, depth: self.depth })? {
+            None => Err(ctx.fail(WireError::UnknownExpression("[]".into()))),
+            Some(Head::Array(items)) => {
+                end(seq, ctx, || WireError::UnknownExpression("array with more than one member".into()))?;
+                Ok(Expr::Array(items))
+            }
+            Some(Head::Tag(tag)) => Tagged { ctx, depth: self.depth, tag: &tag }.parse(seq),
+        }
+    }
+}
+
+/// The first member of an array expression: a type code, or the array an escape wraps.
+enum Head {
+    Tag(String),
+    Array(Vec<Expr>),
+}
+
+struct HeadSeed<'c> {
+    ctx: &'c Ctx,
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for HeadSeed<'_> {
+    type Value = Head;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Head, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for HeadSeed<'_> {
+    type Value = Head;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a type code or an escaped array")
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Head, E> {
+        Ok(Head::Tag(s.to_owned()))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Head, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(ExprSeed { ctx: self.ctx, depth: self.depth + 1 })? {
+            items.push(item);
+        }
+        Ok(Head::Array(items))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Head, E> { Err(self.unknown(&v.to_string())) }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Head, E> { Err(self.unknown(&v.to_string())) }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Head, E> { Err(self.unknown(&v.to_string())) }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Head, E> { Err(self.unknown(&v.to_string())) }
+    fn visit_unit<E: de::Error>(self) -> Result<Head, E> { Err(self.unknown("null")) }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Head, A::Error> { Err(self.unknown("{...}")) }
+}
+
+impl HeadSeed<'_> {
+    fn unknown<E: de::Error>(&self, first: &str) -> E {
+        self.ctx.fail(WireError::UnknownExpression(format!("[{first}, ...]")))
+    }
+}
+
+/// The members after a type code.
+struct Tagged<'c, 't> {
+    ctx: &'c Ctx,
+    depth: usize,
+    tag: &'t str,
+}
+
+impl Tagged<'_, '_> {
+    fn bad<E: de::Error>(&self, detail: &str) -> E {
+        self.ctx.fail(WireError::expr(self.tag, detail))
+    }
+
+    fn string<'de, A: SeqAccess<'de>>(&self, seq: &mut A) -> Result<Option<String>, A::Error> {
+        seq.next_element_seed(StrSeed { ctx: self.ctx, kind: self.tag })
+    }
+
+    fn required_string<'de, A: SeqAccess<'de>>(&self, seq: &mut A, what: &str) -> Result<String, A::Error> {
+        self.string(seq)?.ok_or_else(|| self.bad(&format!("missing {what}")))
+    }
+
+    fn id<'de, A: SeqAccess<'de>>(&self, seq: &mut A) -> Result<i64, A::Error> {
+        seq.next_element_seed(IdSeed { ctx: self.ctx, kind: self.tag })?
+            .ok_or_else(|| self.bad("missing id"))
+    }
+
+    fn inner<'de, A: SeqAccess<'de>>(&self, seq: &mut A) -> Result<Option<Expr>, A::Error> {
+        seq.next_element_seed(ExprSeed { ctx: self.ctx, depth: self.depth + 1 })
+    }
+
+    fn parse<'de, A: SeqAccess<'de>>(self, mut seq: A) -> Result<Expr, A::Error> {
+        let ctx = self.ctx;
+        let expr = match self.tag {
+            "undefined" => Expr::Undefined,
+            "inf" => Expr::Number(Number::Float(f64::INFINITY)),
+            "-inf" => Expr::Number(Number::Float(f64::NEG_INFINITY)),
+            "nan" => Expr::Number(Number::Float(f64::NAN)),
+            "bigint" => {
+                let digits = self.required_string(&mut seq, "digits")?;
+                let count = digits.trim_start_matches('-').len();
+                if count > ctx.limits.max_bigint_digits {
+                    return Err(ctx.fail(WireError::BigIntTooLong {
+                        digits: count,
+                        limit: ctx.limits.max_bigint_digits,
+                    }));
+                }
+                Expr::BigInt(digits.parse::<BigInt>().map_err(|_| self.bad("expected -?[0-9]+"))?)
+            }
+            "date" => {
+                let ms = seq
+                    .next_element_seed(DateSeed { tagged: &self })?
+                    .ok_or_else(|| self.bad("missing time"))?;
+                Expr::Date(ms)
+            }
+            "bytes" => {
+                let b64 = self.required_string(&mut seq, "base64 data")?;
+                let data = BASE64.decode(b64.trim_end_matches('=')).map_err(|_| self.bad("invalid base64"))?;
+                let kind = match self.string(&mut seq)? {
+                    None => ByteKind::Uint8Array,
+                    Some(name) => ByteKind::from_name(&name)
+                        .ok_or_else(|| self.bad(&format!("unknown type marker {}", truncate(&name))))?,
+                };
+                if data.len() % kind.element_size() != 0 {
+                    return Err(self.bad(&format!(
+                        "{} bytes is not a whole number of {} elements",
+                        data.len(),
+                        kind.name()
+                    )));
+                }
+                Expr::Bytes(Bytes { data, kind })
+            }
+            "error" => {
+                let name = self.required_string(&mut seq, "type")?;
+                let message = self.required_string(&mut seq, "message")?;
+                let stack = match seq.next_element::<Option<String>>() {
+                    Ok(s) => s.flatten(),
+                    Err(_) => return Err(self.bad("the stack must be a string or null")),
+                };
+                let props = seq.next_element_seed(ObjectSeed { ctx, depth: self.depth })?;
+                Expr::Error(Box::new(ErrorExpr { name, message, stack, props }))
+            }
+            "url" => Expr::Url(self.required_string(&mut seq, "href")?),
+            "headers" => {
+                let pairs = seq
+                    .next_element::<Vec<(String, String)>>()
+                    .map_err(|_| self.bad("expected an array of [name, value] string pairs"))?
+                    .ok_or_else(|| self.bad("missing pairs"))?;
+                Expr::Headers(pairs)
+            }
+            "request" => {
+                let url = self.required_string(&mut seq, "url")?;
+                let (body, fields) = seq
+                    .next_element_seed(InitSeed { tagged: &self, with_body: true })?
+                    .ok_or_else(|| self.bad("missing init"))?;
+                Expr::Request(Box::new(FetchExpr { url, body, fields }))
+            }
+            "response" => {
+                let body = self.inner(&mut seq)?.ok_or_else(|| self.bad("missing body"))?;
+                let (_, fields) = seq
+                    .next_element_seed(InitSeed { tagged: &self, with_body: false })?
+                    .ok_or_else(|| self.bad("missing init"))?;
+                Expr::Response(Box::new(FetchExpr { url: String::new(), body: Some(body), fields }))
+            }
+            "blob" => {
+                let mime = self.required_string(&mut seq, "type")?;
+                let content = self.inner(&mut seq)?.ok_or_else(|| self.bad("missing content"))?;
+                Expr::Blob(Box::new((mime, content)))
+            }
+            "import" | "pipeline" => {
+                let id = self.id(&mut seq)?;
+                let path = seq.next_element_seed(PathSeed { ctx, kind: self.tag })?;
+                let args = match path {
+                    Some(_) => seq.next_element_seed(ArgsSeed { ctx, depth: self.depth, kind: self.tag })?,
+                    None => None,
+                };
+                let e = Box::new(ImportExpr { id, path, args });
+                if self.tag == "import" { Expr::Import(e) } else { Expr::Pipeline(e) }
+            }
+            "remap" => {
+                let id = self.id(&mut seq)?;
+                let path = seq.next_element_seed(PathSeed { ctx, kind: "remap" })?
+                    .ok_or_else(|| self.bad("missing path"))?;
+                let captures = seq.next_element_seed(CapturesSeed { tagged: &self })?
+                    .ok_or_else(|| self.bad("missing captures"))?;
+                let instructions = seq.next_element_seed(ArgsSeed { ctx, depth: self.depth, kind: "remap" })?
+                    .ok_or_else(|| self.bad("missing instructions"))?;
+                Expr::Remap(Box::new(RemapExpr { id, path, captures, instructions }))
+            }
+            "export" => Expr::Export(self.id(&mut seq)?),
+            "promise" => Expr::Promise(self.id(&mut seq)?),
+            "writable" => Expr::Writable(self.id(&mut seq)?),
+            "readable" => Expr::Readable(self.id(&mut seq)?),
+            other => return Err(ctx.fail(WireError::UnknownExpression(format!("[{:?}, ...]", truncate(other))))),
+        };
+        end(seq, ctx, || WireError::expr(self.tag, "too many members"))?;
+        Ok(expr)
+    }
+}
+
+/// Base64 as the reference reads it: padding optional.
+const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// `null` (an invalid date) or milliseconds.
+struct DateSeed<'a, 'c, 't> {
+    tagged: &'a Tagged<'c, 't>,
+}
+
+impl<'de> DeserializeSeed<'de> for DateSeed<'_, '_, '_> {
+    type Value = Date;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Date, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DateSeed<'_, '_, '_> {
+    type Value = Date;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a time or null")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Date, E> { Ok(Date::invalid()) }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Date, E> { Ok(Date(v as f64)) }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Date, E> { Ok(Date(v as f64)) }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Date, E> { Ok(Date(v)) }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Date, E> { Err(self.tagged.bad("expected a number")) }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Date, E> { Err(self.tagged.bad("expected a number")) }
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Date, A::Error> { Err(self.tagged.bad("expected a number")) }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Date, A::Error> { Err(self.tagged.bad("expected a number")) }
+}
+
+/// An object whose members are expressions (error props).
+struct ObjectSeed<'c> {
+    ctx: &'c Ctx,
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for ObjectSeed<'_> {
+    type Value = Vec<(String, Expr)>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ObjectSeed<'_> {
+    type Value = Vec<(String, Expr)>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        match (ExprSeed { ctx: self.ctx, depth: self.depth }).visit_map(map)? {
+            Expr::Object(members) => Ok(members),
+            _ => unreachable!("visit_map builds objects"),
+        }
+    }
+    refuse_but!(map, self, self.ctx.fail(WireError::expr("error", "props must be an object")));
+}
+
+/// A call's argument list or a mapper's instructions: a bare array of expressions.
+struct ArgsSeed<'c> {
+    ctx: &'c Ctx,
+    depth: usize,
+    kind: &'c str,
+}
+
+impl<'de> DeserializeSeed<'de> for ArgsSeed<'_> {
+    type Value = Vec<Expr>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Expr>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ArgsSeed<'_> {
+    type Value = Vec<Expr>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of expressions")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Expr>, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(ExprSeed { ctx: self.ctx, depth: self.depth + 1 })? {
+            items.push(item);
+        }
+        Ok(items)
+    }
+    refuse_but!(seq, self, self.ctx.fail(WireError::expr(self.kind, "expected an array")));
+}
+
+/// `[["import", id] | ["export", id], ...]`.
+struct CapturesSeed<'a, 'c, 't> {
+    tagged: &'a Tagged<'c, 't>,
+}
+
+impl<'de> DeserializeSeed<'de> for CapturesSeed<'_, '_, '_> {
+    type Value = Vec<Capture>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Capture>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CapturesSeed<'_, '_, '_> {
+    type Value = Vec<Capture>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of captures")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Capture>, A::Error> {
+        let mut caps = Vec::new();
+        while let Some((kind, id)) = seq
+            .next_element::<(String, f64)>()
+            .map_err(|_| self.tagged.bad("each capture must be [\"import\" | \"export\", id]"))?
+        {
+            if id.fract() != 0.0 || id.abs() > MAX_SAFE as f64 {
+                return Err(self.tagged.bad("capture ids must be integers"));
+            }
+            caps.push(match kind.as_str() {
+                "import" => Capture::Import(id as i64),
+                "export" => Capture::Export(id as i64),
+                _ => return Err(self.tagged.bad("unknown map capture")),
+            });
+        }
+        Ok(caps)
+    }
+    refuse_but!(seq, self, self.tagged.bad("captures must be an array"));
+}
+
+/// The `init` of a request or response: literal JSON, but for a request's `body` expression.
+struct InitSeed<'a, 'c, 't> {
+    tagged: &'a Tagged<'c, 't>,
+    with_body: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for InitSeed<'_, '_, '_> {
+    type Value = (Option<Expr>, Vec<(String, Value)>);
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for InitSeed<'_, '_, '_> {
+    type Value = (Option<Expr>, Vec<(String, Value)>);
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an init object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (ctx, depth) = (self.tagged.ctx, self.tagged.depth + 1);
+        let mut body = None;
+        let mut fields = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if self.with_body && key == "body" {
+                body = Some(map.next_value_seed(ExprSeed { ctx, depth })?);
+            } else {
+                fields.push((key, map.next_value_seed(LiteralSeed { ctx, depth })?));
+            }
+        }
+        Ok((body, fields))
+    }
+    refuse_but!(map, self, self.tagged.bad("init must be an object"));
+}
+
+/// Plain JSON, taken literally (arrays are not expressions here).
+struct LiteralSeed<'c> {
+    ctx: &'c Ctx,
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for LiteralSeed<'_> {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        self.ctx.check_depth(self.depth)?;
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for LiteralSeed<'_> {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> { Ok(Value::Null) }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> { Ok(Value::Bool(v)) }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> { Ok(Value::from(v)) }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> { Ok(Value::from(v)) }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> { Ok(Value::from(v)) }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> { Ok(Value::from(v)) }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> { Ok(Value::String(v)) }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(v) = seq.next_element_seed(LiteralSeed { ctx: self.ctx, depth: self.depth + 1 })? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut obj = Object::new();
+        while let Some(k) = map.next_key::<String>()? {
+            let v = map.next_value_seed(LiteralSeed { ctx: self.ctx, depth: self.depth + 1 })?;
+            obj.insert(k, v);
+        }
+        Ok(Value::Object(obj))
+    }
+}

@@ -1,0 +1,83 @@
+// The interop test interface, mirroring `Counter` and `TestTarget` from capnweb's own
+// __tests__/test-util.ts (which is not shipped in the npm package).
+import './ws-global.mjs';
+import { RpcTarget } from 'capnweb';
+
+export class Counter extends RpcTarget {
+  #i;
+
+  constructor(i = 0) {
+    super();
+    this.#i = i;
+  }
+
+  increment(amount = 1) {
+    this.#i += amount;
+    return this.#i;
+  }
+
+  get value() {
+    return this.#i;
+  }
+}
+
+// Distinct function so it can be found in a stack trace (as in the reference).
+function throwErrorImpl() {
+  throw new RangeError('test error');
+}
+
+export class TestTarget extends RpcTarget {
+  square(i) {
+    return i * i;
+  }
+
+  add(a, b) {
+    return a + b;
+  }
+
+  echo(value) {
+    return value;
+  }
+
+  // `self` is a stub; the result holds the (pipelined) promise of the call back into it.
+  callSquare(self, i) {
+    return { result: self.square(i) };
+  }
+
+  async callFunction(func, i) {
+    return { result: await func(i) };
+  }
+
+  throwError() {
+    throwErrorImpl();
+  }
+
+  makeCounter(i) {
+    return new Counter(i);
+  }
+
+  incrementCounter(counter, i = 1) {
+    return counter.increment(i);
+  }
+
+  generateFibonacci(length) {
+    const result = [0, 1];
+    if (length <= result.length) return result.slice(0, length);
+    while (result.length < length) {
+      result.push(result[result.length - 1] + result[result.length - 2]);
+    }
+    return result;
+  }
+
+  returnNull() {
+    return null;
+  }
+
+  returnUndefined() {
+    return undefined;
+  }
+
+  returnNumber(i) {
+    return i;
+  }
+}
