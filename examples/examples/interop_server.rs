@@ -1,0 +1,24 @@
+//! Serves the interop test interface on 127.0.0.1 over WebSocket and HTTP batch at `/`.
+//!
+//! `cargo run --release --example interop_server -- --port 0` prints `LISTENING <port>` once
+//! ready and exits cleanly on SIGTERM or Ctrl-C.
+
+use std::io::Write;
+
+use capnweb::{Server, Stub};
+use capnweb_examples::interop::TestTarget;
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let port = args
+        .iter()
+        .position(|a| a == "--port")
+        .and_then(|i| args.get(i + 1))
+        .map_or(Ok(0), |p| p.parse::<u16>())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("--port: {e}")))?;
+    let (addr, serve) = Server::bind(format!("127.0.0.1:{port}")).listen(|| Stub::new(TestTarget)).await?;
+    println!("LISTENING {}", addr.port());
+    std::io::stdout().flush()?;
+    serve.await
+}
