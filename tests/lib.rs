@@ -1,1 +1,135 @@
+//! Helpers shared by the integration tests: the Node harness and the canonical `describe()`
+//! of a value (the same format as `node/describe.mjs`).
 
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use capnweb::{Number, Value};
+use serde_json::{json, Value as Json};
+
+/// The folder of the Node harness, with its packages installed (`npm ci` in `.ci/run`).
+pub fn node_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node");
+    assert!(
+        dir.join("node_modules/capnweb").exists(),
+        "the Node harness is not installed: run `npm ci` in {}",
+        dir.display()
+    );
+    dir
+}
+
+/// A running `node ts-server.mjs` (the reference server); killed on drop.
+pub struct TsServer {
+    child: Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl TsServer {
+    /// Starts the reference server and waits for `LISTENING <port>`.
+    pub fn start() -> TsServer {
+        let mut child = Command::new("node")
+            .arg("ts-server.mjs")
+            .current_dir(node_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node must be installed to run the interop tests");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("read LISTENING");
+        let port = line
+            .trim()
+            .strip_prefix("LISTENING ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("expected `LISTENING <port>`, got {line:?}"));
+        TsServer { child, port }
+    }
+}
+
+impl Drop for TsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The canonical description of a value, as `describe()` in `node/describe.mjs`.
+pub fn describe(v: &Value) -> Json {
+    match v {
+        Value::Null => json!({"t": "null"}),
+        Value::Undefined => json!({"t": "undefined"}),
+        Value::Bool(b) => json!({"t": "bool", "v": b}),
+        Value::Number(n) => json!({"t": "number", "v": js_number(*n)}),
+        Value::String(s) => json!({"t": "string", "v": s}),
+        Value::BigInt(b) => json!({"t": "bigint", "v": b.as_str()}),
+        Value::Date(d) => json!({"t": "date", "v": d.millis().map(|m| m as i64)}),
+        Value::Bytes(b) => {
+            let kind = (b.kind != capnweb::ByteKind::Uint8Array).then(|| b.kind.name());
+            let hex: String = b.data.iter().map(|x| format!("{x:02x}")).collect();
+            json!({"t": "bytes", "kind": kind, "hex": hex})
+        }
+        Value::Error(e) => {
+            let props: serde_json::Map<String, Json> = e.props.iter().map(|(k, v)| (k.clone(), describe(v))).collect();
+            json!({"t": "error", "name": e.name, "message": e.message, "props": props})
+        }
+        Value::Array(a) => json!({"t": "array", "v": a.iter().map(describe).collect::<Vec<_>>()}),
+        Value::Url(u) => json!({"t": "url", "v": u}),
+        Value::Headers(h) => json!({"t": "headers", "v": h.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>()}),
+        Value::Object(o) => json!({"t": "object", "v": o.iter().map(|(k, v)| json!([k, describe(v)])).collect::<Vec<_>>()}),
+        other => json!({"t": "other", "v": other.kind_name()}),
+    }
+}
+
+/// A number as JavaScript's `String(n)` writes it.
+pub fn js_number(n: Number) -> String {
+    let f = n.as_f64();
+    if let Some(i) = n.as_i64() {
+        if (i as f64) == f && i.unsigned_abs() < (1 << 53) && !(f == 0.0 && f.is_sign_negative()) {
+            return i.to_string();
+        }
+    }
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    // JavaScript: decimal notation for 1e-7 < |f| < 1e21, exponent with a sign otherwise.
+    let abs = f.abs();
+    if (1e-6..1e21).contains(&abs) {
+        let s = format!("{f}");
+        return s;
+    }
+    let s = format!("{f:e}");
+    let (mantissa, exp) = s.split_once('e').expect("exponent form");
+    let exp: i32 = exp.parse().expect("exponent");
+    format!("{mantissa}e{}{}", if exp >= 0 { "+" } else { "-" }, exp.abs())
+}
+
+/// Runs `node golden.mjs` on JSON lines and returns its answers, one per line.
+pub fn golden(requests: &[Json]) -> Vec<Json> {
+    use std::io::Write;
+    let mut child = Command::new("node")
+        .arg("golden.mjs")
+        .current_dir(node_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node must be installed");
+    let mut stdin = child.stdin.take().expect("piped");
+    for r in requests {
+        writeln!(stdin, "{r}").expect("write to node");
+    }
+    drop(stdin);
+    let out = child.wait_with_output().expect("node output");
+    assert!(out.status.success(), "golden.mjs failed");
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("golden.mjs writes JSON lines"))
+        .collect()
+}

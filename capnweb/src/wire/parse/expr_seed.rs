@@ -279,7 +279,8 @@ impl<'de> Visitor<'de> for DateSeed<'_, '_, '_> {
     fn visit_unit<E: de::Error>(self) -> Result<Date, E> { Ok(Date::invalid()) }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Date, E> { Ok(Date(v as f64)) }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Date, E> { Ok(Date(v as f64)) }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Date, E> { Ok(Date(v)) }
+    // JavaScript's `Date` keeps whole milliseconds.
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Date, E> { Ok(Date(v.trunc())) }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Date, E> { Err(self.tagged.bad("expected a number")) }
     fn visit_str<E: de::Error>(self, _: &str) -> Result<Date, E> { Err(self.tagged.bad("expected a number")) }
     fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Date, A::Error> { Err(self.tagged.bad("expected a number")) }
