@@ -6,7 +6,7 @@ use crate::stub::Stub;
 use crate::transport::websocket;
 
 /// Connects to `url` (`ws://host:port/path`) and returns the server's main object. The session
-/// lives until every handle on the main object is dropped or the connection ends.
+/// lives until every clone of the returned main object is dropped, or the connection ends.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), capnweb::RpcError> {
@@ -14,7 +14,7 @@ use crate::transport::websocket;
 /// # Ok(()) }
 /// ```
 pub async fn connect<C: From<Stub>>(url: &str) -> Result<C, RpcError> {
-    connect_with(url, None, SessionOptions::default()).await.map(|s| C::from(s.main()))
+    connect_with(url, None, SessionOptions::default()).await.map(|s| C::from(s.into_main()))
 }
 
 /// Connects to `url`, serving `local_main` to the server, and returns the session.

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use futures_util::FutureExt;
 use tokio::sync::{oneshot, watch, Notify};
 
-use super::import::ImportHook;
+use super::import::{ImportHook, OwningMain};
 use crate::error::RpcError;
 use crate::eval::{evaluate, Importer};
 use crate::stub::{BoxFuture, PromiseHook, Stub};
@@ -244,9 +244,7 @@ impl Core {
             return;
         }
         if id == 0 {
-            // The main stub is dropped: the session is over, as in the reference.
-            drop(st);
-            self.abort(RpcError::disconnected("RPC session was shut down by disposing the main stub"), false);
+            // The peer's main object stays importable for as long as the session lives.
             return;
         }
         let entry = st.imports.remove(&id).expect("present above");
@@ -575,6 +573,10 @@ struct SessionExporter<'a> {
 
 impl Exporter for SessionExporter<'_> {
     fn export(&mut self, stub: &Stub, promise: bool) -> Result<WireRef, WireError> {
+        if let Some(owning) = stub.downcast::<OwningMain>() {
+            let inner = owning.inner.clone();
+            return self.export(&inner, promise);
+        }
         if let Some(import) = stub.downcast::<ImportHook>() {
             if Arc::ptr_eq(&import.core, self.core) {
                 let entry = self.st.imports.get(&import.id);

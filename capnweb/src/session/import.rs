@@ -82,3 +82,35 @@ impl Drop for ImportHook {
         self.core.drop_import(self.id);
     }
 }
+
+/// The main stub of a session that nothing else owns (from `capnweb::connect`): dropping its
+/// last clone ends the session, as disposing the main stub does in the reference.
+pub(crate) struct OwningMain {
+    pub(crate) inner: Stub,
+    pub(crate) session: super::RpcSession,
+}
+
+impl Hook for OwningMain {
+    fn call(self: Arc<Self>, path: &[PathKey], args: Vec<Value>) -> Stub {
+        self.inner.0.clone().call(path, args)
+    }
+    fn get(self: Arc<Self>, path: &[PathKey]) -> Stub {
+        self.inner.0.clone().get(path)
+    }
+    fn map(self: Arc<Self>, path: &[PathKey], captures: Vec<Stub>, instructions: Arc<[Expr]>) -> Stub {
+        self.inner.0.clone().map(path, captures, instructions)
+    }
+    fn resolve(self: Arc<Self>) -> BoxFuture<Result<Value, RpcError>> {
+        Box::pin(std::future::ready(Ok(Value::Stub(Stub(self)))))
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Drop for OwningMain {
+    fn drop(&mut self) {
+        self.session
+            .core_abort_quietly(RpcError::disconnected("RPC session was shut down by disposing the main stub"));
+    }
+}

@@ -82,9 +82,15 @@ impl RpcSession {
         session
     }
 
-    /// The peer's main object. Dropping every handle on it ends the session.
+    /// The peer's main object.
     pub fn main(&self) -> Stub {
         self.core.import_handle(0, false)
+    }
+
+    /// The peer's main object, owning the session: dropping its last clone ends the session.
+    pub fn into_main(self) -> Stub {
+        let inner = self.main();
+        Stub::from_hook(import::OwningMain { inner, session: self })
     }
 
     /// Ends the session, telling the peer why.

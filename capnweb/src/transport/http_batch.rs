@@ -75,6 +75,8 @@ pub struct BatchClientTransport {
     headers: Vec<(String, String)>,
     queued: Vec<String>,
     pushes: i64,
+    /// Calls already released (never awaited, dropped): not pulled.
+    released: Vec<i64>,
     triggered: bool,
     phase: Phase,
     waker: Option<Waker>,
@@ -88,6 +90,7 @@ impl BatchClientTransport {
             headers,
             queued: Vec::new(),
             pushes: 0,
+            released: Vec::new(),
             triggered: false,
             phase: Phase::Collecting,
             waker: None,
@@ -96,7 +99,8 @@ impl BatchClientTransport {
 
     fn send(&mut self) -> BoxFuture<Result<Vec<String>, TransportError>> {
         let mut body = std::mem::take(&mut self.queued);
-        body.extend((1..=self.pushes).map(|id| format!("[\"pull\",{id}]")));
+        let released = std::mem::take(&mut self.released);
+        body.extend((1..=self.pushes).filter(|id| !released.contains(id)).map(|id| format!("[\"pull\",{id}]")));
         let mut req = self.client.post(&self.url).body(body.join("\n"));
         for (k, v) in &self.headers {
             req = req.header(k, v);
@@ -166,6 +170,10 @@ impl Sink<String> for BatchClientTransport {
         } else {
             if msg.starts_with("[\"push\",") || msg.starts_with("[\"stream\",") {
                 self.pushes += 1;
+            } else if let Ok(crate::wire::Message::Release(id, _)) =
+                crate::wire::parse_message(&msg, &crate::wire::Limits::default())
+            {
+                self.released.push(id);
             }
             self.queued.push(msg);
         }
