@@ -35,15 +35,24 @@ impl RpcTarget for TestTarget {
             "square" => done(number(&args, 0, method).map(|i| Value::from(i * i))),
             "add" => done(match (args.first(), args.get(1)) {
                 // `a + b` in JavaScript: strings concatenate.
-                (Some(Value::String(a)), Some(Value::String(b))) => Ok(Value::String(format!("{a}{b}"))),
-                _ => (|| Ok(Value::from(number(&args, 0, "add")? + number(&args, 1, "add")?)))(),
+                (Some(Value::String(a)), Some(Value::String(b))) => {
+                    Ok(Value::String(format!("{a}{b}")))
+                }
+                _ => (|| {
+                    Ok(Value::from(
+                        number(&args, 0, "add")? + number(&args, 1, "add")?,
+                    ))
+                })(),
             }),
             "echo" => done(Ok(args.into_iter().next().unwrap_or_default())),
             "callSquare" => done((|| {
                 let this = stub(&args, 0, "callSquare")?;
                 let i = args.get(1).cloned().unwrap_or_default();
                 let mut o = Object::new();
-                o.insert("result".into(), Value::Promise(this.call("square", vec![i])));
+                o.insert(
+                    "result".into(),
+                    Value::Promise(this.call("square", vec![i])),
+                );
                 Ok(Value::Object(o))
             })()),
             "callFunction" => Box::pin(async move {
@@ -55,7 +64,9 @@ impl RpcTarget for TestTarget {
                 Ok(Value::Object(o))
             }),
             "throwError" => done(Err(RpcError::range_error("test error"))),
-            "makeCounter" => done(number(&args, 0, method).map(|i| Value::Stub(Stub::new(Counter::new(i))))),
+            "makeCounter" => {
+                done(number(&args, 0, method).map(|i| Value::Stub(Stub::new(Counter::new(i)))))
+            }
             "incrementCounter" => Box::pin(async move {
                 let counter = stub(&args, 0, "incrementCounter")?;
                 let amount = match args.get(1) {
@@ -90,7 +101,9 @@ pub struct Counter {
 impl Counter {
     /// A counter starting at `start`.
     pub fn new(start: f64) -> Counter {
-        Counter { value: AtomicU64::new(start.to_bits()) }
+        Counter {
+            value: AtomicU64::new(start.to_bits()),
+        }
     }
 
     fn current(&self) -> f64 {
@@ -106,13 +119,22 @@ impl RpcTarget for Counter {
                     None | Some(Value::Undefined) => 1.0,
                     Some(v) => match v.as_f64() {
                         Some(a) => a,
-                        None => return done(Err(RpcError::type_error("increment: amount must be a number"))),
+                        None => {
+                            return done(Err(RpcError::type_error(
+                                "increment: amount must be a number",
+                            )))
+                        }
                     },
                 };
                 let mut current = self.value.load(Ordering::SeqCst);
                 loop {
                     let next = (f64::from_bits(current) + amount).to_bits();
-                    match self.value.compare_exchange(current, next, Ordering::SeqCst, Ordering::SeqCst) {
+                    match self.value.compare_exchange(
+                        current,
+                        next,
+                        Ordering::SeqCst,
+                        Ordering::SeqCst,
+                    ) {
                         Ok(_) => return done(Ok(Value::from(f64::from_bits(next)))),
                         Err(actual) => current = actual,
                     }

@@ -8,14 +8,24 @@ use std::process::{Child, Command, Stdio};
 use capnweb::{Number, Value};
 use serde_json::{json, Value as Json};
 
-/// The folder of the Node harness, with its packages installed (`npm ci` in `.ci/run`).
+/// The folder of the Node harness, with its packages installed: the first call runs `npm ci`
+/// there (pinned by `package-lock.json`) if they are missing.
 pub fn node_dir() -> PathBuf {
+    static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node");
-    assert!(
-        dir.join("node_modules/capnweb").exists(),
-        "the Node harness is not installed: run `npm ci` in {}",
-        dir.display()
-    );
+    INSTALLED.get_or_init(|| {
+        if dir.join("node_modules/capnweb/package.json").exists()
+            && dir.join("node_modules/ws/package.json").exists()
+        {
+            return;
+        }
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm (Node.js) must be installed to run the interop tests");
+        assert!(status.success(), "`npm ci` failed in {}", dir.display());
+    });
     dir
 }
 
@@ -37,7 +47,9 @@ impl TsServer {
             .spawn()
             .expect("node must be installed to run the interop tests");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("read LISTENING");
+        BufReader::new(child.stdout.take().expect("piped"))
+            .read_line(&mut line)
+            .expect("read LISTENING");
         let port = line
             .trim()
             .strip_prefix("LISTENING ")
@@ -70,13 +82,21 @@ pub fn describe(v: &Value) -> Json {
             json!({"t": "bytes", "kind": kind, "hex": hex})
         }
         Value::Error(e) => {
-            let props: serde_json::Map<String, Json> = e.props.iter().map(|(k, v)| (k.clone(), describe(v))).collect();
+            let props: serde_json::Map<String, Json> = e
+                .props
+                .iter()
+                .map(|(k, v)| (k.clone(), describe(v)))
+                .collect();
             json!({"t": "error", "name": e.name, "message": e.message, "props": props})
         }
         Value::Array(a) => json!({"t": "array", "v": a.iter().map(describe).collect::<Vec<_>>()}),
         Value::Url(u) => json!({"t": "url", "v": u}),
-        Value::Headers(h) => json!({"t": "headers", "v": h.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>()}),
-        Value::Object(o) => json!({"t": "object", "v": o.iter().map(|(k, v)| json!([k, describe(v)])).collect::<Vec<_>>()}),
+        Value::Headers(h) => {
+            json!({"t": "headers", "v": h.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>()})
+        }
+        Value::Object(o) => {
+            json!({"t": "object", "v": o.iter().map(|(k, v)| json!([k, describe(v)])).collect::<Vec<_>>()})
+        }
         other => json!({"t": "other", "v": other.kind_name()}),
     }
 }
@@ -107,7 +127,11 @@ pub fn js_number(n: Number) -> String {
     let s = format!("{f:e}");
     let (mantissa, exp) = s.split_once('e').expect("exponent form");
     let exp: i32 = exp.parse().expect("exponent");
-    format!("{mantissa}e{}{}", if exp >= 0 { "+" } else { "-" }, exp.abs())
+    format!(
+        "{mantissa}e{}{}",
+        if exp >= 0 { "+" } else { "-" },
+        exp.abs()
+    )
 }
 
 /// Runs `node golden.mjs` on JSON lines and returns its answers, one per line.

@@ -14,13 +14,22 @@ use crate::transport::websocket;
 /// # Ok(()) }
 /// ```
 pub async fn connect<C: From<Stub>>(url: &str) -> Result<C, RpcError> {
-    connect_with(url, None, SessionOptions::default()).await.map(|s| C::from(s.into_main()))
+    connect_with(url, None, SessionOptions::default())
+        .await
+        .map(|s| C::from(s.into_main()))
 }
 
 /// Connects to `url`, serving `local_main` to the server, and returns the session.
-pub async fn connect_with(url: &str, local_main: Option<Stub>, options: SessionOptions) -> Result<RpcSession, RpcError> {
+pub async fn connect_with(
+    url: &str,
+    local_main: Option<Stub>,
+    options: SessionOptions,
+) -> Result<RpcSession, RpcError> {
     let transport = websocket::connect(url, options.limits.max_message_size)
         .await
-        .map_err(|e| RpcError::Disconnected { reason: e.0, maybe_delivered: false })?;
+        .map_err(|e| RpcError::Disconnected {
+            reason: e.0,
+            maybe_delivered: false,
+        })?;
     Ok(RpcSession::spawn(transport, local_main, options))
 }

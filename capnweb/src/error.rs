@@ -85,7 +85,10 @@ impl RpcError {
     /// The error as the value it travels as (no stack: stacks are not sent).
     pub fn to_value(&self) -> ErrorValue {
         match self {
-            RpcError::Remote(e) => ErrorValue { stack: None, ..(**e).clone() },
+            RpcError::Remote(e) => ErrorValue {
+                stack: None,
+                ..(**e).clone()
+            },
             other => ErrorValue::new(other.name(), other.message()),
         }
     }
@@ -99,7 +102,9 @@ impl RpcError {
                     Value::String(s) => s.clone(),
                     v => format!("non-Error value thrown: {}", v.kind_name()),
                 };
-                RpcError::Remote(Box::new(ErrorValue::new("Error", text).with_prop("value", other)))
+                RpcError::Remote(Box::new(
+                    ErrorValue::new("Error", text).with_prop("value", other),
+                ))
             }
         }
     }

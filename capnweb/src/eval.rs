@@ -36,7 +36,12 @@ pub(crate) fn evaluate(e: Expr, imp: &mut dyn Importer) -> Result<Value, RpcErro
         Expr::Bool(b) => Value::Bool(b),
         Expr::Number(n) => Value::Number(n),
         Expr::String(s) => Value::String(s),
-        Expr::Array(items) => Value::Array(items.into_iter().map(|i| evaluate(i, imp)).collect::<Result<_, _>>()?),
+        Expr::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|i| evaluate(i, imp))
+                .collect::<Result<_, _>>()?,
+        ),
         Expr::Object(members) => Value::Object(evaluate_object(members, imp)?),
         Expr::BigInt(b) => Value::BigInt(b),
         Expr::Date(d) => Value::Date(d),
@@ -51,22 +56,45 @@ pub(crate) fn evaluate(e: Expr, imp: &mut dyn Importer) -> Result<Value, RpcErro
             props.shift_remove("name");
             props.shift_remove("message");
             props.shift_remove("stack");
-            Value::Error(Box::new(ErrorValue { name: e.name, message: e.message, stack: e.stack, props }))
+            Value::Error(Box::new(ErrorValue {
+                name: e.name,
+                message: e.message,
+                stack: e.stack,
+                props,
+            }))
         }
         Expr::Url(u) => Value::Url(u),
         Expr::Headers(h) => Value::Headers(h),
         Expr::Request(r) => {
             let r = *r;
             let body = r.body.map(|b| evaluate(b, imp)).transpose()?;
-            Value::Request(Box::new((r.url, OpaqueInit { fields: r.fields, body })))
+            Value::Request(Box::new((
+                r.url,
+                OpaqueInit {
+                    fields: r.fields,
+                    body,
+                },
+            )))
         }
         Expr::Response(r) => {
             let r = *r;
-            let body = r.body.map(|b| evaluate(b, imp)).transpose()?.unwrap_or(Value::Null);
-            Value::Response(Box::new((body, OpaqueInit { fields: r.fields, body: None })))
+            let body = r
+                .body
+                .map(|b| evaluate(b, imp))
+                .transpose()?
+                .unwrap_or(Value::Null);
+            Value::Response(Box::new((
+                body,
+                OpaqueInit {
+                    fields: r.fields,
+                    body: None,
+                },
+            )))
         }
         Expr::Blob(_) | Expr::Writable(_) | Expr::Readable(_) => {
-            return Err(RpcError::type_error("streams (blob, writable, readable) are not supported by this peer"))
+            return Err(RpcError::type_error(
+                "streams (blob, writable, readable) are not supported by this peer",
+            ))
         }
         Expr::Export(id) => Value::Stub(imp.import_stub(id)?),
         Expr::Promise(id) => Value::Promise(imp.import_promise(id)?),
@@ -91,7 +119,10 @@ pub(crate) fn evaluate(e: Expr, imp: &mut dyn Importer) -> Result<Value, RpcErro
     })
 }
 
-fn evaluate_object(members: Vec<(String, Expr)>, imp: &mut dyn Importer) -> Result<Object, RpcError> {
+fn evaluate_object(
+    members: Vec<(String, Expr)>,
+    imp: &mut dyn Importer,
+) -> Result<Object, RpcError> {
     let mut out = Object::with_capacity(members.len());
     for (k, v) in members {
         let v = evaluate(v, imp)?;
@@ -102,9 +133,19 @@ fn evaluate_object(members: Vec<(String, Expr)>, imp: &mut dyn Importer) -> Resu
     Ok(out)
 }
 
-fn reference(i: crate::wire::ImportExpr, promise: bool, imp: &mut dyn Importer) -> Result<Value, RpcError> {
+fn reference(
+    i: crate::wire::ImportExpr,
+    promise: bool,
+    imp: &mut dyn Importer,
+) -> Result<Value, RpcError> {
     let stub = imp.get_export(i.id)?;
-    let wrap = |s: Stub| if promise { Value::Promise(s) } else { Value::Stub(s) };
+    let wrap = |s: Stub| {
+        if promise {
+            Value::Promise(s)
+        } else {
+            Value::Stub(s)
+        }
+    };
     let path: Vec<PathKey> = match i.path {
         None => return Ok(wrap(stub)),
         Some(p) => p,
@@ -112,7 +153,10 @@ fn reference(i: crate::wire::ImportExpr, promise: bool, imp: &mut dyn Importer) 
     let result = match i.args {
         None => stub.0.clone().get(&path),
         Some(args) => {
-            let args = args.into_iter().map(|a| evaluate(a, imp)).collect::<Result<Vec<_>, _>>()?;
+            let args = args
+                .into_iter()
+                .map(|a| evaluate(a, imp))
+                .collect::<Result<Vec<_>, _>>()?;
             stub.0.clone().call(&path, args)
         }
     };
@@ -125,7 +169,10 @@ pub(crate) struct NoImporter;
 
 impl Importer for NoImporter {
     fn import_stub(&mut self, _: i64) -> Result<Stub, RpcError> {
-        Err(WireError::Unserializable("cannot deserialize stubs without an RPC session".into()).into())
+        Err(
+            WireError::Unserializable("cannot deserialize stubs without an RPC session".into())
+                .into(),
+        )
     }
     fn import_promise(&mut self, id: i64) -> Result<Stub, RpcError> {
         self.import_stub(id)

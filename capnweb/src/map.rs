@@ -41,10 +41,10 @@ struct MapVar {
 
 impl Hook for MapVar {
     fn call(self: Arc<Self>, path: &[PathKey], args: Vec<Value>) -> Stub {
-        record_call(&Stub(self.clone()), path, &args).unwrap_or_else(|| misuse())
+        record_call(&Stub(self.clone()), path, &args).unwrap_or_else(misuse)
     }
     fn get(self: Arc<Self>, path: &[PathKey]) -> Stub {
-        record_get(&Stub(self.clone()), path).unwrap_or_else(|| misuse())
+        record_get(&Stub(self.clone()), path).unwrap_or_else(misuse)
     }
     fn map(self: Arc<Self>, path: &[PathKey], _: Vec<Stub>, _: Arc<[Expr]>) -> Stub {
         let _ = path;
@@ -76,14 +76,23 @@ static NEXT_TOKEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsi
 /// Records `func` as a mapper over the value at `path` of `subject`, and sends it.
 pub(crate) fn map(subject: &Stub, path: &[PathKey], func: impl FnOnce(Stub) -> Value) -> Stub {
     let token = NEXT_TOKEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let nested_subject = BUILDERS.with(|b| !b.borrow().is_empty()).then(|| capture(subject));
+    let nested_subject = BUILDERS
+        .with(|b| !b.borrow().is_empty())
+        .then(|| capture(subject));
     BUILDERS.with(|b| {
-        b.borrow_mut().push(Builder { captures: Vec::new(), instructions: Vec::new(), error: None, token })
+        b.borrow_mut().push(Builder {
+            captures: Vec::new(),
+            instructions: Vec::new(),
+            error: None,
+            token,
+        })
     });
     let input = Stub::from_hook(MapVar { token, index: 0 });
     let result = func(input);
     let last = to_instruction(&result);
-    let mut builder = BUILDERS.with(|b| b.borrow_mut().pop()).expect("builder pushed above");
+    let mut builder = BUILDERS
+        .with(|b| b.borrow_mut().pop())
+        .expect("builder pushed above");
     drop(result);
     match last {
         Ok(e) => builder.instructions.push(e),
@@ -104,7 +113,9 @@ pub(crate) fn map(subject: &Stub, path: &[PathKey], func: impl FnOnce(Stub) -> V
                 .iter()
                 .map(|c| match c {
                     Capture::Parent(i) => crate::wire::Capture::Import(*i),
-                    Capture::Stub(_) => unreachable!("nested builders capture through their parent"),
+                    Capture::Stub(_) => {
+                        unreachable!("nested builders capture through their parent")
+                    }
                 })
                 .collect();
             let remap = Expr::Remap(Box::new(crate::wire::RemapExpr {
@@ -143,7 +154,9 @@ fn capture_at(builders: &mut [Builder], stub: &Stub) -> Result<i64, RpcError> {
     }
     let entry = if parents.is_empty() {
         if stub.downcast::<MapVar>().is_some() {
-            return Err(RpcError::error("a mapper variable was used outside its own map()"));
+            return Err(RpcError::error(
+                "a mapper variable was used outside its own map()",
+            ));
         }
         Capture::Stub(stub.clone())
     } else {
@@ -158,7 +171,10 @@ fn push_instruction(e: Expr) -> Stub {
         let mut b = b.borrow_mut();
         let current = b.last_mut().expect("called while recording");
         current.instructions.push(e);
-        Stub::from_hook(MapVar { token: current.token, index: current.instructions.len() as i64 })
+        Stub::from_hook(MapVar {
+            token: current.token,
+            index: current.instructions.len() as i64,
+        })
     })
 }
 
@@ -187,11 +203,17 @@ fn record(stub: &Stub, path: &[PathKey], args: Option<&[Value]>) -> Stub {
         let subject = capture(stub)?;
         let args = match args {
             Some(a) => Some(
-                a.iter().map(to_instruction).collect::<Result<Vec<_>, _>>()?,
+                a.iter()
+                    .map(to_instruction)
+                    .collect::<Result<Vec<_>, _>>()?,
             ),
             None => None,
         };
-        Ok(Expr::Pipeline(Box::new(crate::wire::ImportExpr { id: subject, path: Some(path.to_vec()), args })))
+        Ok(Expr::Pipeline(Box::new(crate::wire::ImportExpr {
+            id: subject,
+            path: Some(path.to_vec()),
+            args,
+        })))
     })();
     match result {
         Ok(e) => push_instruction(e),
@@ -213,7 +235,11 @@ fn to_instruction(v: &Value) -> Result<Expr, RpcError> {
     impl Exporter for MapExporter {
         fn export(&mut self, stub: &Stub, promise: bool) -> Result<WireRef, WireError> {
             let index = capture(stub).map_err(|e| WireError::Unserializable(e.message()))?;
-            Ok(if promise || stub.is_promise() { WireRef::Pipeline(index, Vec::new()) } else { WireRef::Import(index) })
+            Ok(if promise || stub.is_promise() {
+                WireRef::Pipeline(index, Vec::new())
+            } else {
+                WireRef::Import(index)
+            })
         }
     }
     let mut text = String::new();
@@ -223,7 +249,11 @@ fn to_instruction(v: &Value) -> Result<Expr, RpcError> {
 
 /// Applies a mapper to `input`: to each element of an array, to nothing for `null` and
 /// `undefined`, and to the value itself otherwise.
-pub(crate) fn apply(input: Value, captures: Vec<Stub>, instructions: Arc<[Expr]>) -> BoxFuture<Result<Value, RpcError>> {
+pub(crate) fn apply(
+    input: Value,
+    captures: Vec<Stub>,
+    instructions: Arc<[Expr]>,
+) -> BoxFuture<Result<Value, RpcError>> {
     Box::pin(async move {
         match input {
             Value::Array(items) => {
@@ -239,11 +269,18 @@ pub(crate) fn apply(input: Value, captures: Vec<Stub>, instructions: Arc<[Expr]>
     })
 }
 
-async fn apply_one(input: Value, captures: &[Stub], instructions: &[Expr]) -> Result<Value, RpcError> {
+async fn apply_one(
+    input: Value,
+    captures: &[Stub],
+    instructions: &[Expr],
+) -> Result<Value, RpcError> {
     let Some((last, body)) = instructions.split_last() else {
         return Err(RpcError::error("Invalid empty mapper function."));
     };
-    let mut vars = Variables { captures, variables: vec![PromiseHook::ready(Ok(input))] };
+    let mut vars = Variables {
+        captures,
+        variables: vec![PromiseHook::ready(Ok(input))],
+    };
     for instruction in body {
         let v = evaluate(instruction.clone(), &mut vars)?;
         let var = match v {
@@ -265,7 +302,9 @@ struct Variables<'a> {
 
 impl Importer for Variables<'_> {
     fn import_stub(&mut self, _: i64) -> Result<Stub, RpcError> {
-        Err(RpcError::error("A mapper function cannot refer to exports."))
+        Err(RpcError::error(
+            "A mapper function cannot refer to exports.",
+        ))
     }
     fn import_promise(&mut self, id: i64) -> Result<Stub, RpcError> {
         self.import_stub(id)
@@ -276,6 +315,8 @@ impl Importer for Variables<'_> {
         } else {
             self.variables.get(id as usize)
         };
-        found.cloned().ok_or_else(|| RpcError::error(format!("no such mapper variable: {id}")))
+        found
+            .cloned()
+            .ok_or_else(|| RpcError::error(format!("no such mapper variable: {id}")))
     }
 }

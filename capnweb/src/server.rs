@@ -41,7 +41,11 @@ pub fn router(factory: impl MainFactory, options: SessionOptions) -> Router {
     )
 }
 
-async fn handle(req: Request, factory: Arc<dyn Fn() -> Stub + Send + Sync>, options: SessionOptions) -> Response {
+async fn handle(
+    req: Request,
+    factory: Arc<dyn Fn() -> Stub + Send + Sync>,
+    options: SessionOptions,
+) -> Response {
     let is_upgrade = req
         .headers()
         .get(header::UPGRADE)
@@ -52,22 +56,34 @@ async fn handle(req: Request, factory: Arc<dyn Fn() -> Stub + Send + Sync>, opti
         return match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
             Ok(ws) => {
                 let max = options.limits.max_message_size;
-                ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| async move {
-                    let (_session, run) = RpcSession::new(AxumWebSocket(socket), Some(factory()), options);
-                    run.await;
-                })
+                ws.max_message_size(max)
+                    .max_frame_size(max)
+                    .on_upgrade(move |socket| async move {
+                        let (_session, run) =
+                            RpcSession::new(AxumWebSocket(socket), Some(factory()), options);
+                        run.await;
+                    })
             }
             Err(rejection) => rejection.into_response(),
         };
     }
     if req.method() != Method::POST {
-        return (StatusCode::METHOD_NOT_ALLOWED, "This endpoint only accepts POST or WebSocket requests.")
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "This endpoint only accepts POST or WebSocket requests.",
+        )
             .into_response();
     }
     let limit = options.limits.max_message_size;
     let body = match axum::body::to_bytes(req.into_body(), limit).await {
         Ok(b) => b,
-        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "batch body exceeds the maximum message size").into_response(),
+        Err(_) => {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "batch body exceeds the maximum message size",
+            )
+                .into_response()
+        }
     };
     let Ok(text) = std::str::from_utf8(&body) else {
         return (StatusCode::BAD_REQUEST, "batch body is not UTF-8").into_response();
@@ -98,7 +114,10 @@ pub struct Server {
 impl Server {
     /// A server for `addr` (`host:port`; port 0 picks a free one).
     pub fn bind(addr: impl Into<String>) -> Server {
-        Server { addr: addr.into(), options: SessionOptions::default() }
+        Server {
+            addr: addr.into(),
+            options: SessionOptions::default(),
+        }
     }
 
     /// Sets the session options of every connection.
@@ -111,11 +130,18 @@ impl Server {
     pub async fn listen(
         self,
         factory: impl MainFactory,
-    ) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = std::io::Result<()>>)> {
+    ) -> std::io::Result<(
+        SocketAddr,
+        impl std::future::Future<Output = std::io::Result<()>>,
+    )> {
         let listener = tokio::net::TcpListener::bind(&self.addr).await?;
         let addr = listener.local_addr()?;
         let app = router(factory, self.options);
-        Ok((addr, async move { axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await }))
+        Ok((addr, async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+        }))
     }
 
     /// Serves until Ctrl-C or SIGTERM.

@@ -16,8 +16,12 @@ async fn main() -> std::io::Result<()> {
         .position(|a| a == "--port")
         .and_then(|i| args.get(i + 1))
         .map_or(Ok(0), |p| p.parse::<u16>())
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("--port: {e}")))?;
-    let (addr, serve) = Server::bind(format!("127.0.0.1:{port}")).listen(|| Stub::new(TestTarget)).await?;
+        .map_err(|e| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("--port: {e}"))
+        })?;
+    let (addr, serve) = Server::bind(format!("127.0.0.1:{port}"))
+        .listen(|| Stub::new(TestTarget))
+        .await?;
     println!("LISTENING {}", addr.port());
     std::io::stdout().flush()?;
     serve.await

@@ -16,7 +16,8 @@ fn we_read_what_the_reference_writes() {
     assert!(corpus.len() > 100, "corpus too small: {}", corpus.len());
     for entry in &corpus {
         let wire = entry["wire"].as_str().unwrap();
-        let ours = capnweb::deserialize(wire).unwrap_or_else(|e| panic!("{}: we failed to parse {wire}: {e}", entry["name"]));
+        let ours = capnweb::deserialize(wire)
+            .unwrap_or_else(|e| panic!("{}: we failed to parse {wire}: {e}", entry["name"]));
         let got = describe(&ours);
         // `decoded` is what the reference itself reads back, where that differs from the
         // original (a name that is not a built-in error class, or -0 which JSON cannot carry).
@@ -46,8 +47,19 @@ fn the_reference_reads_what_we_write_and_the_bytes_match() {
     let answers = golden(&requests);
     for (i, entry) in corpus.iter().enumerate() {
         let (from_ours, from_theirs) = (&answers[2 * i], &answers[2 * i + 1]);
-        assert_eq!(from_ours["ok"], json!(true), "{}: the reference refused our {}: {}", entry["name"], ours[i], from_ours);
-        assert_eq!(from_ours["desc"], from_theirs["desc"], "{}: ours {} reads differently", entry["name"], ours[i]);
+        assert_eq!(
+            from_ours["ok"],
+            json!(true),
+            "{}: the reference refused our {}: {}",
+            entry["name"],
+            ours[i],
+            from_ours
+        );
+        assert_eq!(
+            from_ours["desc"], from_theirs["desc"],
+            "{}: ours {} reads differently",
+            entry["name"], ours[i]
+        );
         // Byte for byte, except where JSON allows two spellings of a number (1e21 / 1e+21).
         let wire = entry["wire"].as_str().unwrap();
         if !wire.contains("e+") {
@@ -59,8 +71,14 @@ fn the_reference_reads_what_we_write_and_the_bytes_match() {
 fn rust_corpus() -> Vec<(&'static str, Value)> {
     let mut obj = Object::new();
     obj.insert("undef".into(), Value::Undefined);
-    obj.insert("list".into(), Value::from(vec![Value::from("date"), Value::from(1)]));
-    obj.insert("nested".into(), Value::from(vec![Value::from(vec![Value::from(vec![])])]));
+    obj.insert(
+        "list".into(),
+        Value::from(vec![Value::from("date"), Value::from(1)]),
+    );
+    obj.insert(
+        "nested".into(),
+        Value::from(vec![Value::from(vec![Value::from(vec![])])]),
+    );
     let err = ErrorValue::new("TypeError", "bad")
         .with_prop("code", 42)
         .with_prop("cause", ErrorValue::new("RangeError", "inner"));
@@ -69,19 +87,50 @@ fn rust_corpus() -> Vec<(&'static str, Value)> {
         ("integer", Value::from(-17)),
         ("float", Value::from(0.1)),
         ("nan", Value::from(f64::NAN)),
-        ("infinities", Value::from(vec![Value::from(f64::INFINITY), Value::from(f64::NEG_INFINITY)])),
-        ("bigint huge", Value::BigInt("-123456789012345678901234567890123456789".parse::<BigInt>().unwrap())),
+        (
+            "infinities",
+            Value::from(vec![
+                Value::from(f64::INFINITY),
+                Value::from(f64::NEG_INFINITY),
+            ]),
+        ),
+        (
+            "bigint huge",
+            Value::BigInt(
+                "-123456789012345678901234567890123456789"
+                    .parse::<BigInt>()
+                    .unwrap(),
+            ),
+        ),
         ("bigint from u128", Value::BigInt(BigInt::from(u128::MAX))),
         ("date", Value::Date(Date::from_millis(1_700_000_000_123.0))),
         ("invalid date", Value::Date(Date::invalid())),
         ("bytes", Value::Bytes(Bytes::from(vec![0, 1, 2, 250, 255]))),
-        ("int32 bytes", Value::Bytes(Bytes { data: vec![1, 0, 0, 0, 255, 255, 255, 255], kind: ByteKind::Int32Array })),
-        ("array buffer", Value::Bytes(Bytes { data: vec![9, 8, 7], kind: ByteKind::ArrayBuffer })),
+        (
+            "int32 bytes",
+            Value::Bytes(Bytes {
+                data: vec![1, 0, 0, 0, 255, 255, 255, 255],
+                kind: ByteKind::Int32Array,
+            }),
+        ),
+        (
+            "array buffer",
+            Value::Bytes(Bytes {
+                data: vec![9, 8, 7],
+                kind: ByteKind::ArrayBuffer,
+            }),
+        ),
         ("error with props", Value::from(err)),
         ("object", Value::Object(obj)),
         ("url", Value::Url("https://example.com/a?b=c".into())),
-        ("headers", Value::Headers(vec![("x-a".into(), "1".into()), ("x-b".into(), "2".into())])),
-        ("string escapes", Value::from("quote \" backslash \\ newline \n tab \t nul \u{0} emoji 😀")),
+        (
+            "headers",
+            Value::Headers(vec![("x-a".into(), "1".into()), ("x-b".into(), "2".into())]),
+        ),
+        (
+            "string escapes",
+            Value::from("quote \" backslash \\ newline \n tab \t nul \u{0} emoji 😀"),
+        ),
     ]
 }
 
@@ -95,9 +144,17 @@ fn values_built_in_rust_reach_the_reference_intact() {
     let answers = golden(&requests);
     for ((name, v), answer) in corpus.iter().zip(&answers) {
         assert_eq!(answer["ok"], json!(true), "{name}: refused: {answer}");
-        assert_eq!(answer["desc"], describe(v), "{name}: the reference reads something else");
+        assert_eq!(
+            answer["desc"],
+            describe(v),
+            "{name}: the reference reads something else"
+        );
         // And it writes it back the same way we do.
-        assert_eq!(answer["reserialized"].as_str().unwrap(), capnweb::serialize(v).unwrap(), "{name}");
+        assert_eq!(
+            answer["reserialized"].as_str().unwrap(),
+            capnweb::serialize(v).unwrap(),
+            "{name}"
+        );
     }
 }
 
@@ -111,7 +168,10 @@ fn malformed_input_is_refused_by_both_sides() {
         r#"[]"#,
         r#"[1, 2]"#,
     ];
-    let requests: Vec<Json> = bad.iter().map(|w| json!({"op": "parse", "wire": w})).collect();
+    let requests: Vec<Json> = bad
+        .iter()
+        .map(|w| json!({"op": "parse", "wire": w}))
+        .collect();
     let answers = golden(&requests);
     for (wire, answer) in bad.iter().zip(&answers) {
         assert_eq!(answer["ok"], json!(false), "the reference accepted {wire}");

@@ -22,21 +22,70 @@ fn url(server: &TsServer) -> String {
 async fn every_method_answers_as_specified() {
     let server = TsServer::start();
     let main: Stub = connect(&url(&server)).await.unwrap();
-    assert_eq!(call(&main, "square", vec![n(7.0)]).await.unwrap().as_f64(), Some(49.0));
-    assert_eq!(call(&main, "add", vec![n(2.0), n(3.5)]).await.unwrap().as_f64(), Some(5.5));
-    assert_eq!(call(&main, "returnNull", vec![]).await.unwrap(), Value::Null);
-    assert_eq!(call(&main, "returnUndefined", vec![]).await.unwrap(), Value::Undefined);
-    assert_eq!(call(&main, "returnNumber", vec![n(-4.25)]).await.unwrap().as_f64(), Some(-4.25));
-    let fib = call(&main, "generateFibonacci", vec![n(10.0)]).await.unwrap();
-    let fib: Vec<f64> = fib.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-    assert_eq!(fib, vec![0.0, 1.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0]);
+    assert_eq!(
+        call(&main, "square", vec![n(7.0)]).await.unwrap().as_f64(),
+        Some(49.0)
+    );
+    assert_eq!(
+        call(&main, "add", vec![n(2.0), n(3.5)])
+            .await
+            .unwrap()
+            .as_f64(),
+        Some(5.5)
+    );
+    assert_eq!(
+        call(&main, "returnNull", vec![]).await.unwrap(),
+        Value::Null
+    );
+    assert_eq!(
+        call(&main, "returnUndefined", vec![]).await.unwrap(),
+        Value::Undefined
+    );
+    assert_eq!(
+        call(&main, "returnNumber", vec![n(-4.25)])
+            .await
+            .unwrap()
+            .as_f64(),
+        Some(-4.25)
+    );
+    let fib = call(&main, "generateFibonacci", vec![n(10.0)])
+        .await
+        .unwrap();
+    let fib: Vec<f64> = fib
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(
+        fib,
+        vec![0.0, 1.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0]
+    );
     let counter = call(&main, "makeCounter", vec![n(10.0)]).await.unwrap();
     let counter = counter.as_stub().unwrap().clone();
-    assert_eq!(call(&counter, "increment", vec![]).await.unwrap().as_f64(), Some(11.0));
-    assert_eq!(counter.get("value").resolve().await.unwrap().as_f64(), Some(11.0));
-    let by_five = call(&main, "incrementCounter", vec![Value::Stub(counter.clone()), n(5.0)]).await.unwrap();
+    assert_eq!(
+        call(&counter, "increment", vec![]).await.unwrap().as_f64(),
+        Some(11.0)
+    );
+    assert_eq!(
+        counter.get("value").resolve().await.unwrap().as_f64(),
+        Some(11.0)
+    );
+    let by_five = call(
+        &main,
+        "incrementCounter",
+        vec![Value::Stub(counter.clone()), n(5.0)],
+    )
+    .await
+    .unwrap();
     assert_eq!(by_five.as_f64(), Some(16.0));
-    let by_default = call(&main, "incrementCounter", vec![Value::Stub(counter.clone())]).await.unwrap();
+    let by_default = call(
+        &main,
+        "incrementCounter",
+        vec![Value::Stub(counter.clone())],
+    )
+    .await
+    .unwrap();
     assert_eq!(by_default.as_f64(), Some(17.0));
 }
 
@@ -46,7 +95,10 @@ async fn errors_arrive_with_their_class_and_the_session_survives() {
     let main: Stub = connect(&url(&server)).await.unwrap();
     match call(&main, "throwError", vec![]).await {
         Err(RpcError::Remote(e)) => {
-            assert_eq!((e.name.as_str(), e.message.as_str()), ("RangeError", "test error"));
+            assert_eq!(
+                (e.name.as_str(), e.message.as_str()),
+                ("RangeError", "test error")
+            );
             assert_eq!(e.stack, None, "stacks are redacted by default");
         }
         other => panic!("expected a RangeError, got {other:?}"),
@@ -55,7 +107,10 @@ async fn errors_arrive_with_their_class_and_the_session_survives() {
         Err(e) => assert_eq!(e.name(), "TypeError", "{e}"),
         Ok(v) => panic!("an undeclared method answered {v:?}"),
     }
-    assert_eq!(call(&main, "square", vec![n(3.0)]).await.unwrap().as_f64(), Some(9.0));
+    assert_eq!(
+        call(&main, "square", vec![n(3.0)]).await.unwrap().as_f64(),
+        Some(9.0)
+    );
 }
 
 #[tokio::test]
@@ -96,19 +151,31 @@ async fn pipelined_calls_need_no_awaits_in_between() {
     assert_eq!(seven.resolve().await.unwrap().as_f64(), Some(7.0));
     // A promise passed as an argument is resolved by the server before the call.
     let four = main.call("returnNumber", vec![n(4.0)]);
-    assert_eq!(call(&main, "square", vec![Value::Promise(four)]).await.unwrap().as_f64(), Some(16.0));
+    assert_eq!(
+        call(&main, "square", vec![Value::Promise(four)])
+            .await
+            .unwrap()
+            .as_f64(),
+        Some(16.0)
+    );
 }
 
 #[tokio::test]
 async fn the_server_calls_back_into_the_client() {
     let server = TsServer::start();
     let main: Stub = connect(&url(&server)).await.unwrap();
-    let triple = Stub::from_fn(|args: Vec<Value>| async move { Ok(Value::from(args[0].as_f64().unwrap_or(0.0) * 3.0)) });
-    let r = call(&main, "callFunction", vec![Value::Stub(triple), n(5.0)]).await.unwrap();
+    let triple = Stub::from_fn(|args: Vec<Value>| async move {
+        Ok(Value::from(args[0].as_f64().unwrap_or(0.0) * 3.0))
+    });
+    let r = call(&main, "callFunction", vec![Value::Stub(triple), n(5.0)])
+        .await
+        .unwrap();
     assert_eq!(r.get("result").and_then(Value::as_f64), Some(15.0));
     // Our own object passed as `self`: the server calls its `square`.
     let local = Stub::new(TestTarget);
-    let r = call(&main, "callSquare", vec![Value::Stub(local), n(6.0)]).await.unwrap();
+    let r = call(&main, "callSquare", vec![Value::Stub(local), n(6.0)])
+        .await
+        .unwrap();
     assert_eq!(r.get("result").and_then(Value::as_f64), Some(36.0));
 }
 
@@ -119,17 +186,35 @@ async fn map_runs_on_the_server_with_captured_stubs() {
     let squares = main
         .call("generateFibonacci", vec![n(6.0)])
         .map(|x| Value::Promise(main.call("square", vec![Value::Promise(x)])));
-    let squares: Vec<f64> = squares.resolve().await.unwrap().as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let squares: Vec<f64> = squares
+        .resolve()
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
     assert_eq!(squares, vec![0.0, 1.0, 1.0, 4.0, 9.0, 25.0]);
 
     let counter = main.call("makeCounter", vec![n(0.0)]);
     let sums = main
         .call("generateFibonacci", vec![n(5.0)])
         .map(|i| Value::Promise(counter.call("increment", vec![Value::Promise(i)])));
-    let sums: Vec<f64> = sums.resolve().await.unwrap().as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let sums: Vec<f64> = sums
+        .resolve()
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
     assert_eq!(sums, vec![0.0, 1.0, 2.0, 4.0, 7.0]);
 
-    let nothing = main.call("returnNull", vec![]).map(|x| Value::Promise(main.call("square", vec![Value::Promise(x)])));
+    let nothing = main
+        .call("returnNull", vec![])
+        .map(|x| Value::Promise(main.call("square", vec![Value::Promise(x)])));
     assert_eq!(nothing.resolve().await.unwrap(), Value::Null);
 }
 
@@ -138,21 +223,29 @@ async fn http_batch_pipelines_in_one_request() {
     let server = TsServer::start();
     let batch = HttpBatch::new(&format!("http://127.0.0.1:{}/", server.port));
     let a = batch.main().call("square", vec![n(5.0)]);
-    let b = batch.main().call("makeCounter", vec![n(3.0)]).call("increment", vec![n(2.0)]);
+    let b = batch
+        .main()
+        .call("makeCounter", vec![n(3.0)])
+        .call("increment", vec![n(2.0)]);
     let c = batch.main().call("throwError", vec![]);
     assert_eq!(a.resolve().await.unwrap().as_f64(), Some(25.0));
     assert_eq!(b.resolve().await.unwrap().as_f64(), Some(5.0));
     assert_eq!(c.resolve().await.unwrap_err().name(), "RangeError");
     // The batch is over: a new call fails clearly.
     let late = batch.main().call("square", vec![n(1.0)]).resolve().await;
-    assert!(matches!(late, Err(RpcError::Disconnected { .. })), "{late:?}");
+    assert!(
+        matches!(late, Err(RpcError::Disconnected { .. })),
+        "{late:?}"
+    );
 }
 
 #[tokio::test]
 async fn thousands_of_concurrent_calls_on_one_connection() {
     let server = TsServer::start();
     let main: Stub = connect(&url(&server)).await.unwrap();
-    let calls: Vec<Stub> = (0..3000).map(|i| main.call("square", vec![n(i as f64)])).collect();
+    let calls: Vec<Stub> = (0..3000)
+        .map(|i| main.call("square", vec![n(i as f64)]))
+        .collect();
     let results = join_all(calls.iter().map(|c| c.resolve())).await;
     for (i, r) in results.into_iter().enumerate() {
         assert_eq!(r.unwrap().as_f64(), Some((i * i) as f64));
@@ -170,6 +263,12 @@ async fn two_clients_have_independent_state() {
         ca.call("increment", vec![]).resolve().await.unwrap();
         cb.call("increment", vec![n(10.0)]).resolve().await.unwrap();
     }
-    assert_eq!(ca.get("value").resolve().await.unwrap().as_f64(), Some(103.0));
-    assert_eq!(cb.get("value").resolve().await.unwrap().as_f64(), Some(30.0));
+    assert_eq!(
+        ca.get("value").resolve().await.unwrap().as_f64(),
+        Some(103.0)
+    );
+    assert_eq!(
+        cb.get("value").resolve().await.unwrap().as_f64(),
+        Some(30.0)
+    );
 }

@@ -7,7 +7,10 @@ use capnweb_tests::node_dir;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typescript_client_suite_passes_against_rust_server() {
     let dir = node_dir();
-    let (addr, serve) = Server::bind("127.0.0.1:0").listen(|| Stub::new(TestTarget)).await.unwrap();
+    let (addr, serve) = Server::bind("127.0.0.1:0")
+        .listen(|| Stub::new(TestTarget))
+        .await
+        .unwrap();
     let server = tokio::spawn(serve);
     let port = addr.port();
     let output = tokio::process::Command::new("node")
@@ -20,7 +23,10 @@ async fn typescript_client_suite_passes_against_rust_server() {
         .expect("node must be installed");
     server.abort();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let failures: Vec<&str> = stdout.lines().filter(|l| l.trim_start().starts_with("not ok")).collect();
+    let failures: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("not ok"))
+        .collect();
     assert!(
         output.status.success() && failures.is_empty(),
         "the TypeScript client suite failed against our server:\n{}\n--- full output ---\n{stdout}\n{}",

@@ -15,7 +15,9 @@ use crate::error::RpcError;
 use crate::eval::{evaluate, Importer};
 use crate::stub::{BoxFuture, PromiseHook, Stub};
 use crate::value::Value;
-use crate::wire::{self, write_message, write_value, Exporter, Expr, Limits, Message, WireError, WireRef};
+use crate::wire::{
+    self, write_message, write_value, Exporter, Expr, Limits, Message, WireError, WireRef,
+};
 
 pub(crate) struct Core {
     state: Mutex<State>,
@@ -58,7 +60,14 @@ pub(crate) struct ImportEntry {
 
 impl ImportEntry {
     fn new(pulled: bool) -> ImportEntry {
-        ImportEntry { local_refs: 0, remote_refcount: 1, released: false, pulled, resolution: None, waiters: Vec::new() }
+        ImportEntry {
+            local_refs: 0,
+            remote_refcount: 1,
+            released: false,
+            pulled,
+            resolution: None,
+            waiters: Vec::new(),
+        }
     }
 }
 
@@ -104,7 +113,10 @@ impl Drop for Guard<'_> {
     fn drop(&mut self) {
         if let Some(mut g) = self.guard.take() {
             let wake = !g.outbox.is_empty() || !g.tasks.is_empty();
-            let trash = (std::mem::take(&mut g.trash), std::mem::take(&mut g.trash_values));
+            let trash = (
+                std::mem::take(&mut g.trash),
+                std::mem::take(&mut g.trash_values),
+            );
             drop(g);
             drop(trash);
             if wake {
@@ -116,8 +128,21 @@ impl Drop for Guard<'_> {
 
 impl Core {
     pub(crate) fn new(main: Stub, limits: Limits) -> Arc<Core> {
-        let mut state = State { next_import: 1, next_export: -1, next_peer_push: 1, ..State::default() };
-        state.exports.insert(0, ExportEntry { stub: main, refcount: 1, answer: Answer::Idle, auto_release: false });
+        let mut state = State {
+            next_import: 1,
+            next_export: -1,
+            next_peer_push: 1,
+            ..State::default()
+        };
+        state.exports.insert(
+            0,
+            ExportEntry {
+                stub: main,
+                refcount: 1,
+                answer: Answer::Idle,
+                auto_release: false,
+            },
+        );
         state.imports.insert(0, ImportEntry::new(false));
         Arc::new(Core {
             state: Mutex::new(state),
@@ -129,8 +154,14 @@ impl Core {
     }
 
     pub(crate) fn lock<'a>(self: &'a Arc<Self>) -> Guard<'a> {
-        let guard = self.state.lock().unwrap_or_else(|poison| poison.into_inner());
-        Guard { guard: Some(guard), core: self }
+        let guard = self
+            .state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        Guard {
+            guard: Some(guard),
+            core: self,
+        }
     }
 
     /// A new handle on import `id` (0 is the peer's main object).
@@ -138,17 +169,32 @@ impl Core {
         let mut st = self.lock();
         match st.imports.get_mut(&id) {
             Some(e) => e.local_refs += 1,
-            None => return Stub::broken(st.aborted.clone().unwrap_or_else(|| RpcError::disconnected("import released"))),
+            None => {
+                return Stub::broken(
+                    st.aborted
+                        .clone()
+                        .unwrap_or_else(|| RpcError::disconnected("import released")),
+                )
+            }
         }
         drop(st);
-        Stub::from_hook(ImportHook { core: self.clone(), id, promise })
+        Stub::from_hook(ImportHook {
+            core: self.clone(),
+            id,
+            promise,
+        })
     }
 
     // ---------------------------------------------------------------------------------------
     // Outgoing: calls on imports.
 
     /// Sends `["push", ["pipeline", id, path, args?]]` and returns the promise for its result.
-    pub(crate) fn send_call(self: &Arc<Self>, id: i64, path: &[wire::PathKey], args: Option<&[Value]>) -> Stub {
+    pub(crate) fn send_call(
+        self: &Arc<Self>,
+        id: i64,
+        path: &[wire::PathKey],
+        args: Option<&[Value]>,
+    ) -> Stub {
         let mut st = self.lock();
         if let Some(reason) = &st.aborted {
             return Stub::broken(not_delivered(reason));
@@ -160,7 +206,14 @@ impl Core {
         wire::write::write_path(&mut text, path);
         if let Some(args) = args {
             text.push(',');
-            if let Err(e) = wire::write::write_args(&mut text, args, &mut SessionExporter { st: &mut st, core: self }) {
+            if let Err(e) = wire::write::write_args(
+                &mut text,
+                args,
+                &mut SessionExporter {
+                    st: &mut st,
+                    core: self,
+                },
+            ) {
                 return Stub::broken(RpcError::Protocol(e));
             }
         }
@@ -172,7 +225,11 @@ impl Core {
         entry.local_refs = 1;
         st.imports.insert(new_id, entry);
         drop(st);
-        Stub::from_hook(ImportHook { core: self.clone(), id: new_id, promise: true })
+        Stub::from_hook(ImportHook {
+            core: self.clone(),
+            id: new_id,
+            promise: true,
+        })
     }
 
     /// Sends `["push", ["remap", ...]]`.
@@ -189,11 +246,18 @@ impl Core {
         }
         let mut caps = Vec::with_capacity(captures.len());
         for c in &captures {
-            caps.push(match (SessionExporter { st: &mut st, core: self }).export(c, false) {
-                Ok(WireRef::Import(i) | WireRef::Pipeline(i, _)) => wire::Capture::Import(i),
-                Ok(WireRef::Export(i) | WireRef::Promise(i)) => wire::Capture::Export(i),
-                Err(e) => return Stub::broken(RpcError::Protocol(e)),
-            });
+            caps.push(
+                match (SessionExporter {
+                    st: &mut st,
+                    core: self,
+                })
+                .export(c, false)
+                {
+                    Ok(WireRef::Import(i) | WireRef::Pipeline(i, _)) => wire::Capture::Import(i),
+                    Ok(WireRef::Export(i) | WireRef::Promise(i)) => wire::Capture::Export(i),
+                    Err(e) => return Stub::broken(RpcError::Protocol(e)),
+                },
+            );
         }
         let remap = Expr::Remap(Box::new(wire::RemapExpr {
             id,
@@ -209,7 +273,11 @@ impl Core {
         st.imports.insert(new_id, entry);
         st.trash.extend(captures);
         drop(st);
-        Stub::from_hook(ImportHook { core: self.clone(), id: new_id, promise: true })
+        Stub::from_hook(ImportHook {
+            core: self.clone(),
+            id: new_id,
+            promise: true,
+        })
     }
 
     /// Waits for the resolution of import `id`, pulling it if nobody has yet.
@@ -217,7 +285,9 @@ impl Core {
         let mut st = self.lock();
         let aborted = st.aborted.clone();
         let Some(entry) = st.imports.get_mut(&id) else {
-            return ready(Err(aborted.unwrap_or_else(|| RpcError::disconnected("import released"))));
+            return ready(Err(
+                aborted.unwrap_or_else(|| RpcError::disconnected("import released"))
+            ));
         };
         if let Some(r) = &entry.resolution {
             return ready(r.clone());
@@ -238,7 +308,9 @@ impl Core {
     /// One local handle on import `id` was dropped.
     pub(crate) fn drop_import(self: &Arc<Self>, id: i64) {
         let mut st = self.lock();
-        let Some(entry) = st.imports.get_mut(&id) else { return };
+        let Some(entry) = st.imports.get_mut(&id) else {
+            return;
+        };
         entry.local_refs -= 1;
         if entry.local_refs > 0 {
             return;
@@ -249,7 +321,8 @@ impl Core {
         }
         let entry = st.imports.remove(&id).expect("present above");
         if !entry.released && st.aborted.is_none() {
-            st.outbox.push(write_message(&Message::Release(id, entry.remote_refcount)));
+            st.outbox
+                .push(write_message(&Message::Release(id, entry.remote_refcount)));
         }
         if let Some(Ok(v)) = entry.resolution {
             st.trash_values.push(v);
@@ -269,8 +342,18 @@ impl Core {
                 let mut st = self.lock();
                 let id = st.next_peer_push;
                 st.next_peer_push += 1;
-                let stub = Stub::broken(RpcError::type_error("streams are not supported by this peer"));
-                st.exports.insert(id, ExportEntry { stub, refcount: 1, answer: Answer::Idle, auto_release: false });
+                let stub = Stub::broken(RpcError::type_error(
+                    "streams are not supported by this peer",
+                ));
+                st.exports.insert(
+                    id,
+                    ExportEntry {
+                        stub,
+                        refcount: 1,
+                        answer: Answer::Idle,
+                        auto_release: false,
+                    },
+                );
                 Ok(())
             }
             Message::Pull(id) => self.on_pull(id),
@@ -290,7 +373,10 @@ impl Core {
                     Ok(v) => RpcError::from_thrown(v),
                     Err(e) => e,
                 };
-                let reason = RpcError::Disconnected { reason: format!("peer aborted: {reason}"), maybe_delivered: true };
+                let reason = RpcError::Disconnected {
+                    reason: format!("peer aborted: {reason}"),
+                    maybe_delivered: true,
+                };
                 self.abort(reason, false);
                 Ok(())
             }
@@ -302,8 +388,15 @@ impl Core {
     }
 
     /// Evaluates `e`, driving every call it starts except those `skip` picks (driven elsewhere).
-    fn evaluate_driving(self: &Arc<Self>, e: Expr, skip: impl Fn(&Value) -> bool) -> Result<Value, RpcError> {
-        let mut importer = SessionImporter { core: self, started: Vec::new() };
+    fn evaluate_driving(
+        self: &Arc<Self>,
+        e: Expr,
+        skip: impl Fn(&Value) -> bool,
+    ) -> Result<Value, RpcError> {
+        let mut importer = SessionImporter {
+            core: self,
+            started: Vec::new(),
+        };
         let v = evaluate(e, &mut importer);
         let mut started = importer.started;
         if let Ok(v) = &v {
@@ -335,7 +428,11 @@ impl Core {
         let mut st = self.lock();
         let id = st.next_peer_push;
         st.next_peer_push += 1;
-        let answer = if running || stream { Answer::Running { pulled: stream } } else { Answer::Idle };
+        let answer = if running || stream {
+            Answer::Running { pulled: stream }
+        } else {
+            Answer::Idle
+        };
         if stream {
             st.pending_pulls += 1;
         }
@@ -343,7 +440,15 @@ impl Core {
             let task = self.answer_task(id, &stub);
             st.tasks.push(task);
         }
-        st.exports.insert(id, ExportEntry { stub, refcount: 1, answer, auto_release: stream });
+        st.exports.insert(
+            id,
+            ExportEntry {
+                stub,
+                refcount: 1,
+                answer,
+                auto_release: stream,
+            },
+        );
         Ok(())
     }
 
@@ -361,7 +466,9 @@ impl Core {
 
     fn settle_export(self: &Arc<Self>, id: i64, result: Result<Value, RpcError>) {
         let mut st = self.lock();
-        let Some(entry) = st.exports.get_mut(&id) else { return };
+        let Some(entry) = st.exports.get_mut(&id) else {
+            return;
+        };
         match entry.answer {
             Answer::Running { pulled: true } => {
                 entry.answer = Answer::Sent;
@@ -399,7 +506,11 @@ impl Core {
             text.push_str("[\"reject\",");
             text.push_str(itoa::Buffer::new().format(id));
             text.push(',');
-            let _ = write_value(&mut text, &Value::Error(Box::new(error.to_value())), &mut wire::NoExporter);
+            let _ = write_value(
+                &mut text,
+                &Value::Error(Box::new(error.to_value())),
+                &mut wire::NoExporter,
+            );
         }
         text.push(']');
         st.outbox.push(text);
@@ -410,10 +521,12 @@ impl Core {
 
     fn on_pull(self: &Arc<Self>, id: i64) -> Result<(), RpcError> {
         let mut st = self.lock();
-        let entry = st
-            .exports
-            .get_mut(&id)
-            .ok_or_else(|| RpcError::Protocol(WireError::message("pull", format!("no such export ID: {id}"))))?;
+        let entry = st.exports.get_mut(&id).ok_or_else(|| {
+            RpcError::Protocol(WireError::message(
+                "pull",
+                format!("no such export ID: {id}"),
+            ))
+        })?;
         match std::mem::replace(&mut entry.answer, Answer::Sent) {
             Answer::Settled(result) => {
                 let auto_release = entry.auto_release;
@@ -442,10 +555,12 @@ impl Core {
 
     fn on_release(self: &Arc<Self>, id: i64, n: u64) -> Result<(), RpcError> {
         let mut st = self.lock();
-        let entry = st
-            .exports
-            .get(&id)
-            .ok_or_else(|| RpcError::Protocol(WireError::message("release", format!("no such export ID: {id}"))))?;
+        let entry = st.exports.get(&id).ok_or_else(|| {
+            RpcError::Protocol(WireError::message(
+                "release",
+                format!("no such export ID: {id}"),
+            ))
+        })?;
         if entry.refcount < n {
             return Err(RpcError::Protocol(WireError::message(
                 "release",
@@ -473,7 +588,8 @@ impl Core {
         let refcount = entry.remote_refcount;
         if !entry.released && !aborted {
             entry.released = true;
-            st.outbox.push(write_message(&Message::Release(id, refcount)));
+            st.outbox
+                .push(write_message(&Message::Release(id, refcount)));
         }
         drop(st);
         for w in waiters {
@@ -560,8 +676,14 @@ fn ready<T: Send + 'static>(v: T) -> BoxFuture<T> {
 
 fn not_delivered(reason: &RpcError) -> RpcError {
     match reason {
-        RpcError::Disconnected { reason, .. } => RpcError::Disconnected { reason: reason.clone(), maybe_delivered: false },
-        other => RpcError::Disconnected { reason: other.to_string(), maybe_delivered: false },
+        RpcError::Disconnected { reason, .. } => RpcError::Disconnected {
+            reason: reason.clone(),
+            maybe_delivered: false,
+        },
+        other => RpcError::Disconnected {
+            reason: other.to_string(),
+            maybe_delivered: false,
+        },
     }
 }
 
@@ -596,7 +718,11 @@ impl Exporter for SessionExporter<'_> {
                         let settled = PromiseHook::ready(result.clone());
                         return self.export(&settled, true);
                     }
-                    _ => return Err(WireError::Unserializable("stub of a released import".into())),
+                    _ => {
+                        return Err(WireError::Unserializable(
+                            "stub of a released import".into(),
+                        ))
+                    }
                 }
             }
         }
@@ -607,7 +733,15 @@ impl Exporter for SessionExporter<'_> {
             st.pending_pulls += 1;
             let task = self.core.answer_task(id, stub);
             st.tasks.push(task);
-            st.exports.insert(id, ExportEntry { stub: stub.clone(), refcount: 1, answer: Answer::Running { pulled: true }, auto_release: false });
+            st.exports.insert(
+                id,
+                ExportEntry {
+                    stub: stub.clone(),
+                    refcount: 1,
+                    answer: Answer::Running { pulled: true },
+                    auto_release: false,
+                },
+            );
             return Ok(WireRef::Promise(id));
         }
         if let Some(&id) = st.reverse.get(&stub.key()) {
@@ -619,7 +753,15 @@ impl Exporter for SessionExporter<'_> {
         let id = st.next_export;
         st.next_export -= 1;
         st.reverse.insert(stub.key(), id);
-        st.exports.insert(id, ExportEntry { stub: stub.clone(), refcount: 1, answer: Answer::Idle, auto_release: false });
+        st.exports.insert(
+            id,
+            ExportEntry {
+                stub: stub.clone(),
+                refcount: 1,
+                answer: Answer::Idle,
+                auto_release: false,
+            },
+        );
         Ok(WireRef::Export(id))
     }
 }
@@ -645,7 +787,11 @@ impl Importer for SessionImporter<'_> {
             }
         }
         drop(st);
-        Ok(Stub::from_hook(ImportHook { core: self.core.clone(), id, promise: false }))
+        Ok(Stub::from_hook(ImportHook {
+            core: self.core.clone(),
+            id,
+            promise: false,
+        }))
     }
 
     fn import_promise(&mut self, id: i64) -> Result<Stub, RpcError> {
@@ -659,7 +805,11 @@ impl Importer for SessionImporter<'_> {
         e.local_refs = 1;
         st.imports.insert(id, e);
         drop(st);
-        Ok(Stub::from_hook(ImportHook { core: self.core.clone(), id, promise: true }))
+        Ok(Stub::from_hook(ImportHook {
+            core: self.core.clone(),
+            id,
+            promise: true,
+        }))
     }
 
     fn get_export(&mut self, id: i64) -> Result<Stub, RpcError> {

@@ -65,7 +65,10 @@ pub(crate) async fn run(core: Arc<Core>, mut transport: impl Transport) {
 }
 
 /// Handles one read; returns whether to keep reading.
-fn on_message(core: &Arc<Core>, msg: Option<Result<String, crate::transport::TransportError>>) -> bool {
+fn on_message(
+    core: &Arc<Core>,
+    msg: Option<Result<String, crate::transport::TransportError>>,
+) -> bool {
     match msg {
         Some(Ok(text)) => {
             if let Err(e) = core.handle(&text) {

@@ -47,7 +47,12 @@ impl Hook for ImportHook {
         }
     }
 
-    fn map(self: Arc<Self>, path: &[PathKey], captures: Vec<Stub>, instructions: Arc<[Expr]>) -> Stub {
+    fn map(
+        self: Arc<Self>,
+        path: &[PathKey],
+        captures: Vec<Stub>,
+        instructions: Arc<[Expr]>,
+    ) -> Stub {
         match self.resolution() {
             Some(Ok(v)) => Stub::resolved(v).map_raw(path, captures, instructions),
             Some(Err(e)) => Stub::broken(e),
@@ -97,7 +102,12 @@ impl Hook for OwningMain {
     fn get(self: Arc<Self>, path: &[PathKey]) -> Stub {
         self.inner.0.clone().get(path)
     }
-    fn map(self: Arc<Self>, path: &[PathKey], captures: Vec<Stub>, instructions: Arc<[Expr]>) -> Stub {
+    fn map(
+        self: Arc<Self>,
+        path: &[PathKey],
+        captures: Vec<Stub>,
+        instructions: Arc<[Expr]>,
+    ) -> Stub {
         self.inner.0.clone().map(path, captures, instructions)
     }
     fn resolve(self: Arc<Self>) -> BoxFuture<Result<Value, RpcError>> {
@@ -110,7 +120,8 @@ impl Hook for OwningMain {
 
 impl Drop for OwningMain {
     fn drop(&mut self) {
-        self.session
-            .core_abort_quietly(RpcError::disconnected("RPC session was shut down by disposing the main stub"));
+        self.session.core_abort_quietly(RpcError::disconnected(
+            "RPC session was shut down by disposing the main stub",
+        ));
     }
 }

@@ -69,14 +69,20 @@ impl RpcSession {
         local_main: Option<Stub>,
         options: SessionOptions,
     ) -> (RpcSession, impl Future<Output = ()> + Send + 'static) {
-        let main = local_main.unwrap_or_else(|| Stub::broken(RpcError::error("This connection has no main object.")));
+        let main = local_main.unwrap_or_else(|| {
+            Stub::broken(RpcError::error("This connection has no main object."))
+        });
         let core = Core::new(main, options.limits);
         let run = driver::run(core.clone(), transport);
         (RpcSession { core }, run)
     }
 
     /// Creates a session and runs it on the current tokio runtime.
-    pub fn spawn(transport: impl Transport, local_main: Option<Stub>, options: SessionOptions) -> RpcSession {
+    pub fn spawn(
+        transport: impl Transport,
+        local_main: Option<Stub>,
+        options: SessionOptions,
+    ) -> RpcSession {
         let (session, run) = RpcSession::new(transport, local_main, options);
         tokio::spawn(run);
         session
@@ -90,7 +96,10 @@ impl RpcSession {
     /// The peer's main object, owning the session: dropping its last clone ends the session.
     pub fn into_main(self) -> Stub {
         let inner = self.main();
-        Stub::from_hook(import::OwningMain { inner, session: self })
+        Stub::from_hook(import::OwningMain {
+            inner,
+            session: self,
+        })
     }
 
     /// Ends the session, telling the peer why.

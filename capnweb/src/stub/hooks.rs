@@ -21,7 +21,10 @@ impl Hook for TargetHook {
     fn call(self: Arc<Self>, path: &[PathKey], args: Vec<Value>) -> Stub {
         match path {
             [] | [_] => {
-                let method = path.first().map(|k| k.to_name().into_owned()).unwrap_or_default();
+                let method = path
+                    .first()
+                    .map(|k| k.to_name().into_owned())
+                    .unwrap_or_default();
                 let target = self.target.clone();
                 if args.iter().any(Value::contains_promise) {
                     PromiseHook::pending(async move {
@@ -47,7 +50,12 @@ impl Hook for TargetHook {
         }
     }
 
-    fn map(self: Arc<Self>, path: &[PathKey], captures: Vec<Stub>, instructions: Arc<[Expr]>) -> Stub {
+    fn map(
+        self: Arc<Self>,
+        path: &[PathKey],
+        captures: Vec<Stub>,
+        instructions: Arc<[Expr]>,
+    ) -> Stub {
         let subject = self.get(path);
         PromiseHook::pending(async move {
             let v = subject.0.resolve().await?;
@@ -82,7 +90,11 @@ pub(crate) async fn get_value(v: Value, path: &[PathKey]) -> Result<Value, RpcEr
 }
 
 /// Calls the function at `path` of a settled value.
-pub(crate) async fn call_value(v: Value, path: &[PathKey], args: Vec<Value>) -> Result<Value, RpcError> {
+pub(crate) async fn call_value(
+    v: Value,
+    path: &[PathKey],
+    args: Vec<Value>,
+) -> Result<Value, RpcError> {
     match follow(v, path)? {
         Followed::Forward(stub, rest) => stub.0.call(&rest, args).0.resolve().await,
         Followed::Value(_) => Err(not_a_function(path)),
@@ -95,9 +107,13 @@ pub(crate) struct PromiseHook {
 }
 
 impl PromiseHook {
-    pub(crate) fn pending(fut: impl Future<Output = Result<Value, RpcError>> + Send + 'static) -> Stub {
+    pub(crate) fn pending(
+        fut: impl Future<Output = Result<Value, RpcError>> + Send + 'static,
+    ) -> Stub {
         let boxed: BoxFuture<Result<Value, RpcError>> = Box::pin(fut);
-        Stub::from_hook(PromiseHook { shared: boxed.shared() })
+        Stub::from_hook(PromiseHook {
+            shared: boxed.shared(),
+        })
     }
 
     pub(crate) fn ready(result: Result<Value, RpcError>) -> Stub {
@@ -116,11 +132,18 @@ impl Hook for PromiseHook {
         PromiseHook::pending(async move { get_value(shared.await?, &path).await })
     }
 
-    fn map(self: Arc<Self>, path: &[PathKey], captures: Vec<Stub>, instructions: Arc<[Expr]>) -> Stub {
+    fn map(
+        self: Arc<Self>,
+        path: &[PathKey],
+        captures: Vec<Stub>,
+        instructions: Arc<[Expr]>,
+    ) -> Stub {
         let (shared, path) = (self.shared.clone(), path.to_vec());
         PromiseHook::pending(async move {
             match follow(shared.await?, &path)? {
-                Followed::Forward(stub, rest) => stub.0.map(&rest, captures, instructions).0.resolve().await,
+                Followed::Forward(stub, rest) => {
+                    stub.0.map(&rest, captures, instructions).0.resolve().await
+                }
                 Followed::Value(v) => crate::map::apply(v, captures, instructions).await,
             }
         })

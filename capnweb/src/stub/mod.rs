@@ -28,7 +28,12 @@ pub(crate) trait Hook: Send + Sync + 'static {
     /// Reads the property at `path`.
     fn get(self: Arc<Self>, path: &[PathKey]) -> Stub;
     /// Applies a mapper (see `crate::map`) to the value at `path`.
-    fn map(self: Arc<Self>, path: &[PathKey], captures: Vec<Stub>, instructions: Arc<[Expr]>) -> Stub;
+    fn map(
+        self: Arc<Self>,
+        path: &[PathKey],
+        captures: Vec<Stub>,
+        instructions: Arc<[Expr]>,
+    ) -> Stub;
     /// The value this hook stands for, once known: a stub stands for itself.
     fn resolve(self: Arc<Self>) -> BoxFuture<Result<Value, RpcError>>;
     /// For downcasting (the session recognises its own imports).
@@ -96,7 +101,11 @@ impl Stub {
     /// awaited with [`resolve`](Stub::resolve) or used at once for further calls (pipelining).
     /// An empty `method` calls the object itself as a function.
     pub fn call(&self, method: &str, args: Vec<Value>) -> Stub {
-        let path: &[PathKey] = if method.is_empty() { &[] } else { &[PathKey::Name(method.to_owned())] };
+        let path: &[PathKey] = if method.is_empty() {
+            &[]
+        } else {
+            &[PathKey::Name(method.to_owned())]
+        };
         if let Some(recorded) = crate::map::record_call(self, path, &args) {
             return recorded;
         }
@@ -150,7 +159,12 @@ impl Stub {
         crate::map::map(self, &[], f)
     }
 
-    pub(crate) fn map_raw(&self, path: &[PathKey], captures: Vec<Stub>, instructions: Arc<[Expr]>) -> Stub {
+    pub(crate) fn map_raw(
+        &self,
+        path: &[PathKey],
+        captures: Vec<Stub>,
+        instructions: Arc<[Expr]>,
+    ) -> Stub {
         self.0.clone().map(path, captures, instructions)
     }
 

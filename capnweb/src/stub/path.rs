@@ -38,7 +38,9 @@ pub(crate) fn follow(mut v: Value, path: &[PathKey]) -> Result<Followed, RpcErro
         }
         v = match (v, key) {
             (Value::Object(mut o), k) => o.swap_remove(k.to_name().as_ref()).unwrap_or_default(),
-            (Value::Array(mut a), PathKey::Index(i)) if (*i as usize) < a.len() => a.swap_remove(*i as usize),
+            (Value::Array(mut a), PathKey::Index(i)) if (*i as usize) < a.len() => {
+                a.swap_remove(*i as usize)
+            }
             (Value::Undefined, k) => {
                 return Err(RpcError::type_error(format!(
                     "Cannot read properties of undefined (reading '{k}')"

@@ -40,14 +40,19 @@ pub struct HttpBatch {
 impl HttpBatch {
     /// A new batch to `url`.
     pub fn new(url: &str) -> HttpBatch {
-        let transport = BatchClientTransport::new(url.to_owned(), reqwest::Client::new(), Vec::new());
-        HttpBatch { session: RpcSession::spawn(transport, None, SessionOptions::default()) }
+        let transport =
+            BatchClientTransport::new(url.to_owned(), reqwest::Client::new(), Vec::new());
+        HttpBatch {
+            session: RpcSession::spawn(transport, None, SessionOptions::default()),
+        }
     }
 
     /// A new batch to `url` sending these extra request headers.
     pub fn with_headers(url: &str, headers: Vec<(String, String)>) -> HttpBatch {
         let transport = BatchClientTransport::new(url.to_owned(), reqwest::Client::new(), headers);
-        HttpBatch { session: RpcSession::spawn(transport, None, SessionOptions::default()) }
+        HttpBatch {
+            session: RpcSession::spawn(transport, None, SessionOptions::default()),
+        }
     }
 
     /// The server's main object, in this batch.
@@ -100,19 +105,33 @@ impl BatchClientTransport {
     fn send(&mut self) -> BoxFuture<Result<Vec<String>, TransportError>> {
         let mut body = std::mem::take(&mut self.queued);
         let released = std::mem::take(&mut self.released);
-        body.extend((1..=self.pushes).filter(|id| !released.contains(id)).map(|id| format!("[\"pull\",{id}]")));
+        body.extend(
+            (1..=self.pushes)
+                .filter(|id| !released.contains(id))
+                .map(|id| format!("[\"pull\",{id}]")),
+        );
         let mut req = self.client.post(&self.url).body(body.join("\n"));
         for (k, v) in &self.headers {
             req = req.header(k, v);
         }
         Box::pin(async move {
-            let resp = req.send().await.map_err(|e| TransportError::new(format!("RPC request failed: {e}")))?;
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| TransportError::new(format!("RPC request failed: {e}")))?;
             let status = resp.status();
             if !status.is_success() {
                 return Err(TransportError::new(format!("RPC request failed: {status}")));
             }
-            let text = resp.text().await.map_err(|e| TransportError::new(format!("RPC request failed: {e}")))?;
-            Ok(if text.is_empty() { Vec::new() } else { text.split('\n').map(str::to_owned).collect() })
+            let text = resp
+                .text()
+                .await
+                .map_err(|e| TransportError::new(format!("RPC request failed: {e}")))?;
+            Ok(if text.is_empty() {
+                Vec::new()
+            } else {
+                text.split('\n').map(str::to_owned).collect()
+            })
         })
     }
 }
@@ -190,10 +209,19 @@ impl Sink<String> for BatchClientTransport {
 /// Answers one HTTP batch request body with `main` as the main object: runs every message,
 /// waits until every pulled result is ready, and returns the response body.
 pub async fn serve_batch(body: &str, main: Stub, options: SessionOptions) -> String {
-    let lines: VecDeque<String> = if body.is_empty() { VecDeque::new() } else { body.split('\n').map(str::to_owned).collect() };
+    let lines: VecDeque<String> = if body.is_empty() {
+        VecDeque::new()
+    } else {
+        body.split('\n').map(str::to_owned).collect()
+    };
     let out = Arc::new(Mutex::new(Vec::new()));
     let all_read = Arc::new(tokio::sync::Notify::new());
-    let transport = BatchServerTransport { lines, out: out.clone(), all_read: all_read.clone(), signalled: false };
+    let transport = BatchServerTransport {
+        lines,
+        out: out.clone(),
+        all_read: all_read.clone(),
+        signalled: false,
+    };
     let (session, run) = RpcSession::new(transport, Some(main), options);
     let run = tokio::spawn(run);
     let finish = async {

@@ -23,7 +23,10 @@ pub struct InProcess {
 pub fn pair() -> (InProcess, InProcess) {
     let (atx, brx) = mpsc::unbounded_channel();
     let (btx, arx) = mpsc::unbounded_channel();
-    (InProcess { tx: atx, rx: arx }, InProcess { tx: btx, rx: brx })
+    (
+        InProcess { tx: atx, rx: arx },
+        InProcess { tx: btx, rx: brx },
+    )
 }
 
 impl Stream for InProcess {
@@ -39,12 +42,17 @@ impl Sink<String> for InProcess {
         Poll::Ready(Ok(()))
     }
     fn start_send(self: Pin<&mut Self>, item: String) -> Result<(), TransportError> {
-        self.tx.send(item).map_err(|_| TransportError::new("peer dropped"))
+        self.tx
+            .send(item)
+            .map_err(|_| TransportError::new("peer dropped"))
     }
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
         Poll::Ready(Ok(()))
     }
-    fn poll_close(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
+    fn poll_close(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Result<(), TransportError>> {
         // Dropping our sender ends the peer's stream once it has read what was sent.
         let (tx, _) = mpsc::unbounded_channel();
         self.tx = tx;

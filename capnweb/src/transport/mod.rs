@@ -33,11 +33,19 @@ impl TransportError {
     note = "a transport is a `Stream<Item = Result<String, TransportError>> + Sink<String, Error = TransportError> + Send + Unpin + 'static`"
 )]
 pub trait Transport:
-    Stream<Item = Result<String, TransportError>> + Sink<String, Error = TransportError> + Send + Unpin + 'static
+    Stream<Item = Result<String, TransportError>>
+    + Sink<String, Error = TransportError>
+    + Send
+    + Unpin
+    + 'static
 {
 }
 
 impl<T> Transport for T where
-    T: Stream<Item = Result<String, TransportError>> + Sink<String, Error = TransportError> + Send + Unpin + 'static
+    T: Stream<Item = Result<String, TransportError>>
+        + Sink<String, Error = TransportError>
+        + Send
+        + Unpin
+        + 'static
 {
 }

@@ -35,10 +35,16 @@ pub fn config(max_message_size: usize) -> WebSocketConfig {
 }
 
 /// Opens a WebSocket to `url` (`ws://...`).
-pub async fn connect(url: &str, max_message_size: usize) -> Result<ClientWebSocket, TransportError> {
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config(max_message_size)), true)
-        .await
-        .map_err(|e| TransportError::new(format!("WebSocket connection to {url} failed: {e}")))?;
+pub async fn connect(
+    url: &str,
+    max_message_size: usize,
+) -> Result<ClientWebSocket, TransportError> {
+    let (ws, _) =
+        tokio_tungstenite::connect_async_with_config(url, Some(config(max_message_size)), true)
+            .await
+            .map_err(|e| {
+                TransportError::new(format!("WebSocket connection to {url} failed: {e}"))
+            })?;
     Ok(WebSocketTransport::new(ws))
 }
 
@@ -50,9 +56,9 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Stream for WebSock
             return Poll::Ready(match msg {
                 None | Some(Ok(Message::Close(_))) => None,
                 Some(Ok(Message::Text(t))) => Some(Ok(t.as_str().to_owned())),
-                Some(Ok(Message::Binary(_))) => {
-                    Some(Err(TransportError::new("Received unexpected message type from WebSocket.")))
-                }
+                Some(Ok(Message::Binary(_))) => Some(Err(TransportError::new(
+                    "Received unexpected message type from WebSocket.",
+                ))),
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => Some(Err(TransportError::new(e.to_string()))),
             });
@@ -60,19 +66,38 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Stream for WebSock
     }
 }
 
-impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Sink<String> for WebSocketTransport<S> {
+impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Sink<String>
+    for WebSocketTransport<S>
+{
     type Error = TransportError;
-    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
-        Pin::new(&mut self.ws).poll_ready(cx).map_err(|e| TransportError::new(e.to_string()))
+    fn poll_ready(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), TransportError>> {
+        Pin::new(&mut self.ws)
+            .poll_ready(cx)
+            .map_err(|e| TransportError::new(e.to_string()))
     }
     fn start_send(mut self: Pin<&mut Self>, item: String) -> Result<(), TransportError> {
-        Pin::new(&mut self.ws).start_send(Message::text(item)).map_err(|e| TransportError::new(e.to_string()))
+        Pin::new(&mut self.ws)
+            .start_send(Message::text(item))
+            .map_err(|e| TransportError::new(e.to_string()))
     }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
-        Pin::new(&mut self.ws).poll_flush(cx).map_err(|e| TransportError::new(e.to_string()))
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), TransportError>> {
+        Pin::new(&mut self.ws)
+            .poll_flush(cx)
+            .map_err(|e| TransportError::new(e.to_string()))
     }
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
-        Pin::new(&mut self.ws).poll_close(cx).map_err(|e| TransportError::new(e.to_string()))
+    fn poll_close(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), TransportError>> {
+        Pin::new(&mut self.ws)
+            .poll_close(cx)
+            .map_err(|e| TransportError::new(e.to_string()))
     }
 }
 
@@ -88,9 +113,9 @@ impl Stream for AxumWebSocket {
             return Poll::Ready(match msg {
                 None | Some(Ok(M::Close(_))) => None,
                 Some(Ok(M::Text(t))) => Some(Ok(t.as_str().to_owned())),
-                Some(Ok(M::Binary(_))) => {
-                    Some(Err(TransportError::new("Received unexpected message type from WebSocket.")))
-                }
+                Some(Ok(M::Binary(_))) => Some(Err(TransportError::new(
+                    "Received unexpected message type from WebSocket.",
+                ))),
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => Some(Err(TransportError::new(e.to_string()))),
             });
@@ -100,18 +125,33 @@ impl Stream for AxumWebSocket {
 
 impl Sink<String> for AxumWebSocket {
     type Error = TransportError;
-    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
-        Pin::new(&mut self.0).poll_ready(cx).map_err(|e| TransportError::new(e.to_string()))
+    fn poll_ready(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), TransportError>> {
+        Pin::new(&mut self.0)
+            .poll_ready(cx)
+            .map_err(|e| TransportError::new(e.to_string()))
     }
     fn start_send(mut self: Pin<&mut Self>, item: String) -> Result<(), TransportError> {
         Pin::new(&mut self.0)
             .start_send(axum::extract::ws::Message::Text(item.into()))
             .map_err(|e| TransportError::new(e.to_string()))
     }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
-        Pin::new(&mut self.0).poll_flush(cx).map_err(|e| TransportError::new(e.to_string()))
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), TransportError>> {
+        Pin::new(&mut self.0)
+            .poll_flush(cx)
+            .map_err(|e| TransportError::new(e.to_string()))
     }
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
-        Pin::new(&mut self.0).poll_close(cx).map_err(|e| TransportError::new(e.to_string()))
+    fn poll_close(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), TransportError>> {
+        Pin::new(&mut self.0)
+            .poll_close(cx)
+            .map_err(|e| TransportError::new(e.to_string()))
     }
 }

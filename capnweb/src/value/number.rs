@@ -53,7 +53,7 @@ impl Number {
 
 fn float_to_int(f: f64) -> Option<i64> {
     // 2^63 is exactly representable; anything at or above it does not fit.
-    if f.fract() == 0.0 && f >= -9.223_372_036_854_776e18 && f < 9.223_372_036_854_776e18 {
+    if f.fract() == 0.0 && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
         Some(f as i64)
     } else {
         None

@@ -157,7 +157,10 @@ impl ByteKind {
 
     /// The JavaScript class name, as written on the wire.
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|e| e.0 == self).map_or("Uint8Array", |e| e.1)
+        Self::ALL
+            .iter()
+            .find(|e| e.0 == self)
+            .map_or("Uint8Array", |e| e.1)
     }
 
     /// The kind for a JavaScript class name.

@@ -15,5 +15,5 @@ pub use error::WireError;
 pub use expr::{Capture, ErrorExpr, Expr, FetchExpr, ImportExpr, Message, PathKey, RemapExpr};
 pub use limits::Limits;
 pub use parse::{parse_expr, parse_message};
-pub use write::{write_expr, write_message, write_value, Exporter, NoExporter, WireRef};
 pub(crate) use write::write_f64;
+pub use write::{write_expr, write_message, write_value, Exporter, NoExporter, WireRef};

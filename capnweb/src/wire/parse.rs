@@ -35,7 +35,9 @@ pub fn parse_message(text: &str, limits: &Limits) -> Result<Message, WireError> 
 /// assert_eq!(e, Expr::Array(vec![Expr::String("a".into()), Expr::Undefined]));
 /// ```
 pub fn parse_expr(text: &str, limits: &Limits) -> Result<Expr, WireError> {
-    run(text, limits, |ctx, de| ExprSeed { ctx, depth: 0 }.deserialize(de))
+    run(text, limits, |ctx, de| {
+        ExprSeed { ctx, depth: 0 }.deserialize(de)
+    })
 }
 
 type JsonDe<'t> = serde_json::Deserializer<serde_json::de::StrRead<'t>>;
@@ -59,7 +61,11 @@ fn run<T>(
     // Our seeds bound the depth (see the module doc), so serde_json's limit is not needed.
     de.disable_recursion_limit();
     let result = parse(&ctx, &mut de).and_then(|v| de.end().map(|()| v));
-    result.map_err(|e| ctx.error.into_inner().unwrap_or(WireError::Json(e.to_string())))
+    result.map_err(|e| {
+        ctx.error
+            .into_inner()
+            .unwrap_or(WireError::Json(e.to_string()))
+    })
 }
 
 struct Ctx {
@@ -126,13 +132,27 @@ macro_rules! refuse_scalars {
 /// For visitors that accept only arrays: everything else is "not an array".
 macro_rules! refuse_all_but_seq {
     () => {
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> { Err(self.not_array()) }
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> { Err(self.not_array()) }
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> { Err(self.not_array()) }
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> { Err(self.not_array()) }
-        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> { Err(self.not_array()) }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> { Err(self.not_array()) }
-        fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> { Err(self.not_array()) }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Err(self.not_array())
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Err(self.not_array())
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Err(self.not_array())
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Err(self.not_array())
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Err(self.not_array())
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Err(self.not_array())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+            Err(self.not_array())
+        }
     };
 }
 
@@ -160,7 +180,10 @@ impl<'de> Visitor<'de> for MessageSeed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Message, A::Error> {
         let ctx = self.ctx;
         let bad = |detail: &str| ctx.fail(WireError::message("message", detail));
-        let tag: String = match seq.next_element_seed(StrSeed { ctx, kind: "message" })? {
+        let tag: String = match seq.next_element_seed(StrSeed {
+            ctx,
+            kind: "message",
+        })? {
             Some(t) => t,
             None => return Err(bad("empty array")),
         };
@@ -204,10 +227,10 @@ impl<'de> Visitor<'de> for MessageSeed<'_> {
     refuse_all_but_seq!();
 }
 
-
 impl MessageSeed<'_> {
     fn not_array<E: de::Error>(&self) -> E {
-        self.ctx.fail(WireError::message("message", "a message must be an array"))
+        self.ctx
+            .fail(WireError::message("message", "a message must be an array"))
     }
 }
 
@@ -216,7 +239,11 @@ fn truncate(s: &str) -> String {
 }
 
 /// Requires that `seq` has no more elements.
-fn end<'de, A: SeqAccess<'de>>(mut seq: A, ctx: &Ctx, err: impl Fn() -> WireError) -> Result<(), A::Error> {
+fn end<'de, A: SeqAccess<'de>>(
+    mut seq: A,
+    ctx: &Ctx,
+    err: impl Fn() -> WireError,
+) -> Result<(), A::Error> {
     match seq.next_element_seed(Refuse { ctx, err: &err })? {
         None => Ok(()),
         Some(()) => Err(ctx.fail(err())),
@@ -271,18 +298,33 @@ impl<'de> Visitor<'de> for StrSeed<'_> {
     fn visit_string<E: de::Error>(self, s: String) -> Result<String, E> {
         Ok(s)
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<String, E> { Err(self.wrong()) }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<String, E> { Err(self.wrong()) }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<String, E> { Err(self.wrong()) }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<String, E> { Err(self.wrong()) }
-    fn visit_unit<E: de::Error>(self) -> Result<String, E> { Err(self.wrong()) }
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<String, A::Error> { Err(self.wrong()) }
-    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<String, A::Error> { Err(self.wrong()) }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<String, E> {
+        Err(self.wrong())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<String, E> {
+        Err(self.wrong())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<String, E> {
+        Err(self.wrong())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<String, E> {
+        Err(self.wrong())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<String, E> {
+        Err(self.wrong())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<String, A::Error> {
+        Err(self.wrong())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<String, A::Error> {
+        Err(self.wrong())
+    }
 }
 
 impl StrSeed<'_> {
     fn wrong<E: de::Error>(&self) -> E {
-        self.ctx.fail(WireError::expr(self.kind, "expected a string"))
+        self.ctx
+            .fail(WireError::expr(self.kind, "expected a string"))
     }
 }
 
@@ -307,7 +349,11 @@ impl<'de> Visitor<'de> for IdSeed<'_> {
         f.write_str("an integer id")
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
-        if (-MAX_SAFE..=MAX_SAFE).contains(&v) { Ok(v) } else { Err(self.wrong()) }
+        if (-MAX_SAFE..=MAX_SAFE).contains(&v) {
+            Ok(v)
+        } else {
+            Err(self.wrong())
+        }
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
         match i64::try_from(v) {
@@ -316,18 +362,33 @@ impl<'de> Visitor<'de> for IdSeed<'_> {
         }
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<i64, E> {
-        if v.fract() == 0.0 && v.abs() <= MAX_SAFE as f64 { Ok(v as i64) } else { Err(self.wrong()) }
+        if v.fract() == 0.0 && v.abs() <= MAX_SAFE as f64 {
+            Ok(v as i64)
+        } else {
+            Err(self.wrong())
+        }
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<i64, E> { Err(self.wrong()) }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<i64, E> { Err(self.wrong()) }
-    fn visit_unit<E: de::Error>(self) -> Result<i64, E> { Err(self.wrong()) }
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<i64, A::Error> { Err(self.wrong()) }
-    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<i64, A::Error> { Err(self.wrong()) }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<i64, E> {
+        Err(self.wrong())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<i64, E> {
+        Err(self.wrong())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<i64, E> {
+        Err(self.wrong())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<i64, A::Error> {
+        Err(self.wrong())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<i64, A::Error> {
+        Err(self.wrong())
+    }
 }
 
 impl IdSeed<'_> {
     fn wrong<E: de::Error>(&self) -> E {
-        self.ctx.fail(WireError::expr(self.kind, "expected an integer id"))
+        self.ctx
+            .fail(WireError::expr(self.kind, "expected an integer id"))
     }
 }
 
@@ -351,7 +412,10 @@ impl<'de> Visitor<'de> for PathSeed<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<PathKey>, A::Error> {
         let mut path = Vec::new();
-        while let Some(key) = seq.next_element_seed(KeySeed { ctx: self.ctx, kind: self.kind })? {
+        while let Some(key) = seq.next_element_seed(KeySeed {
+            ctx: self.ctx,
+            kind: self.kind,
+        })? {
             path.push(key);
         }
         Ok(path)
@@ -361,7 +425,10 @@ impl<'de> Visitor<'de> for PathSeed<'_> {
 
 impl PathSeed<'_> {
     fn not_array<E: de::Error>(&self) -> E {
-        self.ctx.fail(WireError::expr(self.kind, "the property path must be an array"))
+        self.ctx.fail(WireError::expr(
+            self.kind,
+            "the property path must be an array",
+        ))
     }
 }
 
@@ -398,15 +465,26 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<PathKey, E> {
         Ok(PathKey::Name(Number::Float(v).to_string()))
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<PathKey, E> { Err(self.wrong()) }
-    fn visit_unit<E: de::Error>(self) -> Result<PathKey, E> { Err(self.wrong()) }
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<PathKey, A::Error> { Err(self.wrong()) }
-    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<PathKey, A::Error> { Err(self.wrong()) }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<PathKey, E> {
+        Err(self.wrong())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<PathKey, E> {
+        Err(self.wrong())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<PathKey, A::Error> {
+        Err(self.wrong())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<PathKey, A::Error> {
+        Err(self.wrong())
+    }
 }
 
 impl KeySeed<'_> {
     fn wrong<E: de::Error>(&self) -> E {
-        self.ctx.fail(WireError::expr(self.kind, "path members must be strings or numbers"))
+        self.ctx.fail(WireError::expr(
+            self.kind,
+            "path members must be strings or numbers",
+        ))
     }
 }
 

@@ -33,7 +33,9 @@ pub struct NoExporter;
 
 impl Exporter for NoExporter {
     fn export(&mut self, _: &Stub, _: bool) -> Result<WireRef, WireError> {
-        Err(WireError::Unserializable("a stub cannot be sent outside an RPC session".into()))
+        Err(WireError::Unserializable(
+            "a stub cannot be sent outside an RPC session".into(),
+        ))
     }
 }
 
@@ -88,9 +90,9 @@ pub fn write_expr(out: &mut String, e: &Expr) {
         Expr::Number(n) => write_number(out, *n),
         Expr::String(s) => write_str(out, s),
         Expr::Array(items) => {
-            out.push('[');
+            out.push_str("[[");
             write_list(out, items, write_expr);
-            out.push(']');
+            out.push_str("]]");
         }
         Expr::Object(members) => {
             out.push('{');
@@ -113,7 +115,12 @@ pub fn write_expr(out: &mut String, e: &Expr) {
         Expr::Date(d) => write_date(out, *d),
         Expr::Bytes(b) => write_bytes(out, b),
         Expr::Error(e) => {
-            let ErrorExpr { name, message, stack, props } = &**e;
+            let ErrorExpr {
+                name,
+                message,
+                stack,
+                props,
+            } = &**e;
             write_error_head(out, name, message, stack.as_deref(), props.is_some());
             if let Some(props) = props {
                 write_expr(out, &Expr::Object(props.clone()));
@@ -127,7 +134,11 @@ pub fn write_expr(out: &mut String, e: &Expr) {
             out.push_str("[\"request\",");
             write_str(out, url);
             out.push(',');
-            write_init(out, fields, body.as_ref().map(|b| |out: &mut String| write_expr(out, b)));
+            write_init(
+                out,
+                fields,
+                body.as_ref().map(|b| |out: &mut String| write_expr(out, b)),
+            );
             out.push(']');
         }
         Expr::Response(r) => {
@@ -182,7 +193,11 @@ pub fn write_expr(out: &mut String, e: &Expr) {
 /// write_value(&mut out, &Value::from(vec![Value::from(1), Value::Undefined]), &mut NoExporter).unwrap();
 /// assert_eq!(out, r#"[[1,["undefined"]]]"#);
 /// ```
-pub fn write_value(out: &mut String, v: &Value, exporter: &mut dyn Exporter) -> Result<(), WireError> {
+pub fn write_value(
+    out: &mut String,
+    v: &Value,
+    exporter: &mut dyn Exporter,
+) -> Result<(), WireError> {
     ValueWriter { exporter }.write(out, v, 0)
 }
 
@@ -263,7 +278,13 @@ impl ValueWriter<'_> {
     }
 
     fn error(&mut self, out: &mut String, e: &ErrorValue, depth: usize) -> Result<(), WireError> {
-        write_error_head(out, &e.name, &e.message, e.stack.as_deref(), !e.props.is_empty());
+        write_error_head(
+            out,
+            &e.name,
+            &e.message,
+            e.stack.as_deref(),
+            !e.props.is_empty(),
+        );
         if !e.props.is_empty() {
             self.write(out, &Value::Object(e.props.clone()), depth)?;
         }
@@ -278,13 +299,21 @@ impl ValueWriter<'_> {
             self.write(&mut text, b, depth + 1)?;
             body = Some(text);
         }
-        write_init(out, &init.fields, body.map(|t| move |out: &mut String| out.push_str(&t)));
+        write_init(
+            out,
+            &init.fields,
+            body.map(|t| move |out: &mut String| out.push_str(&t)),
+        );
         Ok(())
     }
 }
 
 /// Writes the call arguments of an `import`/`pipeline` expression: a bare array of values.
-pub(crate) fn write_args(out: &mut String, args: &[Value], exporter: &mut dyn Exporter) -> Result<(), WireError> {
+pub(crate) fn write_args(
+    out: &mut String,
+    args: &[Value],
+    exporter: &mut dyn Exporter,
+) -> Result<(), WireError> {
     out.push('[');
     ValueWriter { exporter }.list(out, args, 0)?;
     out.push(']');
@@ -348,7 +377,13 @@ fn write_list<T>(out: &mut String, items: &[T], f: impl Fn(&mut String, &T)) {
     }
 }
 
-fn write_error_head(out: &mut String, name: &str, message: &str, stack: Option<&str>, has_props: bool) {
+fn write_error_head(
+    out: &mut String,
+    name: &str,
+    message: &str,
+    stack: Option<&str>,
+    has_props: bool,
+) {
     out.push_str("[\"error\",");
     write_str(out, name);
     out.push(',');
@@ -367,7 +402,11 @@ fn write_error_head(out: &mut String, name: &str, message: &str, stack: Option<&
     }
 }
 
-fn write_init(out: &mut String, fields: &[(String, Value)], body: Option<impl FnOnce(&mut String)>) {
+fn write_init(
+    out: &mut String,
+    fields: &[(String, Value)],
+    body: Option<impl FnOnce(&mut String)>,
+) {
     out.push('{');
     let mut first = true;
     for (k, v) in fields {
@@ -477,7 +516,9 @@ fn write_number(out: &mut String, n: Number) {
         Number::Int(i) => push_int(out, i),
         Number::UInt(u) => out.push_str(itoa::Buffer::new().format(u)),
         Number::Float(f) if f.is_nan() => out.push_str("[\"nan\"]"),
-        Number::Float(f) if f.is_infinite() => out.push_str(if f > 0.0 { "[\"inf\"]" } else { "[\"-inf\"]" }),
+        Number::Float(f) if f.is_infinite() => {
+            out.push_str(if f > 0.0 { "[\"inf\"]" } else { "[\"-inf\"]" })
+        }
         Number::Float(f) => write_f64(out, f),
     }
 }

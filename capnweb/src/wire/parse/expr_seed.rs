@@ -47,7 +47,10 @@ impl<'de> Visitor<'de> for ExprSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Expr, A::Error> {
         let mut members = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
-            let value = map.next_value_seed(ExprSeed { ctx: self.ctx, depth: self.depth + 1 })?;
+            let value = map.next_value_seed(ExprSeed {
+                ctx: self.ctx,
+                depth: self.depth + 1,
+            })?;
             members.push((key, value));
         }
         Ok(Expr::Object(members))
@@ -55,13 +58,23 @@ impl<'de> Visitor<'de> for ExprSeed<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Expr, A::Error> {
         let ctx = self.ctx;
-        match seq.next_element_seed(HeadSeed { ctx, depth: self.depth })? {
+        match seq.next_element_seed(HeadSeed {
+            ctx,
+            depth: self.depth,
+        })? {
             None => Err(ctx.fail(WireError::UnknownExpression("[]".into()))),
             Some(Head::Array(items)) => {
-                end(seq, ctx, || WireError::UnknownExpression("array with more than one member".into()))?;
+                end(seq, ctx, || {
+                    WireError::UnknownExpression("array with more than one member".into())
+                })?;
                 Ok(Expr::Array(items))
             }
-            Some(Head::Tag(tag)) => Tagged { ctx, depth: self.depth, tag: &tag }.parse(seq),
+            Some(Head::Tag(tag)) => Tagged {
+                ctx,
+                depth: self.depth,
+                tag: &tag,
+            }
+            .parse(seq),
         }
     }
 }
@@ -94,22 +107,38 @@ impl<'de> Visitor<'de> for HeadSeed<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Head, A::Error> {
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(ExprSeed { ctx: self.ctx, depth: self.depth + 1 })? {
+        while let Some(item) = seq.next_element_seed(ExprSeed {
+            ctx: self.ctx,
+            depth: self.depth + 1,
+        })? {
             items.push(item);
         }
         Ok(Head::Array(items))
     }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Head, E> { Err(self.unknown(&v.to_string())) }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Head, E> { Err(self.unknown(&v.to_string())) }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Head, E> { Err(self.unknown(&v.to_string())) }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Head, E> { Err(self.unknown(&v.to_string())) }
-    fn visit_unit<E: de::Error>(self) -> Result<Head, E> { Err(self.unknown("null")) }
-    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Head, A::Error> { Err(self.unknown("{...}")) }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Head, E> {
+        Err(self.unknown(&v.to_string()))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Head, E> {
+        Err(self.unknown(&v.to_string()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Head, E> {
+        Err(self.unknown(&v.to_string()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Head, E> {
+        Err(self.unknown(&v.to_string()))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Head, E> {
+        Err(self.unknown("null"))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Head, A::Error> {
+        Err(self.unknown("{...}"))
+    }
 }
 
 impl HeadSeed<'_> {
     fn unknown<E: de::Error>(&self, first: &str) -> E {
-        self.ctx.fail(WireError::UnknownExpression(format!("[{first}, ...]")))
+        self.ctx
+            .fail(WireError::UnknownExpression(format!("[{first}, ...]")))
     }
 }
 
@@ -126,20 +155,34 @@ impl Tagged<'_, '_> {
     }
 
     fn string<'de, A: SeqAccess<'de>>(&self, seq: &mut A) -> Result<Option<String>, A::Error> {
-        seq.next_element_seed(StrSeed { ctx: self.ctx, kind: self.tag })
+        seq.next_element_seed(StrSeed {
+            ctx: self.ctx,
+            kind: self.tag,
+        })
     }
 
-    fn required_string<'de, A: SeqAccess<'de>>(&self, seq: &mut A, what: &str) -> Result<String, A::Error> {
-        self.string(seq)?.ok_or_else(|| self.bad(&format!("missing {what}")))
+    fn required_string<'de, A: SeqAccess<'de>>(
+        &self,
+        seq: &mut A,
+        what: &str,
+    ) -> Result<String, A::Error> {
+        self.string(seq)?
+            .ok_or_else(|| self.bad(&format!("missing {what}")))
     }
 
     fn id<'de, A: SeqAccess<'de>>(&self, seq: &mut A) -> Result<i64, A::Error> {
-        seq.next_element_seed(IdSeed { ctx: self.ctx, kind: self.tag })?
-            .ok_or_else(|| self.bad("missing id"))
+        seq.next_element_seed(IdSeed {
+            ctx: self.ctx,
+            kind: self.tag,
+        })?
+        .ok_or_else(|| self.bad("missing id"))
     }
 
     fn inner<'de, A: SeqAccess<'de>>(&self, seq: &mut A) -> Result<Option<Expr>, A::Error> {
-        seq.next_element_seed(ExprSeed { ctx: self.ctx, depth: self.depth + 1 })
+        seq.next_element_seed(ExprSeed {
+            ctx: self.ctx,
+            depth: self.depth + 1,
+        })
     }
 
     fn parse<'de, A: SeqAccess<'de>>(self, mut seq: A) -> Result<Expr, A::Error> {
@@ -158,7 +201,11 @@ impl Tagged<'_, '_> {
                         limit: ctx.limits.max_bigint_digits,
                     }));
                 }
-                Expr::BigInt(digits.parse::<BigInt>().map_err(|_| self.bad("expected -?[0-9]+"))?)
+                Expr::BigInt(
+                    digits
+                        .parse::<BigInt>()
+                        .map_err(|_| self.bad("expected -?[0-9]+"))?,
+                )
             }
             "date" => {
                 let ms = seq
@@ -168,11 +215,14 @@ impl Tagged<'_, '_> {
             }
             "bytes" => {
                 let b64 = self.required_string(&mut seq, "base64 data")?;
-                let data = BASE64.decode(b64.trim_end_matches('=')).map_err(|_| self.bad("invalid base64"))?;
+                let data = BASE64
+                    .decode(b64.trim_end_matches('='))
+                    .map_err(|_| self.bad("invalid base64"))?;
                 let kind = match self.string(&mut seq)? {
                     None => ByteKind::Uint8Array,
-                    Some(name) => ByteKind::from_name(&name)
-                        .ok_or_else(|| self.bad(&format!("unknown type marker {}", truncate(&name))))?,
+                    Some(name) => ByteKind::from_name(&name).ok_or_else(|| {
+                        self.bad(&format!("unknown type marker {}", truncate(&name)))
+                    })?,
                 };
                 if data.len() % kind.element_size() != 0 {
                     return Err(self.bad(&format!(
@@ -190,8 +240,16 @@ impl Tagged<'_, '_> {
                     Ok(s) => s.flatten(),
                     Err(_) => return Err(self.bad("the stack must be a string or null")),
                 };
-                let props = seq.next_element_seed(ObjectSeed { ctx, depth: self.depth })?;
-                Expr::Error(Box::new(ErrorExpr { name, message, stack, props }))
+                let props = seq.next_element_seed(ObjectSeed {
+                    ctx,
+                    depth: self.depth,
+                })?;
+                Expr::Error(Box::new(ErrorExpr {
+                    name,
+                    message,
+                    stack,
+                    props,
+                }))
             }
             "url" => Expr::Url(self.required_string(&mut seq, "href")?),
             "headers" => {
@@ -204,47 +262,89 @@ impl Tagged<'_, '_> {
             "request" => {
                 let url = self.required_string(&mut seq, "url")?;
                 let (body, fields) = seq
-                    .next_element_seed(InitSeed { tagged: &self, with_body: true })?
+                    .next_element_seed(InitSeed {
+                        tagged: &self,
+                        with_body: true,
+                    })?
                     .ok_or_else(|| self.bad("missing init"))?;
                 Expr::Request(Box::new(FetchExpr { url, body, fields }))
             }
             "response" => {
-                let body = self.inner(&mut seq)?.ok_or_else(|| self.bad("missing body"))?;
+                let body = self
+                    .inner(&mut seq)?
+                    .ok_or_else(|| self.bad("missing body"))?;
                 let (_, fields) = seq
-                    .next_element_seed(InitSeed { tagged: &self, with_body: false })?
+                    .next_element_seed(InitSeed {
+                        tagged: &self,
+                        with_body: false,
+                    })?
                     .ok_or_else(|| self.bad("missing init"))?;
-                Expr::Response(Box::new(FetchExpr { url: String::new(), body: Some(body), fields }))
+                Expr::Response(Box::new(FetchExpr {
+                    url: String::new(),
+                    body: Some(body),
+                    fields,
+                }))
             }
             "blob" => {
                 let mime = self.required_string(&mut seq, "type")?;
-                let content = self.inner(&mut seq)?.ok_or_else(|| self.bad("missing content"))?;
+                let content = self
+                    .inner(&mut seq)?
+                    .ok_or_else(|| self.bad("missing content"))?;
                 Expr::Blob(Box::new((mime, content)))
             }
             "import" | "pipeline" => {
                 let id = self.id(&mut seq)?;
-                let path = seq.next_element_seed(PathSeed { ctx, kind: self.tag })?;
+                let path = seq.next_element_seed(PathSeed {
+                    ctx,
+                    kind: self.tag,
+                })?;
                 let args = match path {
-                    Some(_) => seq.next_element_seed(ArgsSeed { ctx, depth: self.depth, kind: self.tag })?,
+                    Some(_) => seq.next_element_seed(ArgsSeed {
+                        ctx,
+                        depth: self.depth,
+                        kind: self.tag,
+                    })?,
                     None => None,
                 };
                 let e = Box::new(ImportExpr { id, path, args });
-                if self.tag == "import" { Expr::Import(e) } else { Expr::Pipeline(e) }
+                if self.tag == "import" {
+                    Expr::Import(e)
+                } else {
+                    Expr::Pipeline(e)
+                }
             }
             "remap" => {
                 let id = self.id(&mut seq)?;
-                let path = seq.next_element_seed(PathSeed { ctx, kind: "remap" })?
+                let path = seq
+                    .next_element_seed(PathSeed { ctx, kind: "remap" })?
                     .ok_or_else(|| self.bad("missing path"))?;
-                let captures = seq.next_element_seed(CapturesSeed { tagged: &self })?
+                let captures = seq
+                    .next_element_seed(CapturesSeed { tagged: &self })?
                     .ok_or_else(|| self.bad("missing captures"))?;
-                let instructions = seq.next_element_seed(ArgsSeed { ctx, depth: self.depth, kind: "remap" })?
+                let instructions = seq
+                    .next_element_seed(ArgsSeed {
+                        ctx,
+                        depth: self.depth,
+                        kind: "remap",
+                    })?
                     .ok_or_else(|| self.bad("missing instructions"))?;
-                Expr::Remap(Box::new(RemapExpr { id, path, captures, instructions }))
+                Expr::Remap(Box::new(RemapExpr {
+                    id,
+                    path,
+                    captures,
+                    instructions,
+                }))
             }
             "export" => Expr::Export(self.id(&mut seq)?),
             "promise" => Expr::Promise(self.id(&mut seq)?),
             "writable" => Expr::Writable(self.id(&mut seq)?),
             "readable" => Expr::Readable(self.id(&mut seq)?),
-            other => return Err(ctx.fail(WireError::UnknownExpression(format!("[{:?}, ...]", truncate(other))))),
+            other => {
+                return Err(ctx.fail(WireError::UnknownExpression(format!(
+                    "[{:?}, ...]",
+                    truncate(other)
+                ))))
+            }
         };
         end(seq, ctx, || WireError::expr(self.tag, "too many members"))?;
         Ok(expr)
@@ -276,15 +376,31 @@ impl<'de> Visitor<'de> for DateSeed<'_, '_, '_> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a time or null")
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Date, E> { Ok(Date::invalid()) }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Date, E> { Ok(Date(v as f64)) }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Date, E> { Ok(Date(v as f64)) }
+    fn visit_unit<E: de::Error>(self) -> Result<Date, E> {
+        Ok(Date::invalid())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Date, E> {
+        Ok(Date(v as f64))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Date, E> {
+        Ok(Date(v as f64))
+    }
     // JavaScript's `Date` keeps whole milliseconds.
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Date, E> { Ok(Date(v.trunc())) }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Date, E> { Err(self.tagged.bad("expected a number")) }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Date, E> { Err(self.tagged.bad("expected a number")) }
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Date, A::Error> { Err(self.tagged.bad("expected a number")) }
-    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Date, A::Error> { Err(self.tagged.bad("expected a number")) }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Date, E> {
+        Ok(Date(v.trunc()))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Date, E> {
+        Err(self.tagged.bad("expected a number"))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Date, E> {
+        Err(self.tagged.bad("expected a number"))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Date, A::Error> {
+        Err(self.tagged.bad("expected a number"))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Date, A::Error> {
+        Err(self.tagged.bad("expected a number"))
+    }
 }
 
 /// An object whose members are expressions (error props).
@@ -306,12 +422,22 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
         f.write_str("an object")
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        match (ExprSeed { ctx: self.ctx, depth: self.depth }).visit_map(map)? {
+        match (ExprSeed {
+            ctx: self.ctx,
+            depth: self.depth,
+        })
+        .visit_map(map)?
+        {
             Expr::Object(members) => Ok(members),
             _ => unreachable!("visit_map builds objects"),
         }
     }
-    refuse_but!(map, self, self.ctx.fail(WireError::expr("error", "props must be an object")));
+    refuse_but!(
+        map,
+        self,
+        self.ctx
+            .fail(WireError::expr("error", "props must be an object"))
+    );
 }
 
 /// A call's argument list or a mapper's instructions: a bare array of expressions.
@@ -335,12 +461,20 @@ impl<'de> Visitor<'de> for ArgsSeed<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Expr>, A::Error> {
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(ExprSeed { ctx: self.ctx, depth: self.depth + 1 })? {
+        while let Some(item) = seq.next_element_seed(ExprSeed {
+            ctx: self.ctx,
+            depth: self.depth + 1,
+        })? {
             items.push(item);
         }
         Ok(items)
     }
-    refuse_but!(seq, self, self.ctx.fail(WireError::expr(self.kind, "expected an array")));
+    refuse_but!(
+        seq,
+        self,
+        self.ctx
+            .fail(WireError::expr(self.kind, "expected an array"))
+    );
 }
 
 /// `[["import", id] | ["export", id], ...]`.
@@ -362,10 +496,10 @@ impl<'de> Visitor<'de> for CapturesSeed<'_, '_, '_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Capture>, A::Error> {
         let mut caps = Vec::new();
-        while let Some((kind, id)) = seq
-            .next_element::<(String, f64)>()
-            .map_err(|_| self.tagged.bad("each capture must be [\"import\" | \"export\", id]"))?
-        {
+        while let Some((kind, id)) = seq.next_element::<(String, f64)>().map_err(|_| {
+            self.tagged
+                .bad("each capture must be [\"import\" | \"export\", id]")
+        })? {
             if id.fract() != 0.0 || id.abs() > MAX_SAFE as f64 {
                 return Err(self.tagged.bad("capture ids must be integers"));
             }
@@ -433,16 +567,33 @@ impl<'de> Visitor<'de> for LiteralSeed<'_> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("JSON")
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> { Ok(Value::Null) }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> { Ok(Value::Bool(v)) }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> { Ok(Value::from(v)) }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> { Ok(Value::from(v)) }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> { Ok(Value::from(v)) }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> { Ok(Value::from(v)) }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> { Ok(Value::String(v)) }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
-        while let Some(v) = seq.next_element_seed(LiteralSeed { ctx: self.ctx, depth: self.depth + 1 })? {
+        while let Some(v) = seq.next_element_seed(LiteralSeed {
+            ctx: self.ctx,
+            depth: self.depth + 1,
+        })? {
             items.push(v);
         }
         Ok(Value::Array(items))
@@ -450,7 +601,10 @@ impl<'de> Visitor<'de> for LiteralSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut obj = Object::new();
         while let Some(k) = map.next_key::<String>()? {
-            let v = map.next_value_seed(LiteralSeed { ctx: self.ctx, depth: self.depth + 1 })?;
+            let v = map.next_value_seed(LiteralSeed {
+                ctx: self.ctx,
+                depth: self.depth + 1,
+            })?;
             obj.insert(k, v);
         }
         Ok(Value::Object(obj))
