@@ -68,19 +68,54 @@ fn err(text: &str) -> WireError {
 #[test]
 fn malformed_messages_get_typed_errors() {
     assert!(matches!(err("not json"), WireError::Json(_)));
-    assert!(matches!(err(r#"{"push":1}"#), WireError::MalformedMessage { .. }));
+    assert!(matches!(
+        err(r#"{"push":1}"#),
+        WireError::MalformedMessage { .. }
+    ));
     assert!(matches!(err(r#"["nope",1]"#), WireError::UnknownMessage(t) if t == "nope"));
-    assert!(matches!(err(r#"["pull","x"]"#), WireError::MalformedExpression { .. }));
-    assert!(matches!(err(r#"["pull",1.5]"#), WireError::MalformedExpression { .. }));
-    assert!(matches!(err(r#"["pull",1,2]"#), WireError::MalformedMessage { .. }));
-    assert!(matches!(err(r#"["release",1,-1]"#), WireError::MalformedMessage { .. }));
-    assert!(matches!(err(r#"["push"]"#), WireError::MalformedMessage { .. }));
-    assert!(matches!(err(r#"["push",["date","x"]]"#), WireError::MalformedExpression { kind, .. } if kind == "date"));
-    assert!(matches!(err(r#"["push",["frobnicate"]]"#), WireError::UnknownExpression(_)));
-    assert!(matches!(err(r#"["push",[]]"#), WireError::UnknownExpression(_)));
-    assert!(matches!(err(r#"["push",[[1],2]]"#), WireError::UnknownExpression(_)));
-    assert!(matches!(err(r#"["push",["bytes","!!"]]"#), WireError::MalformedExpression { .. }));
-    assert!(matches!(err(r#"["push",["remap",0,[],[["bogus",1]],[]]]"#), WireError::MalformedExpression { .. }));
+    assert!(matches!(
+        err(r#"["pull","x"]"#),
+        WireError::MalformedExpression { .. }
+    ));
+    assert!(matches!(
+        err(r#"["pull",1.5]"#),
+        WireError::MalformedExpression { .. }
+    ));
+    assert!(matches!(
+        err(r#"["pull",1,2]"#),
+        WireError::MalformedMessage { .. }
+    ));
+    assert!(matches!(
+        err(r#"["release",1,-1]"#),
+        WireError::MalformedMessage { .. }
+    ));
+    assert!(matches!(
+        err(r#"["push"]"#),
+        WireError::MalformedMessage { .. }
+    ));
+    assert!(
+        matches!(err(r#"["push",["date","x"]]"#), WireError::MalformedExpression { kind, .. } if kind == "date")
+    );
+    assert!(matches!(
+        err(r#"["push",["frobnicate"]]"#),
+        WireError::UnknownExpression(_)
+    ));
+    assert!(matches!(
+        err(r#"["push",[]]"#),
+        WireError::UnknownExpression(_)
+    ));
+    assert!(matches!(
+        err(r#"["push",[[1],2]]"#),
+        WireError::UnknownExpression(_)
+    ));
+    assert!(matches!(
+        err(r#"["push",["bytes","!!"]]"#),
+        WireError::MalformedExpression { .. }
+    ));
+    assert!(matches!(
+        err(r#"["push",["remap",0,[],[["bogus",1]],[]]]"#),
+        WireError::MalformedExpression { .. }
+    ));
 }
 
 #[test]
@@ -88,7 +123,11 @@ fn a_hundred_thousand_deep_nesting_is_refused_without_overflowing() {
     let depth = 100_000;
     let arrays = format!("[\"push\",{}1{}]", "[".repeat(depth), "]".repeat(depth));
     assert!(matches!(err(&arrays), WireError::TooDeep { limit: 256 }));
-    let objects = format!("[\"push\",{}1{}]", "{\"a\":".repeat(depth), "}".repeat(depth));
+    let objects = format!(
+        "[\"push\",{}1{}]",
+        "{\"a\":".repeat(depth),
+        "}".repeat(depth)
+    );
     assert!(matches!(err(&objects), WireError::TooDeep { limit: 256 }));
 }
 
@@ -104,11 +143,20 @@ fn depth_counts_an_escaped_array_once_and_includes_call_arguments() {
     let too_deep = format!("[\"resolve\",1,{}]", escaped_nesting(256));
     assert!(matches!(err(&too_deep), WireError::TooDeep { .. }));
     // Call arguments sit one level below the call.
-    let args = format!("[\"push\",[\"pipeline\",0,[\"f\"],[{}]]]", escaped_nesting(254));
+    let args = format!(
+        "[\"push\",[\"pipeline\",0,[\"f\"],[{}]]]",
+        escaped_nesting(254)
+    );
     assert!(parse_message(&args, &Limits::default()).is_ok());
-    let args = format!("[\"push\",[\"pipeline\",0,[\"f\"],[{}]]]", escaped_nesting(255));
+    let args = format!(
+        "[\"push\",[\"pipeline\",0,[\"f\"],[{}]]]",
+        escaped_nesting(255)
+    );
     assert!(matches!(err(&args), WireError::TooDeep { .. }));
-    let custom = Limits { max_depth: 8, ..Limits::default() };
+    let custom = Limits {
+        max_depth: 8,
+        ..Limits::default()
+    };
     assert!(parse_message(&format!("[\"resolve\",1,{}]", escaped_nesting(8)), &custom).is_err());
 }
 
@@ -116,10 +164,16 @@ fn depth_counts_an_escaped_array_once_and_includes_call_arguments() {
 fn oversized_messages_are_refused_before_parsing() {
     let big = format!("[\"resolve\",1,\"{}\"]", "x".repeat(64 * 1024 * 1024));
     assert!(matches!(err(&big), WireError::TooLarge { limit, .. } if limit == 32 * 1024 * 1024));
-    let small = Limits { max_message_size: 16, ..Limits::default() };
+    let small = Limits {
+        max_message_size: 16,
+        ..Limits::default()
+    };
     assert!(matches!(
         parse_message(r#"["resolve",1,"0123456789"]"#, &small),
-        Err(WireError::TooLarge { size: 26, limit: 16 })
+        Err(WireError::TooLarge {
+            size: 26,
+            limit: 16
+        })
     ));
 }
 
@@ -130,11 +184,17 @@ fn bigints_are_validated_and_bounded_before_parsing() {
     let long = format!("[\"bigint\",\"{}\"]", "9".repeat(16_385));
     assert!(matches!(
         parse_expr(&long, &Limits::default()),
-        Err(WireError::BigIntTooLong { digits: 16_385, limit: 16_384 })
+        Err(WireError::BigIntTooLong {
+            digits: 16_385,
+            limit: 16_384
+        })
     ));
     for bad in ["", "-", "+5", "1e5", "0x10", " 1", "1.0", "--1"] {
         let text = format!("[\"bigint\",\"{bad}\"]");
-        assert!(parse_expr(&text, &Limits::default()).is_err(), "{bad:?} was accepted");
+        assert!(
+            parse_expr(&text, &Limits::default()).is_err(),
+            "{bad:?} was accepted"
+        );
     }
 }
 
@@ -158,9 +218,18 @@ fn keys_the_reference_drops_are_dropped() {
         let v = capnweb::deserialize(&format!("{{\"kept\":1,\"{key}\":2}}")).unwrap();
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["kept"], "key {key} was not dropped");
-        let e = capnweb::deserialize(&format!("[\"error\",\"Error\",\"m\",null,{{\"{key}\":1,\"code\":2}}]")).unwrap();
-        let Value::Error(e) = e else { panic!("not an error") };
-        assert_eq!(e.props.keys().collect::<Vec<_>>(), ["code"], "error prop {key} was not dropped");
+        let e = capnweb::deserialize(&format!(
+            "[\"error\",\"Error\",\"m\",null,{{\"{key}\":1,\"code\":2}}]"
+        ))
+        .unwrap();
+        let Value::Error(e) = e else {
+            panic!("not an error")
+        };
+        assert_eq!(
+            e.props.keys().collect::<Vec<_>>(),
+            ["code"],
+            "error prop {key} was not dropped"
+        );
     }
 }
 
@@ -181,7 +250,11 @@ fn arb_value() -> impl Strategy<Value = Value> {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
             proptest::collection::vec(("[a-z]{0,6}", inner), 0..8).prop_map(|kv| {
-                Value::Object(kv.into_iter().filter(|(k, _)| !capnweb_dropped(k)).collect())
+                Value::Object(
+                    kv.into_iter()
+                        .filter(|(k, _)| !capnweb_dropped(k))
+                        .collect(),
+                )
             }),
         ]
     })

@@ -1,0 +1,226 @@
+//! The session over the in-process transport: hostile input as raw frames, refcounts and
+//! disposal, disconnection.
+
+use std::time::Duration;
+
+use capnweb::transport::in_process::{self, InProcess};
+use capnweb::{RpcError, RpcSession, SessionOptions, Stub, Value};
+use capnweb_examples::interop::TestTarget;
+use futures_util::{SinkExt, StreamExt};
+
+fn n(x: f64) -> Value {
+    Value::from(x)
+}
+
+/// A server session for `TestTarget`, and the raw other end of its transport.
+fn raw_peer() -> (RpcSession, InProcess) {
+    let (a, b) = in_process::pair();
+    let session = RpcSession::spawn(a, Some(Stub::new(TestTarget)), SessionOptions::default());
+    (session, b)
+}
+
+async fn exchange(peer: &mut InProcess, frames: &[&str], replies: usize) -> Vec<String> {
+    for f in frames {
+        peer.send((*f).to_owned()).await.unwrap();
+    }
+    let mut out = Vec::new();
+    for _ in 0..replies {
+        let msg = tokio::time::timeout(Duration::from_secs(5), peer.next())
+            .await
+            .expect("a reply");
+        out.push(msg.expect("open").expect("ok"));
+    }
+    out
+}
+
+#[tokio::test]
+async fn undeclared_names_are_errors_answered_to_the_caller() {
+    let (_session, mut peer) = raw_peer();
+    let mut id = 0;
+    for name in [
+        "constructor",
+        "toString",
+        "__proto__",
+        "then",
+        "valueOf",
+        "hasOwnProperty",
+        "nope",
+        "",
+    ] {
+        id += 1;
+        let push = format!("[\"push\",[\"pipeline\",0,[\"{name}\"],[]]]");
+        let pull = format!("[\"pull\",{id}]");
+        let reply = exchange(&mut peer, &[&push, &pull], 1).await;
+        assert_eq!(
+            reply[0],
+            format!("[\"reject\",{id},[\"error\",\"TypeError\",\"'{name}' is not a function.\"]]")
+        );
+    }
+    // Still serving.
+    id += 1;
+    let reply = exchange(
+        &mut peer,
+        &[
+            "[\"push\",[\"pipeline\",0,[\"square\"],[9]]]",
+            &format!("[\"pull\",{id}]"),
+        ],
+        1,
+    )
+    .await;
+    assert_eq!(reply[0], format!("[\"resolve\",{id},81]"));
+}
+
+#[tokio::test]
+async fn a_bad_id_aborts_the_session_with_a_reason() {
+    for bad in [
+        r#"["pull",99]"#,
+        r#"["release",0,5]"#,
+        r#"["push",["pipeline",42,["square"],[1]]]"#,
+        r#"["frob"]"#,
+        "{",
+    ] {
+        let (session, mut peer) = raw_peer();
+        let reply = exchange(&mut peer, &[bad], 1).await;
+        assert!(
+            reply[0].starts_with("[\"abort\",[\"error\","),
+            "{bad}: {}",
+            reply[0]
+        );
+        let reason = tokio::time::timeout(Duration::from_secs(5), session.closed())
+            .await
+            .unwrap();
+        assert!(matches!(reason, RpcError::Protocol(_)), "{bad}: {reason:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_argument_type_is_a_type_error() {
+    let (_session, mut peer) = raw_peer();
+    let reply = exchange(
+        &mut peer,
+        &[
+            r#"["push",["pipeline",0,["square"],["seven"]]]"#,
+            r#"["pull",1]"#,
+        ],
+        1,
+    )
+    .await;
+    assert!(
+        reply[0].starts_with(r#"["reject",1,["error","TypeError","#),
+        "{}",
+        reply[0]
+    );
+}
+
+#[tokio::test]
+async fn calls_and_disposal_leave_the_tables_where_they_started() {
+    let (a, b) = in_process::pair();
+    let server = RpcSession::spawn(a, Some(Stub::new(TestTarget)), SessionOptions::default());
+    let client = RpcSession::spawn(b, None, SessionOptions::default());
+    let main = client.main();
+    let (c0, s0) = (client.stats(), server.stats());
+    for round in 0..200 {
+        let counter = main.call("makeCounter", vec![n(round as f64)]);
+        let v = counter
+            .call("increment", vec![n(1.0)])
+            .resolve()
+            .await
+            .unwrap();
+        assert_eq!(v.as_f64(), Some(round as f64 + 1.0));
+        let r = main.call(
+            "callFunction",
+            vec![
+                Value::Stub(Stub::from_fn(
+                    |a: Vec<Value>| async move { Ok(a[0].clone()) },
+                )),
+                n(2.0),
+            ],
+        );
+        r.resolve().await.unwrap();
+    }
+    // Releases travel asynchronously: give them a moment.
+    for _ in 0..100 {
+        if client.stats() == c0 && server.stats() == s0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(client.stats(), c0, "client tables grew");
+    assert_eq!(server.stats(), s0, "server tables grew");
+}
+
+#[tokio::test]
+async fn a_call_in_flight_fails_as_disconnected_when_the_peer_goes_away() {
+    let (a, b) = in_process::pair();
+    let slow = Stub::from_fn(|_: Vec<Value>| async {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        Ok(Value::Null)
+    });
+    let server = RpcSession::spawn(a, Some(slow), SessionOptions::default());
+    let client = RpcSession::spawn(b, None, SessionOptions::default());
+    let pending = client.main().call("", vec![]);
+    let waiter = tokio::spawn(async move { pending.resolve().await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    server.abort(RpcError::error("going away"));
+    let result = tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(
+            result,
+            Err(RpcError::Disconnected {
+                maybe_delivered: true,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    // Calls after the end fail at once, known undelivered.
+    let late = client.main().call("x", vec![]).resolve().await;
+    assert!(
+        matches!(late, Err(RpcError::Disconnected { .. })),
+        "{late:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_session_without_main_object_says_so() {
+    let (a, b) = in_process::pair();
+    let _one = RpcSession::spawn(a, None, SessionOptions::default());
+    let two = RpcSession::spawn(b, None, SessionOptions::default());
+    let err = two
+        .main()
+        .call("anything", vec![])
+        .resolve()
+        .await
+        .unwrap_err();
+    assert_eq!(err.message(), "This connection has no main object.");
+}
+
+#[tokio::test]
+async fn capabilities_travel_both_ways_in_process() {
+    let (a, b) = in_process::pair();
+    let _server = RpcSession::spawn(a, Some(Stub::new(TestTarget)), SessionOptions::default());
+    let client = RpcSession::spawn(b, Some(Stub::new(TestTarget)), SessionOptions::default());
+    let main = client.main();
+    let r = main
+        .call(
+            "callSquare",
+            vec![Value::Stub(Stub::new(TestTarget)), n(12.0)],
+        )
+        .resolve()
+        .await
+        .unwrap();
+    assert_eq!(r.get("result").and_then(Value::as_f64), Some(144.0));
+    let squares = main
+        .call("generateFibonacci", vec![n(5.0)])
+        .map(|x| Value::Promise(main.call("square", vec![Value::Promise(x)])))
+        .resolve()
+        .await
+        .unwrap();
+    assert_eq!(
+        squares,
+        Value::from(vec![n(0.0), n(1.0), n(1.0), n(4.0), n(9.0)])
+    );
+}
