@@ -1,6 +1,6 @@
 //! The wire format on its own: every message and expression form, malformed input, limits.
 
-use capnweb::wire::{parse_expr, parse_message, write_expr, write_message, Limits, Message};
+use capnweb::wire::{parse_expr, parse_message, write_expr, write_message, Limits};
 use capnweb::{Value, WireError};
 use proptest::prelude::*;
 
