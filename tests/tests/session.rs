@@ -229,12 +229,26 @@ async fn capabilities_travel_both_ways_in_process() {
 async fn a_stream_message_is_answered_without_pull_and_released_by_itself() {
     let (session, mut peer) = raw_peer();
     let before = session.stats();
-    let reply = exchange(&mut peer, &[r#"["stream",["pipeline",0,["square"],[3]]]"#], 1).await;
+    let reply = exchange(
+        &mut peer,
+        &[r#"["stream",["pipeline",0,["square"],[3]]]"#],
+        1,
+    )
+    .await;
     assert_eq!(reply[0], r#"["resolve",1,9]"#);
     // A push after it gets the next id.
-    let reply = exchange(&mut peer, &[r#"["push",["pipeline",0,["square"],[4]]]"#, r#"["pull",2]"#], 1).await;
+    let reply = exchange(
+        &mut peer,
+        &[r#"["push",["pipeline",0,["square"],[4]]]"#, r#"["pull",2]"#],
+        1,
+    )
+    .await;
     assert_eq!(reply[0], r#"["resolve",2,16]"#);
     exchange(&mut peer, &[r#"["release",2,1]"#], 0).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(session.stats(), before, "the stream's export was not released");
+    assert_eq!(
+        session.stats(),
+        before,
+        "the stream's export was not released"
+    );
 }
