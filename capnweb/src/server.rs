@@ -60,7 +60,7 @@ async fn handle(
                     .max_frame_size(max)
                     .on_upgrade(move |socket| async move {
                         let (_session, run) =
-                            RpcSession::new(AxumWebSocket(socket), Some(factory()), options);
+                            RpcSession::new(AxumWebSocket::new(socket), Some(factory()), options);
                         run.await;
                     })
             }

@@ -32,7 +32,7 @@ pub(crate) struct Core {
 
 #[derive(Default)]
 pub(crate) struct State {
-    pub(crate) imports: HashMap<i64, ImportEntry>,
+    imports: HashMap<i64, ImportEntry>,
     exports: HashMap<i64, ExportEntry>,
     /// Local objects already exported, by stub identity, so that re-sending reuses the id.
     reverse: HashMap<usize, i64>,
@@ -126,6 +126,15 @@ impl Drop for Guard<'_> {
     }
 }
 
+impl State {
+    /// A settled promise for import `id`'s resolution, if it has one: uses of the import go
+    /// there directly instead of to the peer.
+    fn settled(&self, id: i64) -> Option<Stub> {
+        let resolution = self.imports.get(&id)?.resolution.as_ref()?;
+        Some(PromiseHook::ready(resolution.clone()))
+    }
+}
+
 impl Core {
     pub(crate) fn new(main: Stub, limits: Limits) -> Arc<Core> {
         let mut state = State {
@@ -193,9 +202,16 @@ impl Core {
         self: &Arc<Self>,
         id: i64,
         path: &[wire::PathKey],
-        args: Option<&[Value]>,
+        args: Option<Vec<Value>>,
     ) -> Stub {
         let mut st = self.lock();
+        if let Some(settled) = st.settled(id) {
+            drop(st);
+            return match args {
+                Some(args) => settled.0.call(path, args),
+                None => settled.0.get(path),
+            };
+        }
         if let Some(reason) = &st.aborted {
             return Stub::broken(not_delivered(reason));
         }
@@ -204,7 +220,7 @@ impl Core {
         text.push_str(itoa::Buffer::new().format(id));
         text.push(',');
         wire::write::write_path(&mut text, path);
-        if let Some(args) = args {
+        if let Some(args) = &args {
             text.push(',');
             if let Err(e) = wire::write::write_args(
                 &mut text,
@@ -238,9 +254,13 @@ impl Core {
         id: i64,
         path: &[wire::PathKey],
         captures: Vec<Stub>,
-        instructions: &[Expr],
+        instructions: Arc<[Expr]>,
     ) -> Stub {
         let mut st = self.lock();
+        if let Some(settled) = st.settled(id) {
+            drop(st);
+            return settled.0.map(path, captures, instructions);
+        }
         if let Some(reason) = &st.aborted {
             return Stub::broken(not_delivered(reason));
         }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::core::Core;
 use crate::error::RpcError;
-use crate::stub::{BoxFuture, Hook, PromiseHook, Stub};
+use crate::stub::{BoxFuture, Hook, Stub};
 use crate::value::Value;
 use crate::wire::{Expr, PathKey};
 
@@ -16,35 +16,13 @@ pub(crate) struct ImportHook {
     pub(crate) promise: bool,
 }
 
-impl ImportHook {
-    /// The settled resolution of this import, if it has one: uses go there directly.
-    fn resolution(&self) -> Option<Result<Value, RpcError>> {
-        let st = self.core.lock();
-        st.imports.get(&self.id).and_then(|e| e.resolution.clone())
-    }
-}
-
 impl Hook for ImportHook {
     fn call(self: Arc<Self>, path: &[PathKey], args: Vec<Value>) -> Stub {
-        match self.resolution() {
-            Some(Ok(v)) => {
-                let path = path.to_vec();
-                PromiseHook::pending(async move { crate::stub::call_value(v, &path, args).await })
-            }
-            Some(Err(e)) => Stub::broken(e),
-            None => self.core.send_call(self.id, path, Some(&args)),
-        }
+        self.core.send_call(self.id, path, Some(args))
     }
 
     fn get(self: Arc<Self>, path: &[PathKey]) -> Stub {
-        match self.resolution() {
-            Some(Ok(v)) => {
-                let path = path.to_vec();
-                PromiseHook::pending(async move { crate::stub::get_value(v, &path).await })
-            }
-            Some(Err(e)) => Stub::broken(e),
-            None => self.core.send_call(self.id, path, None),
-        }
+        self.core.send_call(self.id, path, None)
     }
 
     fn map(
@@ -53,11 +31,7 @@ impl Hook for ImportHook {
         captures: Vec<Stub>,
         instructions: Arc<[Expr]>,
     ) -> Stub {
-        match self.resolution() {
-            Some(Ok(v)) => Stub::resolved(v).map_raw(path, captures, instructions),
-            Some(Err(e)) => Stub::broken(e),
-            None => self.core.send_map(self.id, path, captures, &instructions),
-        }
+        self.core.send_map(self.id, path, captures, instructions)
     }
 
     fn resolve(self: Arc<Self>) -> BoxFuture<Result<Value, RpcError>> {

@@ -81,7 +81,7 @@ async fn resolve_args(args: Vec<Value>) -> Result<Vec<Value>, RpcError> {
 }
 
 /// Reads `path` from a settled value, forwarding to any stub on the way.
-pub(crate) async fn get_value(v: Value, path: &[PathKey]) -> Result<Value, RpcError> {
+async fn get_value(v: Value, path: &[PathKey]) -> Result<Value, RpcError> {
     match follow(v, path)? {
         Followed::Value(v) => Ok(v),
         Followed::Forward(stub, rest) if rest.is_empty() => Ok(Value::Stub(stub)),
@@ -90,11 +90,7 @@ pub(crate) async fn get_value(v: Value, path: &[PathKey]) -> Result<Value, RpcEr
 }
 
 /// Calls the function at `path` of a settled value.
-pub(crate) async fn call_value(
-    v: Value,
-    path: &[PathKey],
-    args: Vec<Value>,
-) -> Result<Value, RpcError> {
+async fn call_value(v: Value, path: &[PathKey], args: Vec<Value>) -> Result<Value, RpcError> {
     match follow(v, path)? {
         Followed::Forward(stub, rest) => stub.0.call(&rest, args).0.resolve().await,
         Followed::Value(_) => Err(not_a_function(path)),

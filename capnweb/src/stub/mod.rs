@@ -9,7 +9,7 @@ mod hooks;
 mod path;
 mod target;
 
-pub(crate) use hooks::{call_value, get_value, ErrorHook, PromiseHook};
+pub(crate) use hooks::{ErrorHook, PromiseHook};
 pub(crate) use path::{resolve_promises, OBJECT_PROTOTYPE_NAMES};
 pub use target::{not_a_function, BoxFuture, RpcTarget};
 
