@@ -50,7 +50,10 @@ pub use server::Server;
 pub use session::{RpcSession, SessionOptions, SessionStats};
 pub use stub::{RpcTarget, Stub};
 pub use transport::{Transport, TransportError};
-pub use value::{BigInt, ByteKind, Bytes, Date, ErrorValue, Number, Object, Value};
+pub use value::{
+    from_value, to_value, BigInt, ByteKind, Bytes, Date, ErrorValue, Number, Object, Value,
+    ValueError,
+};
 pub use wire::{Limits, WireError};
 
 /// Parses an expression without a session, as the reference's `deserialize`: stubs are refused.

@@ -1,13 +1,22 @@
 //! The dynamic [`Value`]: everything a Cap'n Web message can carry.
 //!
 //! This module is pure data: it knows nothing of the wire syntax (see [`crate::wire`]) nor of
-//! sessions. Capabilities appear here only as opaque [`Stub`] handles.
+//! sessions. Capabilities appear here only as opaque [`Stub`] handles. [`to_value`] and
+//! [`from_value`] bridge it to any serde type.
 
+mod de;
+mod magic;
 mod number;
+mod ser;
+mod serde_impls;
 mod special;
+mod value_error;
 
+pub use de::from_value;
 pub use number::Number;
+pub use ser::to_value;
 pub use special::{BigInt, ByteKind, Bytes, Date, ErrorValue, OpaqueInit};
+pub use value_error::ValueError;
 
 use crate::stub::Stub;
 
