@@ -64,6 +64,14 @@ impl RpcError {
         }
     }
 
+    /// The same error, with the method it happened in named at the front of its message.
+    pub(crate) fn in_call(self, method: &str) -> RpcError {
+        match self {
+            RpcError::Type(m) => RpcError::Type(format!("{method}: {m}")),
+            other => other,
+        }
+    }
+
     /// The JavaScript class name this error travels as.
     pub fn name(&self) -> &str {
         match self {

@@ -17,10 +17,24 @@ use crate::session::{RpcSession, SessionOptions};
 use crate::stub::Stub;
 use crate::transport::http_batch::serve_batch;
 use crate::transport::websocket::AxumWebSocket;
+use crate::typed::IntoStub;
 
-/// Makes the main object for each new connection (or batch request).
-pub trait MainFactory: Fn() -> Stub + Send + Sync + 'static {}
-impl<F: Fn() -> Stub + Send + Sync + 'static> MainFactory for F {}
+/// Makes the main object for each new connection (or batch request): a closure returning a
+/// [`Stub`], a generated `XxxServer` or any [`RpcTarget`](crate::RpcTarget).
+pub trait MainFactory: Send + Sync + 'static {
+    /// A new main object.
+    fn make(&self) -> Stub;
+}
+
+impl<F, M> MainFactory for F
+where
+    F: Fn() -> M + Send + Sync + 'static,
+    M: IntoStub,
+{
+    fn make(&self) -> Stub {
+        self().into_stub()
+    }
+}
 
 /// An axum router answering WebSocket upgrades and HTTP batch POSTs at `/`, each with a new main
 /// object from `factory`.
@@ -34,18 +48,14 @@ impl<F: Fn() -> Stub + Send + Sync + 'static> MainFactory for F {}
 /// # drop(app);
 /// ```
 pub fn router(factory: impl MainFactory, options: SessionOptions) -> Router {
-    let factory: Arc<dyn Fn() -> Stub + Send + Sync> = Arc::new(factory);
+    let factory: Arc<dyn MainFactory> = Arc::new(factory);
     Router::new().route(
         "/",
         axum::routing::any(move |req: Request| handle(req, factory.clone(), options.clone())),
     )
 }
 
-async fn handle(
-    req: Request,
-    factory: Arc<dyn Fn() -> Stub + Send + Sync>,
-    options: SessionOptions,
-) -> Response {
+async fn handle(req: Request, factory: Arc<dyn MainFactory>, options: SessionOptions) -> Response {
     let is_upgrade = req
         .headers()
         .get(header::UPGRADE)
@@ -59,8 +69,11 @@ async fn handle(
                 ws.max_message_size(max)
                     .max_frame_size(max)
                     .on_upgrade(move |socket| async move {
-                        let (_session, run) =
-                            RpcSession::new(AxumWebSocket::new(socket), Some(factory()), options);
+                        let (_session, run) = RpcSession::new(
+                            AxumWebSocket::new(socket),
+                            Some(factory.make()),
+                            options,
+                        );
                         run.await;
                     })
             }
@@ -88,7 +101,7 @@ async fn handle(
     let Ok(text) = std::str::from_utf8(&body) else {
         return (StatusCode::BAD_REQUEST, "batch body is not UTF-8").into_response();
     };
-    let answer = serve_batch(text, factory(), options).await;
+    let answer = serve_batch(text, factory.make(), options).await;
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")

@@ -1,0 +1,60 @@
+//! [`Param`]: an argument of a typed call, given now or pipelined from an earlier call.
+
+use serde::Serialize;
+
+use super::RpcPromise;
+use crate::stub::Stub;
+use crate::value::{to_value, Value, ValueError};
+
+/// An argument of a generated client method: a value of type `T`, or the promise of one.
+///
+/// Generated methods take `impl Into<Param<T>>`, so a caller passes either a `T` or an
+/// [`RpcPromise<T>`] from an earlier call, which is pipelined: the server substitutes the result
+/// without a round trip through the caller.
+///
+/// ```
+/// use capnweb::{Param, RpcPromise, Stub, Value};
+/// let now: Param<i64> = 5.into();
+/// let later: Param<i64> = RpcPromise::<i64>::from_stub(Stub::resolved(Value::from(5))).into();
+/// # drop((now, later));
+/// ```
+pub enum Param<T> {
+    /// A value at hand.
+    Value(T),
+    /// A value to come: the result of an earlier call.
+    Promise(Stub),
+}
+
+impl<T: Serialize> Param<T> {
+    /// The value to send.
+    pub fn into_value(self) -> Result<Value, ValueError> {
+        match self {
+            Param::Value(v) => to_value(&v),
+            Param::Promise(stub) => Ok(Value::Promise(stub)),
+        }
+    }
+}
+
+impl<T> From<T> for Param<T> {
+    fn from(v: T) -> Param<T> {
+        Param::Value(v)
+    }
+}
+
+impl<T> From<RpcPromise<T>> for Param<T> {
+    fn from(p: RpcPromise<T>) -> Param<T> {
+        Param::Promise(RpcPromise::into_stub(p))
+    }
+}
+
+impl<T> From<&RpcPromise<T>> for Param<T> {
+    fn from(p: &RpcPromise<T>) -> Param<T> {
+        Param::Promise(RpcPromise::stub(p).clone())
+    }
+}
+
+impl From<&str> for Param<String> {
+    fn from(s: &str) -> Param<String> {
+        Param::Value(s.to_owned())
+    }
+}

@@ -1,0 +1,148 @@
+//! [`RpcPromise`]: the result of a typed call, to await, pipeline through, or map.
+
+use std::future::IntoFuture;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::OnceLock;
+
+use serde::de::DeserializeOwned;
+
+use super::RpcClient;
+use crate::error::RpcError;
+use crate::stub::{BoxFuture, Stub};
+use crate::value::{from_value, Value};
+
+/// The result of a call, before it arrives.
+///
+/// - `.await` it for `Result<T, RpcError>`.
+/// - If `T` is a client, call its methods on the promise at once (it dereferences to `T`): the
+///   calls are pipelined, sent before the result exists, with no extra round trip.
+/// - Pass it as an argument of another call (see [`Param`](super::Param)), or a
+///   [`field`](RpcPromise::field) of it, to pipeline a result into that call.
+/// - [`map`](RpcPromise::map) a promised `Vec` or `Option` with calls run by the server.
+/// - Drop it to release the result on the server.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use capnweb::{RpcPromise, Stub, Value};
+/// let p = RpcPromise::<Vec<u8>>::from_stub(Stub::resolved(Value::from(vec![Value::from(1)])));
+/// assert_eq!(p.await?, vec![1]);
+/// # Ok::<(), capnweb::RpcError>(()) }).unwrap();
+/// ```
+#[must_use = "a promise does nothing more unless awaited or pipelined; dropping it releases the result"]
+pub struct RpcPromise<T> {
+    stub: Stub,
+    // The client view of a promised capability, made on first use (see `Deref`).
+    pipelined: OnceLock<T>,
+    _result: PhantomData<fn() -> T>,
+}
+
+impl<T> RpcPromise<T> {
+    /// A typed view of a promise stub (trusted to resolve to a `T`).
+    pub fn from_stub(stub: Stub) -> RpcPromise<T> {
+        RpcPromise {
+            stub,
+            pipelined: OnceLock::new(),
+            _result: PhantomData,
+        }
+    }
+
+    /// A promise that fails with `error`.
+    pub fn broken(error: RpcError) -> RpcPromise<T> {
+        RpcPromise::from_stub(Stub::broken(error))
+    }
+
+    /// The stub underneath. An associated function, so that it never hides a method of `T`.
+    pub fn stub(this: &Self) -> &Stub {
+        &this.stub
+    }
+
+    /// The stub underneath, taking the promise.
+    pub fn into_stub(this: Self) -> Stub {
+        this.stub
+    }
+
+    /// A field of the promised value, as a promise of its own: read by the server, so it can be
+    /// passed on to another call without waiting.
+    pub fn field<U>(&self, name: &str) -> RpcPromise<U> {
+        RpcPromise::from_stub(self.stub.get(name))
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> IntoFuture for RpcPromise<T> {
+    type Output = Result<T, RpcError>;
+    type IntoFuture = BoxFuture<Result<T, RpcError>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let stub = self.stub;
+        Box::pin(async move { Ok(from_value(stub.resolve().await?)?) })
+    }
+}
+
+impl<T: RpcClient> Deref for RpcPromise<T> {
+    type Target = T;
+
+    /// The promised capability, usable at once: its calls are pipelined.
+    fn deref(&self) -> &T {
+        self.pipelined
+            .get_or_init(|| T::from_stub(self.stub.clone()))
+    }
+}
+
+/// What a [`map`](RpcPromise::map) closure may return: a promise from a call, or a client.
+#[diagnostic::on_unimplemented(
+    message = "a map() closure cannot return `{Self}`",
+    label = "return the promise of a call (or a client) here",
+    note = "the closure runs once, on a placeholder, to record calls: it can only return what those calls give"
+)]
+pub trait MapResult {
+    /// The type of each mapped element.
+    type Output;
+    /// The value the recorded closure returns.
+    fn into_map_value(self) -> Value;
+}
+
+impl<U> MapResult for RpcPromise<U> {
+    type Output = U;
+    fn into_map_value(self) -> Value {
+        Value::Promise(self.stub)
+    }
+}
+
+impl<C: RpcClient> MapResult for C {
+    type Output = C;
+    fn into_map_value(self) -> Value {
+        Value::Stub(self.stub().clone())
+    }
+}
+
+impl<T> RpcPromise<Vec<T>> {
+    /// Runs `f` on the server for each element, in the same round trip.
+    ///
+    /// `f` runs once, here, on a placeholder: it can make calls (on the placeholder, or on
+    /// clients it captures) and return their promise. It cannot look at the element, which
+    /// does not exist yet: the placeholder offers no comparison, formatting or branching.
+    pub fn map<R: MapResult>(
+        &self,
+        f: impl FnOnce(RpcPromise<T>) -> R,
+    ) -> RpcPromise<Vec<R::Output>> {
+        RpcPromise::from_stub(
+            self.stub
+                .map(|x| f(RpcPromise::from_stub(x)).into_map_value()),
+        )
+    }
+}
+
+impl<T> RpcPromise<Option<T>> {
+    /// Runs `f` on the server on the value if there is one (`None` stays `None`), in the same
+    /// round trip. See [`RpcPromise::map`] on a `Vec` for what `f` may do.
+    pub fn map<R: MapResult>(
+        &self,
+        f: impl FnOnce(RpcPromise<T>) -> R,
+    ) -> RpcPromise<Option<R::Output>> {
+        RpcPromise::from_stub(
+            self.stub
+                .map(|x| f(RpcPromise::from_stub(x)).into_map_value()),
+        )
+    }
+}
