@@ -163,7 +163,7 @@ fn client_method(m: &Method) -> TokenStream {
     let values = m.params.iter().map(|p| {
         let (name, ty) = (&p.ident, &p.ty);
         quote_spanned! {ty.span()=>
-            __capnweb_args.push(::capnweb::Param::<#ty>::into_value(::core::convert::Into::into(#name))?);
+            __capnweb_args.push(::capnweb::__private::param::<#ty>(::core::convert::Into::into(#name))?);
         }
     });
     let count = m.params.len();

@@ -124,8 +124,8 @@ impl Method {
         match inputs.next() {
             Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_none() => {}
             Some(FnArg::Receiver(r)) if r.mutability.is_some() && r.reference.is_some() => {
-                return Err(Error::new(
-                    r.span(),
+                return Err(Error::new_spanned(
+                    r,
                     "RPC methods take `&self`, not `&mut self`: one object serves concurrent calls, so keep mutable state behind a Mutex or atomics",
                 ))
             }
@@ -190,12 +190,12 @@ impl Method {
 /// Parameters are deserialized into owned values: borrowed and `impl Trait` types cannot be.
 fn check_owned(ty: &Type) -> syn::Result<()> {
     match ty {
-        Type::Reference(r) => Err(Error::new(
-            r.span(),
+        Type::Reference(r) => Err(Error::new_spanned(
+            r,
             "RPC parameters must be owned types (e.g. `String` rather than `&str`): arguments are decoded from the wire",
         )),
-        Type::ImplTrait(t) => Err(Error::new(
-            t.span(),
+        Type::ImplTrait(t) => Err(Error::new_spanned(
+            t,
             "RPC parameters need a concrete type, not `impl Trait`",
         )),
         _ => Ok(()),

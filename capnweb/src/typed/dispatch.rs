@@ -3,13 +3,36 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::RpcPromise;
+use super::{Param, RpcPromise};
 use crate::error::RpcError;
 use crate::stub::{BoxFuture, Stub};
 use crate::value::{from_value, to_value, Value, ValueError};
 
+/// A parameter type, as the client sends it. A trait of our own for the error message.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be sent over RPC",
+    label = "does not implement `serde::Serialize`",
+    note = "derive `serde::Serialize` and `serde::Deserialize` for it, or use a generated `XxxClient`, `capnweb::Callback` or `capnweb::Value`"
+)]
+pub trait RpcSend: Serialize {}
+impl<T: Serialize> RpcSend for T {}
+
+/// A parameter type, as the server receives it. A trait of our own for the error message.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be received over RPC",
+    label = "does not implement `serde::Deserialize`",
+    note = "derive `serde::Serialize` and `serde::Deserialize` for it, or use a generated `XxxClient`, `capnweb::Callback` or `capnweb::Value`"
+)]
+pub trait RpcReceive: DeserializeOwned {}
+impl<T: DeserializeOwned> RpcReceive for T {}
+
+/// Client side: an argument as the value to send.
+pub fn param<T: RpcSend>(param: Param<T>) -> Result<Value, ValueError> {
+    param.into_value()
+}
+
 /// Server side: the next argument of `method`, as the declared type of parameter `name`.
-pub fn arg<T: DeserializeOwned>(
+pub fn arg<T: RpcReceive>(
     args: &mut std::vec::IntoIter<Value>,
     method: &str,
     name: &str,

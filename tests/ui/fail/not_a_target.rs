@@ -1,0 +1,5 @@
+struct Plain;
+
+fn main() {
+    let _ = capnweb::Stub::new(Plain);
+}
