@@ -1,153 +1,172 @@
-//! The interface both interop servers implement (the reference's `TestTarget` and `Counter`),
-//! written against the dynamic [`RpcTarget`] API.
+//! The interface both interop servers implement: the reference's `TestTarget` and `Counter`
+//! (from its `__tests__/test-util.ts`), declared with `#[rpc_interface]`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::Mutex;
 
-use capnweb::stub::{not_a_function, BoxFuture};
-use capnweb::{Object, RpcError, RpcTarget, Stub, Value};
+use capnweb::{rpc_interface, Callback, RpcError, RpcPromise, Stub, Value};
+use serde::Serialize;
 
-/// The main object: `square`, `add`, `echo`, `callSquare`, `callFunction`, `throwError`,
-/// `makeCounter`, `incrementCounter`, `generateFibonacci`, `returnNull`, `returnUndefined`,
-/// `returnNumber`.
-pub struct TestTarget;
-
-fn number(args: &[Value], i: usize, method: &str) -> Result<f64, RpcError> {
-    args.get(i)
-        .and_then(Value::as_f64)
-        .ok_or_else(|| RpcError::type_error(format!("{method}: argument {i} must be a number")))
+/// The reference test suite's main object.
+#[rpc_interface]
+pub trait TestTarget {
+    /// `i * i`.
+    async fn square(&self, i: f64) -> Result<f64, RpcError>;
+    /// `a + b` as JavaScript computes it: numbers add, strings concatenate.
+    async fn add(&self, a: Value, b: Value) -> Result<Value, RpcError>;
+    /// Its argument, unchanged.
+    async fn echo(&self, value: Value) -> Result<Value, RpcError>;
+    /// `{ result: target.square(i) }`, pipelined: the result holds a promise.
+    async fn call_square(&self, target: TestTargetClient, i: f64) -> Result<Pending, RpcError>;
+    /// `{ result: await func(i) }`.
+    async fn call_function(
+        &self,
+        func: Callback<Value, Value>,
+        i: Value,
+    ) -> Result<Settled, RpcError>;
+    /// Always fails with `RangeError: test error`.
+    async fn throw_error(&self) -> Result<(), RpcError>;
+    /// A new counter starting at `i`.
+    async fn make_counter(&self, i: f64) -> Result<CounterClient, RpcError>;
+    /// `counter.increment(i)`, with `i` 1 when left out.
+    async fn increment_counter(
+        &self,
+        counter: CounterClient,
+        i: Option<f64>,
+    ) -> Result<f64, RpcError>;
+    /// The first `length` Fibonacci numbers.
+    async fn generate_fibonacci(&self, length: f64) -> Result<Vec<f64>, RpcError>;
+    /// `null`.
+    async fn return_null(&self) -> Result<Option<f64>, RpcError>;
+    /// `undefined`.
+    async fn return_undefined(&self) -> Result<(), RpcError>;
+    /// Its argument.
+    async fn return_number(&self, i: f64) -> Result<f64, RpcError>;
 }
 
-fn stub(args: &[Value], i: usize, method: &str) -> Result<Stub, RpcError> {
-    args.get(i)
-        .and_then(Value::as_stub)
-        .cloned()
-        .ok_or_else(|| RpcError::type_error(format!("{method}: argument {i} must be a stub")))
+/// A counter.
+#[rpc_interface]
+pub trait Counter {
+    /// Adds `amount` (1 when left out) and returns the new value.
+    async fn increment(&self, amount: Option<f64>) -> Result<f64, RpcError>;
+    /// The current value, read as a property.
+    #[rpc(property)]
+    async fn value(&self) -> Result<f64, RpcError>;
 }
 
-fn done(v: Result<Value, RpcError>) -> BoxFuture<Result<Value, RpcError>> {
-    Box::pin(std::future::ready(v))
+/// A result holding a promise, as `callSquare` returns.
+#[derive(Serialize)]
+pub struct Pending {
+    result: RpcPromise<f64>,
 }
 
-impl RpcTarget for TestTarget {
-    fn call(self: Arc<Self>, method: &str, args: Vec<Value>) -> BoxFuture<Result<Value, RpcError>> {
-        match method {
-            "square" => done(number(&args, 0, method).map(|i| Value::from(i * i))),
-            "add" => done(match (args.first(), args.get(1)) {
-                // `a + b` in JavaScript: strings concatenate.
-                (Some(Value::String(a)), Some(Value::String(b))) => {
-                    Ok(Value::String(format!("{a}{b}")))
-                }
-                _ => (|| {
-                    Ok(Value::from(
-                        number(&args, 0, "add")? + number(&args, 1, "add")?,
-                    ))
-                })(),
-            }),
-            "echo" => done(Ok(args.into_iter().next().unwrap_or_default())),
-            "callSquare" => done((|| {
-                let this = stub(&args, 0, "callSquare")?;
-                let i = args.get(1).cloned().unwrap_or_default();
-                let mut o = Object::new();
-                o.insert(
-                    "result".into(),
-                    Value::Promise(this.call("square", vec![i])),
-                );
-                Ok(Value::Object(o))
-            })()),
-            "callFunction" => Box::pin(async move {
-                let func = stub(&args, 0, "callFunction")?;
-                let i = args.get(1).cloned().unwrap_or_default();
-                let result = func.call("", vec![i]).resolve().await?;
-                let mut o = Object::new();
-                o.insert("result".into(), result);
-                Ok(Value::Object(o))
-            }),
-            "throwError" => done(Err(RpcError::range_error("test error"))),
-            "makeCounter" => {
-                done(number(&args, 0, method).map(|i| Value::Stub(Stub::new(Counter::new(i)))))
-            }
-            "incrementCounter" => Box::pin(async move {
-                let counter = stub(&args, 0, "incrementCounter")?;
-                let amount = match args.get(1) {
-                    None | Some(Value::Undefined) => Value::from(1),
-                    Some(v) => v.clone(),
-                };
-                counter.call("increment", vec![amount]).resolve().await
-            }),
-            "generateFibonacci" => done(number(&args, 0, method).map(|n| {
-                let mut fib: Vec<f64> = Vec::new();
-                let (mut a, mut b) = (0.0, 1.0);
-                for _ in 0..(n.max(0.0) as usize).min(10_000) {
-                    fib.push(a);
-                    (a, b) = (b, a + b);
-                }
-                Value::Array(fib.into_iter().map(Value::from).collect())
-            })),
-            "returnNull" => done(Ok(Value::Null)),
-            "returnUndefined" => done(Ok(Value::Undefined)),
-            "returnNumber" => done(number(&args, 0, method).map(Value::from)),
-            _ => not_a_function(method),
+/// A result holding a value, as `callFunction` returns.
+#[derive(Serialize, serde::Deserialize)]
+pub struct Settled {
+    result: Value,
+}
+
+/// The implementation of [`TestTarget`].
+pub struct Tests;
+
+/// A new main object for the interop tests.
+pub fn test_target() -> Stub {
+    Stub::new(TestTargetServer::new(Tests))
+}
+
+impl TestTarget for Tests {
+    async fn square(&self, i: f64) -> Result<f64, RpcError> {
+        Ok(i * i)
+    }
+
+    async fn add(&self, a: Value, b: Value) -> Result<Value, RpcError> {
+        match (a, b) {
+            (Value::String(a), Value::String(b)) => Ok(Value::String(a + &b)),
+            (a, b) => match (a.as_f64(), b.as_f64()) {
+                (Some(a), Some(b)) => Ok(Value::from(a + b)),
+                _ => Err(RpcError::type_error(
+                    "add: expected two numbers or two strings",
+                )),
+            },
         }
+    }
+
+    async fn echo(&self, value: Value) -> Result<Value, RpcError> {
+        Ok(value)
+    }
+
+    async fn call_square(&self, target: TestTargetClient, i: f64) -> Result<Pending, RpcError> {
+        Ok(Pending {
+            result: target.square(i),
+        })
+    }
+
+    async fn call_function(
+        &self,
+        func: Callback<Value, Value>,
+        i: Value,
+    ) -> Result<Settled, RpcError> {
+        Ok(Settled {
+            result: func.call(i).await?,
+        })
+    }
+
+    async fn throw_error(&self) -> Result<(), RpcError> {
+        Err(RpcError::range_error("test error"))
+    }
+
+    async fn make_counter(&self, i: f64) -> Result<CounterClient, RpcError> {
+        Ok(CounterClient::from_impl(Count::new(i)))
+    }
+
+    async fn increment_counter(
+        &self,
+        counter: CounterClient,
+        i: Option<f64>,
+    ) -> Result<f64, RpcError> {
+        counter.increment(i.unwrap_or(1.0)).await
+    }
+
+    async fn generate_fibonacci(&self, length: f64) -> Result<Vec<f64>, RpcError> {
+        let mut fib = Vec::new();
+        let (mut a, mut b) = (0.0, 1.0);
+        for _ in 0..(length.max(0.0) as usize).min(10_000) {
+            fib.push(a);
+            (a, b) = (b, a + b);
+        }
+        Ok(fib)
+    }
+
+    async fn return_null(&self) -> Result<Option<f64>, RpcError> {
+        Ok(None)
+    }
+
+    async fn return_undefined(&self) -> Result<(), RpcError> {
+        Ok(())
+    }
+
+    async fn return_number(&self, i: f64) -> Result<f64, RpcError> {
+        Ok(i)
     }
 }
 
-/// A counter: `increment(amount = 1)` and the read-only property `value`.
-pub struct Counter {
-    // f64 bits: the count is a JavaScript number.
-    value: AtomicU64,
-}
+/// The implementation of [`Counter`].
+pub struct Count(Mutex<f64>);
 
-impl Counter {
+impl Count {
     /// A counter starting at `start`.
-    pub fn new(start: f64) -> Counter {
-        Counter {
-            value: AtomicU64::new(start.to_bits()),
-        }
-    }
-
-    fn current(&self) -> f64 {
-        f64::from_bits(self.value.load(Ordering::SeqCst))
+    pub fn new(start: f64) -> Count {
+        Count(Mutex::new(start))
     }
 }
 
-impl RpcTarget for Counter {
-    fn call(self: Arc<Self>, method: &str, args: Vec<Value>) -> BoxFuture<Result<Value, RpcError>> {
-        match method {
-            "increment" => {
-                let amount = match args.first() {
-                    None | Some(Value::Undefined) => 1.0,
-                    Some(v) => match v.as_f64() {
-                        Some(a) => a,
-                        None => {
-                            return done(Err(RpcError::type_error(
-                                "increment: amount must be a number",
-                            )))
-                        }
-                    },
-                };
-                let mut current = self.value.load(Ordering::SeqCst);
-                loop {
-                    let next = (f64::from_bits(current) + amount).to_bits();
-                    match self.value.compare_exchange(
-                        current,
-                        next,
-                        Ordering::SeqCst,
-                        Ordering::SeqCst,
-                    ) {
-                        Ok(_) => return done(Ok(Value::from(f64::from_bits(next)))),
-                        Err(actual) => current = actual,
-                    }
-                }
-            }
-            _ => not_a_function(method),
-        }
+impl Counter for Count {
+    async fn increment(&self, amount: Option<f64>) -> Result<f64, RpcError> {
+        let mut n = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *n += amount.unwrap_or(1.0);
+        Ok(*n)
     }
 
-    fn get(self: Arc<Self>, property: &str) -> BoxFuture<Result<Value, RpcError>> {
-        done(Ok(match property {
-            "value" => Value::from(self.current()),
-            _ => Value::Undefined,
-        }))
+    async fn value(&self) -> Result<f64, RpcError> {
+        Ok(*self.0.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }

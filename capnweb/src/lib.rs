@@ -50,6 +50,99 @@ pub mod typed;
 pub mod value;
 pub mod wire;
 
+/// Turns a trait of `async fn` methods into an RPC interface: a typed client, a server and
+/// promise pipelining, from one declaration.
+///
+/// For `trait Foo` it generates:
+///
+/// - **`FooClient`**: one method per trait method, taking `impl Into<Param<T>>` (a value, or
+///   the [`RpcPromise`] of one from an earlier call) and returning an [`RpcPromise`]. Cheap to
+///   clone; implements [`RpcClient`], `Serialize` and `Deserialize` (so it can be an argument or
+///   a result of another interface), `From<Stub>`. `FooClient::from_impl(x)` serves a local
+///   implementation `x` and gives a client of it.
+/// - **`FooServer<T>`**: `FooServer::new(x)` is the [`RpcTarget`] serving `x: impl Foo`. It
+///   decodes each argument into its declared Rust type (a wrong one is answered with a
+///   `TypeError` naming the method and the parameter), runs the method and encodes its result.
+///   Names that are not declared methods are answered "is not a function", as JavaScript does.
+/// - **The trait** itself, with each `async fn` rewritten to return `impl Future + Send`:
+///   implement it with plain `async fn`s; a future that is not `Send` is reported at the impl.
+///
+/// Rules, checked at compile time with errors at the offending span: methods are `async fn`
+/// taking `&self`, not generic, with owned parameter types, returning `Result<T, E>` where
+/// `E: Into<RpcError>`; parameter and result types are serde types (or clients, [`Callback`],
+/// [`Stub`], [`Value`]).
+///
+/// Method attributes:
+///
+/// - `#[rpc(name = "...")]`: the wire name; by default the method name in camelCase
+///   (`make_counter` is called as `makeCounter`), so TypeScript peers meet it as they expect.
+/// - `#[rpc(property)]`: read as a property (`["pipeline", id, ["value"]]`), not called.
+/// - `#[rpc(idempotent)]`: safe to send again after a reconnect; listed in
+///   [`RpcClient::IDEMPOTENT`].
+///
+/// Trailing `Option` parameters may be left out by a caller (a TypeScript caller omitting them
+/// reaches `None`), and the generated client leaves out trailing `None`s, so a JavaScript
+/// callee's default parameters apply. Doc comments are carried onto the client's methods.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use capnweb::{rpc_interface, transport::in_process, RpcError, RpcSession, SessionOptions, Stub};
+///
+/// #[rpc_interface]
+/// pub trait Counter {
+///     /// Adds `amount` (1 if `None`) and returns the new count.
+///     async fn increment(&self, amount: Option<i64>) -> Result<i64, RpcError>;
+///     #[rpc(property)]
+///     async fn value(&self) -> Result<i64, RpcError>;
+/// }
+///
+/// #[rpc_interface]
+/// pub trait Calculator {
+///     async fn add(&self, a: i64, b: i64) -> Result<i64, RpcError>;
+///     async fn make_counter(&self, start: i64) -> Result<CounterClient, RpcError>;
+///     #[rpc(idempotent)]
+///     async fn list_ids(&self) -> Result<Vec<i64>, RpcError>;
+/// }
+///
+/// struct Count(std::sync::Mutex<i64>);
+/// impl Counter for Count {
+///     async fn increment(&self, amount: Option<i64>) -> Result<i64, RpcError> {
+///         let mut n = self.0.lock().unwrap();
+///         *n += amount.unwrap_or(1);
+///         Ok(*n)
+///     }
+///     async fn value(&self) -> Result<i64, RpcError> {
+///         Ok(*self.0.lock().unwrap())
+///     }
+/// }
+///
+/// struct Calc;
+/// impl Calculator for Calc {
+///     async fn add(&self, a: i64, b: i64) -> Result<i64, RpcError> {
+///         Ok(a + b)
+///     }
+///     async fn make_counter(&self, start: i64) -> Result<CounterClient, RpcError> {
+///         Ok(CounterClient::from_impl(Count(std::sync::Mutex::new(start))))
+///     }
+///     async fn list_ids(&self) -> Result<Vec<i64>, RpcError> {
+///         Ok(vec![1, 2, 3])
+///     }
+/// }
+///
+/// // Any transport will do; `capnweb::connect` and `capnweb::Server` use WebSockets.
+/// let (a, b) = in_process::pair();
+/// let _server = RpcSession::spawn(a, Some(Stub::new(CalculatorServer::new(Calc))), SessionOptions::default());
+/// let calc = CalculatorClient::from(RpcSession::spawn(b, None, SessionOptions::default()).main());
+///
+/// assert_eq!(calc.add(1, 2).await?, 3);
+/// // Pipelining: the counter is used before it exists, in one round trip.
+/// assert_eq!(calc.make_counter(5).increment(Some(3)).await?, 8);
+/// // A result passed on as an argument, without waiting for it.
+/// assert_eq!(calc.add(calc.add(1, 2), 10).await?, 13);
+/// // map(): the calls run on the server, for each element.
+/// assert_eq!(calc.list_ids().map(|id| calc.add(&id, &id)).await?, vec![2, 4, 6]);
+/// # Ok::<(), RpcError>(()) }).unwrap();
+/// ```
 pub use capnweb_macros::rpc_interface;
 pub use client::{connect, connect_with};
 pub use error::RpcError;

@@ -5,8 +5,8 @@
 
 use std::io::Write;
 
-use capnweb::{Server, Stub};
-use capnweb_examples::interop::TestTarget;
+use capnweb::Server;
+use capnweb_examples::interop::test_target;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -20,7 +20,7 @@ async fn main() -> std::io::Result<()> {
             std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("--port: {e}"))
         })?;
     let (addr, serve) = Server::bind(format!("127.0.0.1:{port}"))
-        .listen(|| Stub::new(TestTarget))
+        .listen(test_target)
         .await?;
     println!("LISTENING {}", addr.port());
     std::io::stdout().flush()?;

@@ -1,97 +1,104 @@
-//! A server and a client in one process: calls, pipelining, a callback, and map().
+//! A server and a client in one process: typed calls, pipelining, capabilities, a callback,
+//! and map().
 //!
 //! `cargo run --example quickstart`
 
-use std::sync::Arc;
+use std::sync::Mutex;
 
-use capnweb::stub::{not_a_function, BoxFuture};
-use capnweb::{connect, RpcError, RpcTarget, Server, Stub, Value};
+use capnweb::{connect, rpc_interface, Callback, RpcClient, RpcError, Server};
 
-/// A calculator with `add(a, b)`, `makeCounter(start)` and `apply(f, x)`.
-struct Calculator;
+/// A counter: a capability the calculator hands out.
+#[rpc_interface]
+pub trait Counter {
+    /// Adds `amount` (1 when left out) and returns the new count.
+    async fn increment(&self, amount: Option<f64>) -> Result<f64, RpcError>;
+    /// The count, read as a property on the wire.
+    #[rpc(property)]
+    async fn value(&self) -> Result<f64, RpcError>;
+}
 
-impl RpcTarget for Calculator {
-    fn call(self: Arc<Self>, method: &str, args: Vec<Value>) -> BoxFuture<Result<Value, RpcError>> {
-        let num = |i: usize| {
-            args.get(i)
-                .and_then(Value::as_f64)
-                .ok_or_else(|| RpcError::type_error("expected a number"))
-        };
-        match method {
-            "add" => {
-                let r = num(0).and_then(|a| Ok(Value::from(a + num(1)?)));
-                Box::pin(async move { r })
-            }
-            "makeCounter" => {
-                let r = num(0).map(|start| {
-                    Value::Stub(Stub::new(capnweb_examples::interop::Counter::new(start)))
-                });
-                Box::pin(async move { r })
-            }
-            "apply" => Box::pin(async move {
-                let f = args
-                    .first()
-                    .and_then(Value::as_stub)
-                    .cloned()
-                    .ok_or_else(|| RpcError::type_error("expected a function"))?;
-                // Calls the client back, on the same connection.
-                f.call("", vec![args.get(1).cloned().unwrap_or_default()])
-                    .resolve()
-                    .await
-            }),
-            _ => not_a_function(method),
-        }
+/// The main object the server offers.
+#[rpc_interface]
+pub trait Calculator {
+    async fn add(&self, a: i64, b: i64) -> Result<i64, RpcError>;
+    /// Returns a new capability.
+    async fn make_counter(&self, start: f64) -> Result<CounterClient, RpcError>;
+    /// Calls the caller back.
+    async fn apply(&self, f: Callback<f64, f64>, x: f64) -> Result<f64, RpcError>;
+    /// Safe to retry after a reconnect.
+    #[rpc(idempotent)]
+    async fn list_ids(&self) -> Result<Vec<i64>, RpcError>;
+}
+
+struct Count(Mutex<f64>);
+
+impl Counter for Count {
+    async fn increment(&self, amount: Option<f64>) -> Result<f64, RpcError> {
+        let mut n = self.0.lock().unwrap();
+        *n += amount.unwrap_or(1.0);
+        Ok(*n)
+    }
+    async fn value(&self) -> Result<f64, RpcError> {
+        Ok(*self.0.lock().unwrap())
+    }
+}
+
+struct Calc;
+
+impl Calculator for Calc {
+    async fn add(&self, a: i64, b: i64) -> Result<i64, RpcError> {
+        a.checked_add(b)
+            .ok_or_else(|| RpcError::range_error("overflow"))
+    }
+    async fn make_counter(&self, start: f64) -> Result<CounterClient, RpcError> {
+        Ok(CounterClient::from_impl(Count(Mutex::new(start))))
+    }
+    async fn apply(&self, f: Callback<f64, f64>, x: f64) -> Result<f64, RpcError> {
+        f.call(x).await
+    }
+    async fn list_ids(&self) -> Result<Vec<i64>, RpcError> {
+        Ok(vec![1, 2, 3])
     }
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // One new main object per connection; WebSocket and HTTP batch on the same address.
     let (addr, serve) = Server::bind("127.0.0.1:0")
-        .listen(|| Stub::new(Calculator))
+        .listen(|| CalculatorServer::new(Calc))
         .await?;
     tokio::spawn(serve);
 
-    let calc: Stub = connect(&format!("ws://{addr}/")).await?;
-    let sum = calc
-        .call("add", vec![Value::from(1), Value::from(2)])
-        .resolve()
-        .await?;
-    println!("add(1, 2) = {}", sum.as_f64().unwrap_or_default());
+    let calc: CalculatorClient = connect(&format!("ws://{addr}/")).await?;
+    println!("add(1, 2) = {}", calc.add(1, 2).await?);
 
     // Pipelining: the counter is used before it exists; one round trip.
-    let n = calc
-        .call("makeCounter", vec![Value::from(5)])
-        .call("increment", vec![Value::from(3)]);
-    println!(
-        "makeCounter(5).increment(3) = {}",
-        n.resolve().await?.as_f64().unwrap_or_default()
-    );
+    let n = calc.make_counter(5.0).increment(Some(3.0)).await?;
+    println!("makeCounter(5).increment(3) = {n}");
+
+    // A capability kept and used again; `value` is a property read.
+    let counter = calc.make_counter(1.0).await?;
+    counter.increment(None).await?;
+    println!("counter.value = {}", counter.value().await?);
 
     // A callback: the server calls our closure.
-    let times_ten = Stub::from_fn(|args: Vec<Value>| async move {
-        Ok(Value::from(args[0].as_f64().unwrap_or(0.0) * 10.0))
-    });
-    let r = calc
-        .call("apply", vec![Value::Stub(times_ten), Value::from(4)])
-        .resolve()
-        .await?;
-    println!("apply(x => x * 10, 4) = {}", r.as_f64().unwrap_or_default());
+    let times_ten = Callback::new(|x: f64| async move { Ok(x * 10.0) });
+    println!(
+        "apply(x => x * 10, 4) = {}",
+        calc.apply(times_ten, 4.0).await?
+    );
 
     // map(): the closure is recorded once and runs on the server for each element.
-    let list = Stub::resolved(Value::from(vec![
-        Value::from(1),
-        Value::from(2),
-        Value::from(3),
-    ]));
-    let sums = list.map(|x| {
-        Value::Promise(calc.call("add", vec![Value::Promise(x.clone()), Value::Promise(x)]))
-    });
-    println!(
-        "[1, 2, 3].map(x => add(x, x)) = {:?}",
-        sums.resolve()
-            .await?
-            .as_array()
-            .map(|a| a.iter().filter_map(Value::as_f64).collect::<Vec<_>>())
-    );
+    let doubled = calc.list_ids().map(|id| calc.add(&id, &id)).await?;
+    println!("listIds().map(id => add(id, id)) = {doubled:?}");
+
+    // A wrong call is an error, and the server keeps serving.
+    let err = calc
+        .stub()
+        .call("divide", vec![])
+        .resolve()
+        .await
+        .unwrap_err();
+    println!("divide() -> {err}");
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use capnweb::transport::http_batch::HttpBatch;
 use capnweb::{connect, RpcError, Stub, Value};
-use capnweb_examples::interop::TestTarget;
+use capnweb_examples::interop::test_target;
 use capnweb_tests::{describe, TsServer};
 use futures_util::future::join_all;
 
@@ -172,7 +172,7 @@ async fn the_server_calls_back_into_the_client() {
         .unwrap();
     assert_eq!(r.get("result").and_then(Value::as_f64), Some(15.0));
     // Our own object passed as `self`: the server calls its `square`.
-    let local = Stub::new(TestTarget);
+    let local = test_target();
     let r = call(&main, "callSquare", vec![Value::Stub(local), n(6.0)])
         .await
         .unwrap();

@@ -1,14 +1,14 @@
 //! The official TypeScript client (npm `capnweb`, in Node) against our server.
 
-use capnweb::{Server, Stub};
-use capnweb_examples::interop::TestTarget;
+use capnweb::Server;
+use capnweb_examples::interop::test_target;
 use capnweb_tests::node_dir;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typescript_client_suite_passes_against_rust_server() {
     let dir = node_dir();
     let (addr, serve) = Server::bind("127.0.0.1:0")
-        .listen(|| Stub::new(TestTarget))
+        .listen(test_target)
         .await
         .unwrap();
     let server = tokio::spawn(serve);

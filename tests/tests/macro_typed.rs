@@ -139,7 +139,9 @@ async fn a_promised_capability_is_pipelined() {
     assert_eq!(n, 8.0);
     let counter = calc.make_counter(1.0);
     assert_eq!(counter.increment(None).await.unwrap(), 2.0);
-    assert_eq!(counter.value().await.unwrap(), 2.0);
+    // An optional parameter takes its value directly, too.
+    assert_eq!(counter.increment(2.0).await.unwrap(), 4.0);
+    assert_eq!(counter.value().await.unwrap(), 4.0);
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use capnweb::transport::in_process::{self, InProcess};
 use capnweb::{RpcError, RpcSession, SessionOptions, Stub, Value};
-use capnweb_examples::interop::TestTarget;
+use capnweb_examples::interop::test_target;
 use futures_util::{SinkExt, StreamExt};
 
 fn n(x: f64) -> Value {
@@ -15,7 +15,7 @@ fn n(x: f64) -> Value {
 /// A server session for `TestTarget`, and the raw other end of its transport.
 fn raw_peer() -> (RpcSession, InProcess) {
     let (a, b) = in_process::pair();
-    let session = RpcSession::spawn(a, Some(Stub::new(TestTarget)), SessionOptions::default());
+    let session = RpcSession::spawn(a, Some(test_target()), SessionOptions::default());
     (session, b)
 }
 
@@ -115,7 +115,7 @@ async fn a_wrong_argument_type_is_a_type_error() {
 #[tokio::test]
 async fn calls_and_disposal_leave_the_tables_where_they_started() {
     let (a, b) = in_process::pair();
-    let server = RpcSession::spawn(a, Some(Stub::new(TestTarget)), SessionOptions::default());
+    let server = RpcSession::spawn(a, Some(test_target()), SessionOptions::default());
     let client = RpcSession::spawn(b, None, SessionOptions::default());
     let main = client.main();
     let (c0, s0) = (client.stats(), server.stats());
@@ -201,14 +201,11 @@ async fn a_session_without_main_object_says_so() {
 #[tokio::test]
 async fn capabilities_travel_both_ways_in_process() {
     let (a, b) = in_process::pair();
-    let _server = RpcSession::spawn(a, Some(Stub::new(TestTarget)), SessionOptions::default());
-    let client = RpcSession::spawn(b, Some(Stub::new(TestTarget)), SessionOptions::default());
+    let _server = RpcSession::spawn(a, Some(test_target()), SessionOptions::default());
+    let client = RpcSession::spawn(b, Some(test_target()), SessionOptions::default());
     let main = client.main();
     let r = main
-        .call(
-            "callSquare",
-            vec![Value::Stub(Stub::new(TestTarget)), n(12.0)],
-        )
+        .call("callSquare", vec![Value::Stub(test_target()), n(12.0)])
         .resolve()
         .await
         .unwrap();

@@ -53,6 +53,13 @@ impl<T> From<&RpcPromise<T>> for Param<T> {
     }
 }
 
+/// An optional parameter can be given its value directly: `increment(3.0)` for `Some(3.0)`.
+impl<T> From<T> for Param<Option<T>> {
+    fn from(v: T) -> Param<Option<T>> {
+        Param::Value(Some(v))
+    }
+}
+
 impl From<&str> for Param<String> {
     fn from(s: &str) -> Param<String> {
         Param::Value(s.to_owned())
