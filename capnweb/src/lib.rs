@@ -185,3 +185,8 @@ pub mod __private {
     pub use crate::typed::dispatch::*;
     pub use serde;
 }
+
+/// The README's code, compiled as doctests so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
