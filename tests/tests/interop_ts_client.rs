@@ -35,3 +35,29 @@ async fn typescript_client_suite_passes_against_rust_server() {
     );
     assert!(stdout.contains("# pass"), "no test ran: {stdout}");
 }
+
+/// What only a typed (`#[rpc_interface]`) server does: TypeScript callers passing wrong types or
+/// leaving arguments out get `TypeError`s naming the method and the argument.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typescript_callers_get_type_errors_from_typed_parameters() {
+    let dir = node_dir();
+    let (addr, serve) = Server::bind("127.0.0.1:0")
+        .listen(test_target)
+        .await
+        .unwrap();
+    let server = tokio::spawn(serve);
+    let output = tokio::process::Command::new("node")
+        .arg("typed-server-suite.mjs")
+        .arg(format!("ws://127.0.0.1:{}/", addr.port()))
+        .current_dir(dir)
+        .output()
+        .await
+        .expect("node must be installed");
+    server.abort();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("# pass 5"),
+        "typed-server-suite failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
