@@ -277,3 +277,13 @@ proptest! {
         let _ = parse_message(&s, &Limits::default());
     }
 }
+
+/// Found by the fuzzer (`fuzz/`): a path index above `i64::MAX` was written back wrapped.
+#[test]
+fn a_path_index_above_i64_max_is_written_back_unchanged() {
+    let text = r#"["import",3,[11111111111111561616,0,"b"]]"#;
+    let expr = parse_expr(text, &Limits::default()).unwrap();
+    let mut out = String::new();
+    write_expr(&mut out, &expr);
+    assert_eq!(out, text);
+}

@@ -362,7 +362,8 @@ pub(crate) fn write_path(out: &mut String, path: &[PathKey]) {
         }
         match k {
             PathKey::Name(n) => write_str(out, n),
-            PathKey::Index(i) => push_int(out, *i as i64),
+            // Written as the u64 it is: an index above i64::MAX must not wrap.
+            PathKey::Index(i) => out.push_str(itoa::Buffer::new().format(*i)),
         }
     }
     out.push(']');
