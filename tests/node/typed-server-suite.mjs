@@ -1,6 +1,6 @@
 // Checks that only a server with typed parameters can pass: what a Rust `#[rpc_interface]`
 // server answers a TypeScript caller that passes the wrong types or leaves arguments out.
-// Usage: node typed-server-suite.mjs <ws-url>
+// Usage: node typed-server-suite.mjs <ws-url> [<http-url>, unused]
 import { WebSocket } from './ws-global.mjs';
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';

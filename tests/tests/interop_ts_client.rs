@@ -4,9 +4,9 @@ use capnweb::Server;
 use capnweb_examples::interop::test_target;
 use capnweb_tests::node_dir;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn typescript_client_suite_passes_against_rust_server() {
-    let dir = node_dir();
+/// Runs `node <script> <ws-url> <http-url>` against a fresh interop server; returns whether it
+/// exited successfully, and its stdout and stderr.
+async fn run_against_rust_server(script: &str) -> (bool, String, String) {
     let (addr, serve) = Server::bind("127.0.0.1:0")
         .listen(test_target)
         .await
@@ -14,24 +14,32 @@ async fn typescript_client_suite_passes_against_rust_server() {
     let server = tokio::spawn(serve);
     let port = addr.port();
     let output = tokio::process::Command::new("node")
-        .arg("client-suite.mjs")
+        .arg(script)
         .arg(format!("ws://127.0.0.1:{port}/"))
         .arg(format!("http://127.0.0.1:{port}/"))
-        .current_dir(dir)
+        .current_dir(node_dir())
         .output()
         .await
         .expect("node must be installed");
     server.abort();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typescript_client_suite_passes_against_rust_server() {
+    let (success, stdout, stderr) = run_against_rust_server("client-suite.mjs").await;
     let failures: Vec<&str> = stdout
         .lines()
         .filter(|l| l.trim_start().starts_with("not ok"))
         .collect();
     assert!(
-        output.status.success() && failures.is_empty(),
-        "the TypeScript client suite failed against our server:\n{}\n--- full output ---\n{stdout}\n{}",
+        success && failures.is_empty(),
+        "the TypeScript client suite failed against our server:\n{}\n--- full output ---\n{stdout}\n{stderr}",
         failures.join("\n"),
-        String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("# pass"), "no test ran: {stdout}");
 }
@@ -40,24 +48,9 @@ async fn typescript_client_suite_passes_against_rust_server() {
 /// leaving arguments out get `TypeError`s naming the method and the argument.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typescript_callers_get_type_errors_from_typed_parameters() {
-    let dir = node_dir();
-    let (addr, serve) = Server::bind("127.0.0.1:0")
-        .listen(test_target)
-        .await
-        .unwrap();
-    let server = tokio::spawn(serve);
-    let output = tokio::process::Command::new("node")
-        .arg("typed-server-suite.mjs")
-        .arg(format!("ws://127.0.0.1:{}/", addr.port()))
-        .current_dir(dir)
-        .output()
-        .await
-        .expect("node must be installed");
-    server.abort();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let (success, stdout, stderr) = run_against_rust_server("typed-server-suite.mjs").await;
     assert!(
-        output.status.success() && stdout.contains("# pass 5"),
-        "typed-server-suite failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+        success && stdout.contains("# pass 5"),
+        "typed-server-suite failed:\n{stdout}\n{stderr}"
     );
 }

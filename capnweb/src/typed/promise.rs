@@ -83,11 +83,7 @@ impl<T: DeserializeOwned + Send + 'static> IntoFuture for RpcPromise<T> {
 /// once it is known, and can pipeline on it meanwhile.
 impl<T> serde::Serialize for RpcPromise<T> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let promise = match self.stub.is_promise() {
-            true => self.stub.clone(),
-            false => Stub::resolved(Value::Stub(self.stub.clone())),
-        };
-        promise.serialize(s)
+        self.stub.serialize(s)
     }
 }
 

@@ -211,6 +211,23 @@ macro_rules! from_number {
 }
 from_number!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, isize, usize);
 
+/// Beyond 64 bits a JavaScript number cannot hold it exactly: a bigint can.
+impl From<i128> for Value {
+    fn from(n: i128) -> Value {
+        match u64::try_from(n) {
+            Ok(u) => Value::from(u),
+            Err(_) => i64::try_from(n).map_or(Value::BigInt(BigInt::from(n)), Value::from),
+        }
+    }
+}
+
+/// Beyond 64 bits a JavaScript number cannot hold it exactly: a bigint can.
+impl From<u128> for Value {
+    fn from(n: u128) -> Value {
+        u64::try_from(n).map_or(Value::BigInt(BigInt::from(n)), Value::from)
+    }
+}
+
 impl From<bool> for Value {
     fn from(b: bool) -> Value {
         Value::Bool(b)

@@ -3,7 +3,7 @@
 use serde::ser::{self, Serialize};
 
 use super::magic;
-use super::{BigInt, Number, Object, Value, ValueError};
+use super::{Number, Object, Value, ValueError};
 
 /// Converts any `Serialize` type into a [`Value`].
 ///
@@ -62,14 +62,7 @@ impl ser::Serializer for ValueSerializer {
         number(v)
     }
     fn serialize_i128(self, v: i128) -> Result<Value, ValueError> {
-        // Beyond 64 bits a JavaScript number cannot hold it: a bigint can.
-        match i64::try_from(v) {
-            Ok(i) => number(i),
-            Err(_) => match u64::try_from(v) {
-                Ok(u) => number(u),
-                Err(_) => Ok(Value::BigInt(BigInt::from(v))),
-            },
-        }
+        Ok(Value::from(v))
     }
     fn serialize_u8(self, v: u8) -> Result<Value, ValueError> {
         number(v)
@@ -84,10 +77,7 @@ impl ser::Serializer for ValueSerializer {
         number(v)
     }
     fn serialize_u128(self, v: u128) -> Result<Value, ValueError> {
-        match u64::try_from(v) {
-            Ok(u) => number(u),
-            Err(_) => Ok(Value::BigInt(BigInt::from(v))),
-        }
+        Ok(Value::from(v))
     }
     fn serialize_f32(self, v: f32) -> Result<Value, ValueError> {
         number(v)
@@ -204,38 +194,26 @@ impl SeqBuilder {
     }
 }
 
-impl ser::SerializeSeq for SeqBuilder {
-    type Ok = Value;
-    type Error = ValueError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
-        self.push(value)
-    }
-    fn end(self) -> Result<Value, ValueError> {
-        Ok(Value::Array(self.0))
-    }
+/// Sequences, tuples and tuple structs all become arrays.
+macro_rules! array_builder {
+    ($($trait:ident :: $method:ident),*) => {$(
+        impl ser::$trait for SeqBuilder {
+            type Ok = Value;
+            type Error = ValueError;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
+                self.push(value)
+            }
+            fn end(self) -> Result<Value, ValueError> {
+                Ok(Value::Array(self.0))
+            }
+        }
+    )*};
 }
-
-impl ser::SerializeTuple for SeqBuilder {
-    type Ok = Value;
-    type Error = ValueError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
-        self.push(value)
-    }
-    fn end(self) -> Result<Value, ValueError> {
-        Ok(Value::Array(self.0))
-    }
-}
-
-impl ser::SerializeTupleStruct for SeqBuilder {
-    type Ok = Value;
-    type Error = ValueError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
-        self.push(value)
-    }
-    fn end(self) -> Result<Value, ValueError> {
-        Ok(Value::Array(self.0))
-    }
-}
+array_builder!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field
+);
 
 /// Builds an object.
 struct ObjectBuilder {

@@ -119,16 +119,10 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::from(v))
     }
     fn visit_i128<E>(self, v: i128) -> Result<Value, E> {
-        Ok(match i64::try_from(v) {
-            Ok(i) => Value::from(i),
-            Err(_) => Value::BigInt(BigInt::from(v)),
-        })
+        Ok(Value::from(v))
     }
     fn visit_u128<E>(self, v: u128) -> Result<Value, E> {
-        Ok(match u64::try_from(v) {
-            Ok(u) => Value::from(u),
-            Err(_) => Value::BigInt(BigInt::from(v)),
-        })
+        Ok(Value::from(v))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
         Ok(Value::from(v))

@@ -19,13 +19,6 @@ impl ValueError {
             message: message.to_string(),
         }
     }
-
-    /// The same error, with `context` (e.g. which argument) in front of its message.
-    pub fn context(self, context: impl fmt::Display) -> ValueError {
-        ValueError {
-            message: format!("{context}: {}", self.message),
-        }
-    }
 }
 
 impl serde::ser::Error for ValueError {
