@@ -287,3 +287,15 @@ fn a_path_index_above_i64_max_is_written_back_unchanged() {
     write_expr(&mut out, &expr);
     assert_eq!(out, text);
 }
+
+/// Found by the round-trip property test: a float in [2^63, 2^64) is written as an integer and
+/// read back as an unsigned one, which must compare equal and convert to the same `u64`.
+#[test]
+fn a_float_between_2_63_and_2_64_equals_its_unsigned_reading() {
+    use capnweb::Number;
+    let f = 1.736_254_433_426_138_1e19;
+    assert_eq!(Number::Float(f).as_u64(), Some(17_362_544_334_261_381_120));
+    assert_eq!(Number::Float(f), Number::UInt(17_362_544_334_261_381_120));
+    assert_eq!(Number::Float(1.0e20).as_u64(), None);
+    assert_eq!(Number::Float(-1.0).as_u64(), None);
+}

@@ -38,7 +38,13 @@ impl Number {
         match *self {
             Number::Int(i) => u64::try_from(i).ok(),
             Number::UInt(u) => Some(u),
-            Number::Float(f) => float_to_int(f).and_then(|i| u64::try_from(i).ok()),
+            // 2^64 is exactly representable; anything at or above it does not fit.
+            Number::Float(f)
+                if f.fract() == 0.0 && (0.0..1.844_674_407_370_955_2e19).contains(&f) =>
+            {
+                Some(f as u64)
+            }
+            Number::Float(_) => None,
         }
     }
 
