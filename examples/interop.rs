@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 
 use capnweb::{rpc_interface, Callback, RpcError, RpcPromise, Stub, Value};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The reference test suite's main object.
 #[rpc_interface]
@@ -54,15 +54,17 @@ pub trait Counter {
 }
 
 /// A result holding a promise, as `callSquare` returns.
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 pub struct Pending {
-    result: RpcPromise<f64>,
+    /// The promised square.
+    pub result: RpcPromise<f64>,
 }
 
 /// A result holding a value, as `callFunction` returns.
-#[derive(Serialize, serde::Deserialize)]
+#[derive(Serialize, Deserialize)]
 pub struct Settled {
-    result: Value,
+    /// What the function returned.
+    pub result: Value,
 }
 
 /// The implementation of [`TestTarget`].

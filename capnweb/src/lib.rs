@@ -149,7 +149,7 @@ pub use error::RpcError;
 pub use server::Server;
 pub use session::{RpcSession, SessionOptions, SessionStats};
 pub use stub::{RpcTarget, Stub};
-pub use transport::{Transport, TransportError};
+pub use transport::{http_batch::HttpBatch, Transport, TransportError};
 pub use typed::{Callback, IntoStub, MapResult, Param, RpcClient, RpcPromise};
 pub use value::{
     from_value, to_value, BigInt, ByteKind, Bytes, Date, ErrorValue, Number, Object, Value,

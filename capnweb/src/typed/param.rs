@@ -60,6 +60,19 @@ impl<T> From<T> for Param<Option<T>> {
     }
 }
 
+/// An optional parameter can be given the promise of a value: it is pipelined as usual.
+impl<T> From<RpcPromise<T>> for Param<Option<T>> {
+    fn from(p: RpcPromise<T>) -> Param<Option<T>> {
+        Param::Promise(RpcPromise::into_stub(p))
+    }
+}
+
+impl<T> From<&RpcPromise<T>> for Param<Option<T>> {
+    fn from(p: &RpcPromise<T>) -> Param<Option<T>> {
+        Param::Promise(RpcPromise::stub(p).clone())
+    }
+}
+
 impl From<&str> for Param<String> {
     fn from(s: &str) -> Param<String> {
         Param::Value(s.to_owned())

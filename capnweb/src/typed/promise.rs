@@ -87,6 +87,17 @@ impl<T> serde::Serialize for RpcPromise<T> {
     }
 }
 
+/// A promise inside a received value: a promise or capability stays one; a settled value becomes
+/// a promise already resolved to it (checked against `T` when awaited).
+impl<'de, T> serde::Deserialize<'de> for RpcPromise<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(RpcPromise::from_stub(match Value::deserialize(d)? {
+            Value::Stub(s) | Value::Promise(s) => s,
+            settled => Stub::resolved(settled),
+        }))
+    }
+}
+
 impl<T: RpcClient> Deref for RpcPromise<T> {
     type Target = T;
 
