@@ -3,7 +3,11 @@
 
 use std::sync::Mutex;
 
-use capnweb::{rpc_interface, Callback, RpcError, RpcPromise, Stub, Value};
+use capnweb::{
+    rpc_interface, Blob, Callback, ReadableStream, RpcError, RpcPromise, Stub, Value,
+    WritableStream,
+};
+use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 
 /// The reference test suite's main object.
@@ -41,6 +45,19 @@ pub trait TestTarget {
     async fn return_undefined(&self) -> Result<(), RpcError>;
     /// Its argument.
     async fn return_number(&self, i: f64) -> Result<f64, RpcError>;
+
+    // Beyond the reference's `TestTarget`: streams and blobs.
+
+    /// Every chunk of `stream`, in order.
+    async fn read_stream(&self, stream: ReadableStream) -> Result<Vec<Value>, RpcError>;
+    /// A stream of the numbers `0..n`.
+    async fn make_stream(&self, n: f64) -> Result<ReadableStream, RpcError>;
+    /// Writes the numbers `0..n` into `sink`, then closes it.
+    async fn write_to(&self, sink: WritableStream, n: f64) -> Result<(), RpcError>;
+    /// A blob's type, size and text.
+    async fn blob_info(&self, blob: Blob) -> Result<(String, f64, String), RpcError>;
+    /// A blob holding `text`, of type `content_type`.
+    async fn make_blob(&self, text: String, content_type: String) -> Result<Blob, RpcError>;
 }
 
 /// A counter.
@@ -148,6 +165,32 @@ impl TestTarget for Tests {
 
     async fn return_number(&self, i: f64) -> Result<f64, RpcError> {
         Ok(i)
+    }
+
+    async fn read_stream(&self, stream: ReadableStream) -> Result<Vec<Value>, RpcError> {
+        stream.try_collect().await
+    }
+
+    async fn make_stream(&self, n: f64) -> Result<ReadableStream, RpcError> {
+        let n = n.clamp(0.0, 1e6) as u32;
+        Ok(ReadableStream::from_values((0..n).map(Value::from)))
+    }
+
+    async fn write_to(&self, sink: WritableStream, n: f64) -> Result<(), RpcError> {
+        for i in 0..n.clamp(0.0, 1e6) as u32 {
+            sink.write(i).await?;
+        }
+        sink.close().await
+    }
+
+    async fn blob_info(&self, blob: Blob) -> Result<(String, f64, String), RpcError> {
+        let size = blob.data.len() as f64;
+        let text = String::from_utf8_lossy(&blob.data).into_owned();
+        Ok((blob.content_type, size, text))
+    }
+
+    async fn make_blob(&self, text: String, content_type: String) -> Result<Blob, RpcError> {
+        Ok(Blob::new(content_type, text.into_bytes()))
     }
 }
 

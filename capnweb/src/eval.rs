@@ -7,9 +7,10 @@
 use std::sync::Arc;
 
 use crate::error::RpcError;
-use crate::stub::Stub;
+use crate::stream::{Blob, ReadableStream, WritableStream};
+use crate::stub::{PromiseHook, Stub};
 use crate::value::{ErrorValue, Object, OpaqueInit, Value};
-use crate::wire::{Capture, Expr, PathKey, WireError};
+use crate::wire::{Capture, Expr, Limits, PathKey, WireError};
 
 /// Resolves the ids an expression refers to.
 pub(crate) trait Importer {
@@ -19,6 +20,17 @@ pub(crate) trait Importer {
     fn import_promise(&mut self, id: i64) -> Result<Stub, RpcError>;
     /// `["import", id]` and friends: one of our exports.
     fn get_export(&mut self, id: i64) -> Result<Stub, RpcError>;
+    /// `["readable", id]`: the readable end of a pipe the peer opened.
+    fn take_pipe(&mut self, id: i64) -> Result<ReadableStream, RpcError> {
+        Err(
+            WireError::Unserializable(format!("cannot read pipe {id} without an RPC session"))
+                .into(),
+        )
+    }
+    /// The most bytes a received `Blob` may hold.
+    fn max_blob_size(&self) -> usize {
+        Limits::default().max_blob_size
+    }
     /// A call was started while evaluating; the session drives it.
     fn started(&mut self, _call: &Stub) {}
 }
@@ -91,10 +103,21 @@ pub(crate) fn evaluate(e: Expr, imp: &mut dyn Importer) -> Result<Value, RpcErro
                 },
             )))
         }
-        Expr::Blob(_) | Expr::Writable(_) | Expr::Readable(_) => {
-            return Err(RpcError::type_error(
-                "streams (blob, writable, readable) are not supported by this peer",
-            ))
+        Expr::Readable(id) => Value::Readable(imp.take_pipe(id)?),
+        Expr::Writable(id) => Value::Writable(WritableStream::from_stub(imp.import_stub(id)?)),
+        Expr::Blob(b) => {
+            let (content_type, content) = *b;
+            let Value::Readable(stream) = evaluate(content, imp)? else {
+                return Err(RpcError::type_error(
+                    "Blob content must be serialized as a ReadableStream.",
+                ));
+            };
+            // Delivered once all its bytes are in, like any promise in a message.
+            let max = imp.max_blob_size();
+            Value::Promise(PromiseHook::pending(async move {
+                let data = stream.read_bytes(max).await?;
+                Ok(Value::Blob(Box::new(Blob { content_type, data })))
+            }))
         }
         Expr::Export(id) => Value::Stub(imp.import_stub(id)?),
         Expr::Promise(id) => Value::Promise(imp.import_promise(id)?),

@@ -80,4 +80,36 @@ export class TestTarget extends RpcTarget {
   returnNumber(i) {
     return i;
   }
+
+  // Beyond the reference's TestTarget: streams and blobs.
+
+  async readStream(stream) {
+    const out = [];
+    for await (const chunk of stream) out.push(chunk);
+    return out;
+  }
+
+  makeStream(n) {
+    let i = 0;
+    return new ReadableStream({
+      pull(controller) {
+        if (i < n) controller.enqueue(i++);
+        else controller.close();
+      },
+    });
+  }
+
+  async writeTo(sink, n) {
+    const writer = sink.getWriter();
+    for (let i = 0; i < n; i++) await writer.write(i);
+    await writer.close();
+  }
+
+  async blobInfo(blob) {
+    return [blob.type, blob.size, await blob.text()];
+  }
+
+  makeBlob(text, type) {
+    return new Blob([text], { type });
+  }
 }

@@ -54,3 +54,14 @@ async fn typescript_callers_get_type_errors_from_typed_parameters() {
         "typed-server-suite failed:\n{stdout}\n{stderr}"
     );
 }
+
+/// Streams and blobs: the TypeScript client's `ReadableStream`, `WritableStream` and `Blob`
+/// against our pipes, both ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typescript_streams_and_blobs_work_against_rust_server() {
+    let (success, stdout, stderr) = run_against_rust_server("stream-suite.mjs").await;
+    assert!(
+        success && stdout.contains("# pass 7") && stdout.contains("# fail 0"),
+        "stream-suite failed:\n{stdout}\n{stderr}"
+    );
+}

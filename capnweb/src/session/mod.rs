@@ -14,7 +14,27 @@ use self::core::Core;
 use crate::error::RpcError;
 use crate::stub::Stub;
 use crate::transport::Transport;
+use crate::value::Value;
 use crate::wire::Limits;
+
+/// Whether `stub` is an object of a peer (its calls go over a session).
+pub(crate) fn is_remote(stub: &Stub) -> bool {
+    stub.downcast::<import::ImportHook>().is_some()
+}
+
+/// Sends a `stream` call on a peer's object (see [`is_remote`]); `done` gets its answer.
+/// Returns the size of the message.
+pub(crate) fn stream_call(
+    stub: &Stub,
+    method: &str,
+    args: Vec<Value>,
+    done: core::StreamDone,
+) -> Result<usize, RpcError> {
+    match stub.downcast::<import::ImportHook>() {
+        Some(import) => import.core.send_stream(import.id, method, args, done),
+        None => Err(RpcError::type_error("not a stream of a peer")),
+    }
+}
 
 /// Options of a session.
 #[derive(Clone, Debug, Default)]

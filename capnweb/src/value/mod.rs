@@ -18,6 +18,7 @@ pub use ser::to_value;
 pub use special::{BigInt, ByteKind, Bytes, Date, ErrorValue, OpaqueInit};
 pub use value_error::ValueError;
 
+use crate::stream::{Blob, ReadableStream, WritableStream};
 use crate::stub::Stub;
 
 /// An ordered map of property names to values; insertion order is kept, as in JavaScript.
@@ -72,6 +73,12 @@ pub enum Value {
     /// A promise for a value. Promises in a message are replaced by their resolution before the
     /// message reaches the application; a promise in a value being sent is pipelined.
     Promise(Stub),
+    /// A `ReadableStream`: chunks arriving from (or to be pumped to) the peer.
+    Readable(ReadableStream),
+    /// A `WritableStream`: a sink the peer (or this side) writes chunks into.
+    Writable(WritableStream),
+    /// A `Blob`: bytes with a MIME type.
+    Blob(Box<Blob>),
 }
 
 impl Value {
@@ -161,6 +168,9 @@ impl Value {
             Value::Response(_) => "Response",
             Value::Stub(_) => "stub",
             Value::Promise(_) => "promise",
+            Value::Readable(_) => "ReadableStream",
+            Value::Writable(_) => "WritableStream",
+            Value::Blob(_) => "Blob",
         }
     }
 
@@ -177,7 +187,7 @@ impl Value {
     }
 }
 
-/// Structural equality. Stubs compare by identity; `NaN` equals `NaN` so that round-trip tests
+/// Structural equality. Stubs and streams compare by identity; `NaN` equals `NaN` so that round-trip tests
 /// can compare values.
 impl PartialEq for Value {
     fn eq(&self, other: &Value) -> bool {
@@ -197,6 +207,9 @@ impl PartialEq for Value {
             (Request(a), Request(b)) => a == b,
             (Response(a), Response(b)) => a == b,
             (Stub(a), Stub(b)) | (Promise(a), Promise(b)) => a.same(b),
+            (Readable(a), Readable(b)) => a.same(b),
+            (Writable(a), Writable(b)) => a.same(b),
+            (Blob(a), Blob(b)) => a == b,
             _ => false,
         }
     }
@@ -256,6 +269,21 @@ impl From<Object> for Value {
 impl From<Stub> for Value {
     fn from(s: Stub) -> Value {
         Value::Stub(s)
+    }
+}
+impl From<Blob> for Value {
+    fn from(b: Blob) -> Value {
+        Value::Blob(Box::new(b))
+    }
+}
+impl From<ReadableStream> for Value {
+    fn from(s: ReadableStream) -> Value {
+        Value::Readable(s)
+    }
+}
+impl From<WritableStream> for Value {
+    fn from(s: WritableStream) -> Value {
+        Value::Writable(s)
     }
 }
 impl From<ErrorValue> for Value {

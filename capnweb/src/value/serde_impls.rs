@@ -10,6 +10,7 @@ use serde::ser::{self, Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use super::magic;
 use super::{BigInt, Bytes, Date, ErrorValue, Number, Object, Value};
+use crate::stream::{Blob, ReadableStream, WritableStream};
 use crate::stub::Stub;
 
 /// Serializes `value` through the handshake if our serializer runs, else with `plain`.
@@ -290,6 +291,61 @@ impl<'de> Deserialize<'de> for ErrorValue {
                     props: o,
                 })
             }
+            other => Err(other),
+        })
+    }
+}
+
+/// A stream can only travel over a session: it is passed through, never flattened.
+macro_rules! stream_serde {
+    ($ty:ident, $variant:ident, $what:literal) => {
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                handshake(
+                    s,
+                    || Value::$variant(self.clone()),
+                    |_| {
+                        Err(ser::Error::custom(concat!(
+                            "a ",
+                            $what,
+                            " can only be sent over a capnweb session"
+                        )))
+                    },
+                )
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
+                via_value(d, concat!("a ", $what), |v| match v {
+                    Value::$variant(s) => Ok(s),
+                    other => Err(other),
+                })
+            }
+        }
+    };
+}
+
+stream_serde!(ReadableStream, Readable, "ReadableStream");
+stream_serde!(WritableStream, Writable, "WritableStream");
+
+/// Elsewhere a blob is its bytes.
+impl Serialize for Blob {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        handshake(
+            s,
+            || Value::Blob(Box::new(self.clone())),
+            |s| s.serialize_bytes(&self.data),
+        )
+    }
+}
+
+/// A blob, or bytes (as a blob of unknown type).
+impl<'de> Deserialize<'de> for Blob {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Blob, D::Error> {
+        via_value(d, "a Blob", |v| match v {
+            Value::Blob(b) => Ok(*b),
+            Value::Bytes(b) => Ok(Blob::new("", b.data)),
             other => Err(other),
         })
     }

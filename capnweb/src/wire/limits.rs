@@ -17,6 +17,12 @@ pub struct Limits {
     pub max_depth: usize,
     /// Maximum number of digits of a bigint, checked before it is parsed. Default 16,384.
     pub max_bigint_digits: usize,
+    /// Maximum bytes of stream chunks written by the peer and not yet read by the application,
+    /// per pipe; beyond it the stream fails. Default 64 MiB (an honest writer's flow-control
+    /// window stays far below).
+    pub max_stream_buffer: usize,
+    /// Maximum size of a received `Blob`. Default 256 MiB.
+    pub max_blob_size: usize,
 }
 
 impl Default for Limits {
@@ -25,6 +31,8 @@ impl Default for Limits {
             max_message_size: 32 * 1024 * 1024,
             max_depth: 256,
             max_bigint_digits: 16_384,
+            max_stream_buffer: 64 * 1024 * 1024,
+            max_blob_size: 256 * 1024 * 1024,
         }
     }
 }

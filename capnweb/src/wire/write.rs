@@ -5,6 +5,7 @@ use base64::Engine as _;
 
 use super::expr::{Capture, ErrorExpr, Expr, FetchExpr, ImportExpr, Message, PathKey};
 use super::WireError;
+use crate::stream::ReadableStream;
 use crate::stub::Stub;
 use crate::value::{Bytes, Date, ErrorValue, Number, OpaqueInit, Value};
 
@@ -26,6 +27,15 @@ pub enum WireRef {
 pub trait Exporter {
     /// The reference for `stub`, sent as a promise if `promise` is set.
     fn export(&mut self, stub: &Stub, promise: bool) -> Result<WireRef, WireError>;
+
+    /// Opens a pipe to the receiver that will carry `stream`, and returns the pipe's import id
+    /// (written as `["readable", id]`).
+    fn pipe(&mut self, stream: &ReadableStream) -> Result<i64, WireError> {
+        let _ = stream;
+        Err(WireError::Unserializable(
+            "a stream cannot be sent outside an RPC session".into(),
+        ))
+    }
 }
 
 /// An exporter for values that must not contain capabilities.
@@ -263,6 +273,23 @@ impl ValueWriter<'_> {
             }
             Value::Stub(s) => write_ref(out, &self.exporter.export(s, false)?),
             Value::Promise(s) => write_ref(out, &self.exporter.export(s, true)?),
+            Value::Readable(s) => tagged_id(out, "readable", self.exporter.pipe(s)?),
+            Value::Writable(s) => match self.exporter.export(s.stub(), false)? {
+                WireRef::Export(id) => tagged_id(out, "writable", id),
+                _ => {
+                    return Err(WireError::Unserializable(
+                        "a WritableStream cannot be sent back to the peer it came from".into(),
+                    ))
+                }
+            },
+            Value::Blob(b) => {
+                let content = ReadableStream::from_bytes(b.data.clone());
+                out.push_str("[\"blob\",");
+                write_str(out, &b.content_type);
+                out.push(',');
+                tagged_id(out, "readable", self.exporter.pipe(&content)?);
+                out.push(']');
+            }
         }
         Ok(())
     }

@@ -10,9 +10,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use futures_util::FutureExt;
 use tokio::sync::{oneshot, watch, Notify};
 
-use super::import::{ImportHook, OwningMain};
+mod codec;
+mod streams;
+
+use self::codec::{SessionExporter, SessionImporter};
+pub(crate) use self::streams::StreamDone;
+use super::import::ImportHook;
 use crate::error::RpcError;
-use crate::eval::{evaluate, Importer};
+use crate::eval::evaluate;
+use crate::stream::ReadableStream;
 use crate::stub::{BoxFuture, PromiseHook, Stub};
 use crate::value::Value;
 use crate::wire::{
@@ -56,6 +62,8 @@ pub(crate) struct ImportEntry {
     pulled: bool,
     pub(crate) resolution: Option<Result<Value, RpcError>>,
     waiters: Vec<oneshot::Sender<Result<Value, RpcError>>>,
+    /// For a `stream` call: what to do with its answer (the entry then goes away).
+    on_settle: Option<(usize, StreamDone)>,
 }
 
 impl ImportEntry {
@@ -67,6 +75,7 @@ impl ImportEntry {
             pulled,
             resolution: None,
             waiters: Vec::new(),
+            on_settle: None,
         }
     }
 }
@@ -77,6 +86,20 @@ struct ExportEntry {
     answer: Answer,
     /// Released automatically once answered (`stream`).
     auto_release: bool,
+    /// For a pipe the peer opened: its readable end, until an expression takes it.
+    pipe_readable: Option<ReadableStream>,
+}
+
+impl ExportEntry {
+    fn new(stub: Stub, answer: Answer) -> ExportEntry {
+        ExportEntry {
+            stub,
+            refcount: 1,
+            answer,
+            auto_release: false,
+            pipe_readable: None,
+        }
+    }
 }
 
 /// Where an export stands with respect to the peer's interest in its resolution.
@@ -143,15 +166,9 @@ impl Core {
             next_peer_push: 1,
             ..State::default()
         };
-        state.exports.insert(
-            0,
-            ExportEntry {
-                stub: main,
-                refcount: 1,
-                answer: Answer::Idle,
-                auto_release: false,
-            },
-        );
+        state
+            .exports
+            .insert(0, ExportEntry::new(main, Answer::Idle));
         state.imports.insert(0, ImportEntry::new(false));
         Arc::new(Core {
             state: Mutex::new(state),
@@ -359,21 +376,7 @@ impl Core {
             Message::Push(e) => self.on_push(e, false),
             Message::Stream(e) => self.on_push(e, true),
             Message::Pipe => {
-                let mut st = self.lock();
-                let id = st.next_peer_push;
-                st.next_peer_push += 1;
-                let stub = Stub::broken(RpcError::type_error(
-                    "streams are not supported by this peer",
-                ));
-                st.exports.insert(
-                    id,
-                    ExportEntry {
-                        stub,
-                        refcount: 1,
-                        answer: Answer::Idle,
-                        auto_release: false,
-                    },
-                );
+                self.on_pipe();
                 Ok(())
             }
             Message::Pull(id) => self.on_pull(id),
@@ -460,15 +463,9 @@ impl Core {
             let task = self.answer_task(id, &stub);
             st.tasks.push(task);
         }
-        st.exports.insert(
-            id,
-            ExportEntry {
-                stub,
-                refcount: 1,
-                answer,
-                auto_release: stream,
-            },
-        );
+        let mut entry = ExportEntry::new(stub, answer);
+        entry.auto_release = stream;
+        st.exports.insert(id, entry);
         Ok(())
     }
 
@@ -603,6 +600,15 @@ impl Core {
         if entry.resolution.is_some() {
             return;
         }
+        if entry.on_settle.is_some() {
+            // A `stream` call: answered once, implicitly released by the peer.
+            let entry = st.imports.remove(&id).expect("present above");
+            drop(st);
+            if let Some((size, done)) = entry.on_settle {
+                done(size, result);
+            }
+            return;
+        }
         let waiters = std::mem::take(&mut entry.waiters);
         entry.resolution = Some(result.clone());
         let refcount = entry.remote_refcount;
@@ -635,8 +641,10 @@ impl Core {
         }
         st.aborted = Some(reason.clone());
         let mut waiters = Vec::new();
+        let mut streams = Vec::new();
         for entry in st.imports.values_mut() {
             waiters.append(&mut entry.waiters);
+            streams.extend(entry.on_settle.take());
             if entry.resolution.is_none() {
                 entry.resolution = Some(Err(reason.clone()));
             }
@@ -649,6 +657,9 @@ impl Core {
         self.idle.notify_waiters();
         for w in waiters {
             let _ = w.send(Err(reason.clone()));
+        }
+        for (size, done) in streams {
+            done(size, Err(reason.clone()));
         }
         self.closed.send_replace(Some(reason));
         self.wake.notify_one();
@@ -704,147 +715,5 @@ fn not_delivered(reason: &RpcError) -> RpcError {
             reason: other.to_string(),
             maybe_delivered: false,
         },
-    }
-}
-
-/// Assigns ids to the capabilities in an outgoing value.
-struct SessionExporter<'a> {
-    st: &'a mut State,
-    core: &'a Arc<Core>,
-}
-
-impl Exporter for SessionExporter<'_> {
-    fn export(&mut self, stub: &Stub, promise: bool) -> Result<WireRef, WireError> {
-        if let Some(owning) = stub.downcast::<OwningMain>() {
-            let inner = owning.inner.clone();
-            return self.export(&inner, promise);
-        }
-        if let Some(import) = stub.downcast::<ImportHook>() {
-            if Arc::ptr_eq(&import.core, self.core) {
-                let entry = self.st.imports.get(&import.id);
-                match entry.map(|e| (&e.resolution, e.released)) {
-                    Some((_, false)) => {
-                        return Ok(if promise || import.promise {
-                            WireRef::Pipeline(import.id, Vec::new())
-                        } else {
-                            WireRef::Import(import.id)
-                        })
-                    }
-                    Some((Some(Ok(Value::Stub(s) | Value::Promise(s))), true)) => {
-                        let s = s.clone();
-                        return self.export(&s, promise);
-                    }
-                    Some((Some(result), true)) => {
-                        let settled = PromiseHook::ready(result.clone());
-                        return self.export(&settled, true);
-                    }
-                    _ => {
-                        return Err(WireError::Unserializable(
-                            "stub of a released import".into(),
-                        ))
-                    }
-                }
-            }
-        }
-        let st = &mut *self.st;
-        if promise || stub.is_promise() {
-            let id = st.next_export;
-            st.next_export -= 1;
-            st.pending_pulls += 1;
-            let task = self.core.answer_task(id, stub);
-            st.tasks.push(task);
-            st.exports.insert(
-                id,
-                ExportEntry {
-                    stub: stub.clone(),
-                    refcount: 1,
-                    answer: Answer::Running { pulled: true },
-                    auto_release: false,
-                },
-            );
-            return Ok(WireRef::Promise(id));
-        }
-        if let Some(&id) = st.reverse.get(&stub.key()) {
-            if let Some(e) = st.exports.get_mut(&id) {
-                e.refcount += 1;
-                return Ok(WireRef::Export(id));
-            }
-        }
-        let id = st.next_export;
-        st.next_export -= 1;
-        st.reverse.insert(stub.key(), id);
-        st.exports.insert(
-            id,
-            ExportEntry {
-                stub: stub.clone(),
-                refcount: 1,
-                answer: Answer::Idle,
-                auto_release: false,
-            },
-        );
-        Ok(WireRef::Export(id))
-    }
-}
-
-/// Resolves ids in an incoming expression against the session's tables.
-struct SessionImporter<'a> {
-    core: &'a Arc<Core>,
-    started: Vec<Stub>,
-}
-
-impl Importer for SessionImporter<'_> {
-    fn import_stub(&mut self, id: i64) -> Result<Stub, RpcError> {
-        let mut st = self.core.lock();
-        match st.imports.get_mut(&id) {
-            Some(e) => {
-                e.remote_refcount += 1;
-                e.local_refs += 1;
-            }
-            None => {
-                let mut e = ImportEntry::new(false);
-                e.local_refs = 1;
-                st.imports.insert(id, e);
-            }
-        }
-        drop(st);
-        Ok(Stub::from_hook(ImportHook {
-            core: self.core.clone(),
-            id,
-            promise: false,
-        }))
-    }
-
-    fn import_promise(&mut self, id: i64) -> Result<Stub, RpcError> {
-        let mut st = self.core.lock();
-        if st.imports.contains_key(&id) {
-            return Ok(Stub::broken(RpcError::error(
-                "Bug in RPC system: The peer sent a promise reusing an existing export ID.",
-            )));
-        }
-        let mut e = ImportEntry::new(true);
-        e.local_refs = 1;
-        st.imports.insert(id, e);
-        drop(st);
-        Ok(Stub::from_hook(ImportHook {
-            core: self.core.clone(),
-            id,
-            promise: true,
-        }))
-    }
-
-    fn get_export(&mut self, id: i64) -> Result<Stub, RpcError> {
-        let st = self.core.lock();
-        st.exports.get(&id).map(|e| e.stub.clone()).ok_or_else(|| {
-            RpcError::Protocol(WireError::MalformedExpression {
-                kind: "import".into(),
-                detail: format!("no such entry on exports table: {id}"),
-            })
-        })
-    }
-
-    fn started(&mut self, call: &Stub) {
-        if call.downcast::<PromiseHook>().is_some() {
-            self.started.push(call.clone());
-        }
     }
 }

@@ -1,0 +1,163 @@
+//! The session's side of encoding and decoding values: capabilities in an outgoing value get
+//! ids on the export table (and readable streams a pipe), ids in an incoming expression are
+//! looked up on the tables.
+
+use std::sync::Arc;
+
+use super::{Answer, Core, ExportEntry, ImportEntry, State};
+use crate::error::RpcError;
+use crate::eval::Importer;
+use crate::session::import::{ImportHook, OwningMain};
+use crate::stream::ReadableStream;
+use crate::stub::{PromiseHook, Stub};
+use crate::value::Value;
+use crate::wire::{Exporter, WireError, WireRef};
+
+/// Assigns ids to the capabilities in an outgoing value.
+pub(super) struct SessionExporter<'a> {
+    pub(super) st: &'a mut State,
+    pub(super) core: &'a Arc<Core>,
+}
+
+impl Exporter for SessionExporter<'_> {
+    fn pipe(&mut self, stream: &ReadableStream) -> Result<i64, WireError> {
+        let chunks = stream.take().ok_or_else(|| {
+            WireError::Unserializable("a ReadableStream that was already sent or read".into())
+        })?;
+        Ok(self.open_pipe(chunks))
+    }
+
+    fn export(&mut self, stub: &Stub, promise: bool) -> Result<WireRef, WireError> {
+        if let Some(owning) = stub.downcast::<OwningMain>() {
+            let inner = owning.inner.clone();
+            return self.export(&inner, promise);
+        }
+        if let Some(import) = stub.downcast::<ImportHook>() {
+            if Arc::ptr_eq(&import.core, self.core) {
+                let entry = self.st.imports.get(&import.id);
+                match entry.map(|e| (&e.resolution, e.released)) {
+                    Some((_, false)) => {
+                        return Ok(if promise || import.promise {
+                            WireRef::Pipeline(import.id, Vec::new())
+                        } else {
+                            WireRef::Import(import.id)
+                        })
+                    }
+                    Some((Some(Ok(Value::Stub(s) | Value::Promise(s))), true)) => {
+                        let s = s.clone();
+                        return self.export(&s, promise);
+                    }
+                    Some((Some(result), true)) => {
+                        let settled = PromiseHook::ready(result.clone());
+                        return self.export(&settled, true);
+                    }
+                    _ => {
+                        return Err(WireError::Unserializable(
+                            "stub of a released import".into(),
+                        ))
+                    }
+                }
+            }
+        }
+        let st = &mut *self.st;
+        if promise || stub.is_promise() {
+            let id = st.next_export;
+            st.next_export -= 1;
+            st.pending_pulls += 1;
+            let task = self.core.answer_task(id, stub);
+            st.tasks.push(task);
+            st.exports.insert(
+                id,
+                ExportEntry::new(stub.clone(), Answer::Running { pulled: true }),
+            );
+            return Ok(WireRef::Promise(id));
+        }
+        if let Some(&id) = st.reverse.get(&stub.key()) {
+            if let Some(e) = st.exports.get_mut(&id) {
+                e.refcount += 1;
+                return Ok(WireRef::Export(id));
+            }
+        }
+        let id = st.next_export;
+        st.next_export -= 1;
+        st.reverse.insert(stub.key(), id);
+        st.exports
+            .insert(id, ExportEntry::new(stub.clone(), Answer::Idle));
+        Ok(WireRef::Export(id))
+    }
+}
+
+/// Resolves ids in an incoming expression against the session's tables.
+pub(super) struct SessionImporter<'a> {
+    pub(super) core: &'a Arc<Core>,
+    pub(super) started: Vec<Stub>,
+}
+
+impl Importer for SessionImporter<'_> {
+    fn import_stub(&mut self, id: i64) -> Result<Stub, RpcError> {
+        let mut st = self.core.lock();
+        match st.imports.get_mut(&id) {
+            Some(e) => {
+                e.remote_refcount += 1;
+                e.local_refs += 1;
+            }
+            None => {
+                let mut e = ImportEntry::new(false);
+                e.local_refs = 1;
+                st.imports.insert(id, e);
+            }
+        }
+        drop(st);
+        Ok(Stub::from_hook(ImportHook {
+            core: self.core.clone(),
+            id,
+            promise: false,
+        }))
+    }
+
+    fn import_promise(&mut self, id: i64) -> Result<Stub, RpcError> {
+        let mut st = self.core.lock();
+        if st.imports.contains_key(&id) {
+            return Ok(Stub::broken(RpcError::error(
+                "Bug in RPC system: The peer sent a promise reusing an existing export ID.",
+            )));
+        }
+        let mut e = ImportEntry::new(true);
+        e.local_refs = 1;
+        st.imports.insert(id, e);
+        drop(st);
+        Ok(Stub::from_hook(ImportHook {
+            core: self.core.clone(),
+            id,
+            promise: true,
+        }))
+    }
+
+    fn get_export(&mut self, id: i64) -> Result<Stub, RpcError> {
+        let st = self.core.lock();
+        st.exports.get(&id).map(|e| e.stub.clone()).ok_or_else(|| {
+            RpcError::Protocol(WireError::MalformedExpression {
+                kind: "import".into(),
+                detail: format!("no such entry on exports table: {id}"),
+            })
+        })
+    }
+
+    fn take_pipe(&mut self, id: i64) -> Result<ReadableStream, RpcError> {
+        let mut st = self.core.lock();
+        st.exports
+            .get_mut(&id)
+            .and_then(|e| e.pipe_readable.take())
+            .ok_or_else(|| super::streams::not_a_pipe(id))
+    }
+
+    fn max_blob_size(&self) -> usize {
+        self.core.limits.max_blob_size
+    }
+
+    fn started(&mut self, call: &Stub) {
+        if call.downcast::<PromiseHook>().is_some() {
+            self.started.push(call.clone());
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Streams in the session: `stream` calls on the peer's writable streams, pipes opened by the
+//! peer, and pipes we open to send a readable stream.
+
+use std::sync::Arc;
+
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+
+use super::codec::SessionExporter;
+use super::{not_delivered, Answer, Core, ExportEntry, ImportEntry};
+use crate::error::RpcError;
+use crate::session::import::ImportHook;
+use crate::stream::{local_pipe, WritableStream};
+use crate::stub::Stub;
+use crate::value::Value;
+use crate::wire::{self, PathKey, WireError};
+
+/// What to do with the answer to a `stream` call: told the size of the message that carried the
+/// call, and its result.
+pub(crate) type StreamDone = Box<dyn FnOnce(usize, Result<Value, RpcError>) + Send>;
+
+impl Core {
+    /// Sends `["stream", ["pipeline", id, [method], args]]`: a call whose answer goes to `done`,
+    /// with no pull or release. Returns the size of the message.
+    pub(crate) fn send_stream(
+        self: &Arc<Self>,
+        id: i64,
+        method: &str,
+        args: Vec<Value>,
+        done: StreamDone,
+    ) -> Result<usize, RpcError> {
+        let mut st = self.lock();
+        if let Some(reason) = &st.aborted {
+            return Err(not_delivered(reason));
+        }
+        let mut text = String::with_capacity(64);
+        text.push_str("[\"stream\",[\"pipeline\",");
+        text.push_str(itoa::Buffer::new().format(id));
+        text.push(',');
+        wire::write::write_path(&mut text, &[PathKey::Name(method.to_owned())]);
+        text.push(',');
+        wire::write::write_args(
+            &mut text,
+            &args,
+            &mut SessionExporter {
+                st: &mut st,
+                core: self,
+            },
+        )?;
+        text.push_str("]]");
+        let size = text.len();
+        st.outbox.push(text);
+        let new_id = st.next_import;
+        st.next_import += 1;
+        let mut entry = ImportEntry::new(true);
+        entry.released = true;
+        entry.on_settle = Some((size, done));
+        st.imports.insert(new_id, entry);
+        st.trash_values.extend(args);
+        Ok(size)
+    }
+
+    /// `["pipe"]`: the peer opens a pipe; its writable end is the new export, its readable end
+    /// waits for a `["readable", id]` expression.
+    pub(super) fn on_pipe(self: &Arc<Self>) {
+        let (writable, readable) = local_pipe(self.limits.max_stream_buffer);
+        let mut st = self.lock();
+        let id = st.next_peer_push;
+        st.next_peer_push += 1;
+        let mut entry = ExportEntry::new(writable, Answer::Idle);
+        entry.pipe_readable = Some(readable);
+        st.exports.insert(id, entry);
+    }
+}
+
+impl SessionExporter<'_> {
+    /// Sends `["pipe"]` and starts pumping `chunks` into it; returns the pipe's import id.
+    pub(super) fn open_pipe(&mut self, chunks: BoxStream<'static, Result<Value, RpcError>>) -> i64 {
+        self.st.outbox.push("[\"pipe\"]".to_owned());
+        let id = self.st.next_import;
+        self.st.next_import += 1;
+        let mut entry = ImportEntry::new(false);
+        entry.local_refs = 1;
+        self.st.imports.insert(id, entry);
+        let pipe = WritableStream::from_stub(Stub::from_hook(ImportHook {
+            core: self.core.clone(),
+            id,
+            promise: false,
+        }));
+        self.st.tasks.push(Box::pin(pump(chunks, pipe)));
+        id
+    }
+}
+
+/// Writes every chunk into the pipe, then closes it (or aborts it with the stream's error).
+async fn pump(mut chunks: BoxStream<'static, Result<Value, RpcError>>, pipe: WritableStream) {
+    while let Some(chunk) = chunks.next().await {
+        match chunk {
+            Ok(v) => {
+                if pipe.write(v).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => return pipe.abort(e),
+        }
+    }
+    let _ = pipe.close().await;
+}
+
+/// The error for a `["readable", id]` that names no pipe, or one already read.
+pub(super) fn not_a_pipe(id: i64) -> RpcError {
+    RpcError::Protocol(WireError::MalformedExpression {
+        kind: "readable".into(),
+        detail: format!("Export {id} is not a pipe or its readable end was already consumed."),
+    })
+}
