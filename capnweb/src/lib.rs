@@ -148,7 +148,7 @@ pub use capnweb_macros::rpc_interface;
 pub use client::{connect, connect_with};
 pub use error::RpcError;
 pub use server::Server;
-pub use session::{RpcSession, SessionOptions, SessionStats};
+pub use session::{Metrics, MetricsSnapshot, RpcSession, SessionOptions, SessionStats};
 pub use stream::{Blob, ReadableStream, WritableStream};
 pub use stub::{RpcTarget, Stub};
 pub use transport::{http_batch::HttpBatch, Transport, TransportError};

@@ -1,21 +1,70 @@
 //! The one task that runs a session: reads messages, runs the calls they start, and writes
 //! answers in batches (feed every waiting message, flush once).
+//!
+//! It stops reading while `max_in_flight` calls run (backpressure), and ends the session when it
+//! has been idle for `idle_timeout` or has reached `max_age`.
 
+use std::pin::Pin;
 use std::sync::Arc;
 
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, SinkExt, StreamExt};
+use tokio::time::{sleep_until, Instant, Sleep};
+use tracing::Instrument;
 
 use super::core::Core;
+use super::metrics::Metrics;
+use super::SessionOptions;
 use crate::error::RpcError;
 use crate::transport::Transport;
 
 /// How many ready incoming messages are handled before answers are written.
 const READ_BURST: usize = 256;
 
-pub(crate) async fn run(core: Arc<Core>, mut transport: impl Transport) {
+/// A timer that is off unless configured (so sessions without timeouts need no time driver).
+struct Timer(Option<Pin<Box<Sleep>>>);
+
+impl Timer {
+    fn new(at: Option<Instant>) -> Timer {
+        Timer(at.map(|at| Box::pin(sleep_until(at))))
+    }
+
+    async fn fired(&mut self) {
+        match &mut self.0 {
+            Some(sleep) => sleep.as_mut().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    fn reset(&mut self, at: Instant) {
+        if let Some(sleep) = &mut self.0 {
+            sleep.as_mut().reset(at);
+        }
+    }
+}
+
+pub(crate) async fn run(core: Arc<Core>, transport: impl Transport, options: SessionOptions) {
+    let span = tracing::debug_span!("capnweb.session");
+    let metrics = options.metrics.clone();
+    if let Some(m) = &metrics {
+        m.session_opened();
+    }
+    drive(core, transport, options).instrument(span).await;
+    if let Some(m) = &metrics {
+        m.session_closed();
+    }
+}
+
+async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionOptions) {
+    let metrics = options.metrics.as_deref();
     let mut tasks = FuturesUnordered::new();
     let mut reading = true;
+    let mut max_age = Timer::new(options.max_age.map(|d| Instant::now() + d));
+    // Activity only moves `idle_at`; the timer catches up when it fires (one timer operation
+    // per timeout period, none per message).
+    let idle_timeout = options.idle_timeout;
+    let mut idle_at = idle_timeout.map(|d| Instant::now() + d);
+    let mut idle = Timer::new(idle_at);
     loop {
         // Run whatever is ready, then write everything it produced with one flush.
         loop {
@@ -27,6 +76,9 @@ pub(crate) async fn run(core: Arc<Core>, mut transport: impl Transport) {
             }
             let wrote = !out.is_empty();
             for msg in out {
+                if let Some(m) = metrics {
+                    m.sent(&msg);
+                }
                 if let Err(e) = transport.feed(msg).await {
                     core.abort(RpcError::disconnected(e.0), false);
                     return;
@@ -46,20 +98,37 @@ pub(crate) async fn run(core: Arc<Core>, mut transport: impl Transport) {
                 break;
             }
         }
+        if let (Some(d), false) = (idle_timeout, tasks.is_empty()) {
+            // Calls running are not idleness.
+            idle_at = Some(Instant::now() + d);
+        }
 
+        let room = tasks.len() < options.max_in_flight;
         tokio::select! {
-            msg = transport.next(), if reading => {
-                reading = on_message(&core, msg);
+            msg = transport.next(), if reading && room => {
+                if let Some(d) = idle_timeout {
+                    idle_at = Some(Instant::now() + d);
+                }
+                reading = on_message(&core, msg, metrics);
                 for _ in 0..READ_BURST {
-                    if !reading { break; }
+                    // Count the calls this burst started too.
+                    tasks.extend(core.take_tasks());
+                    if !reading || tasks.len() >= options.max_in_flight { break; }
                     match transport.next().now_or_never() {
-                        Some(msg) => reading = on_message(&core, msg),
+                        Some(msg) => reading = on_message(&core, msg, metrics),
                         None => break,
                     }
                 }
             }
             Some(()) = tasks.next(), if !tasks.is_empty() => {}
             _ = core.wake.notified() => {}
+            _ = idle.fired() => match idle_at {
+                Some(at) if at > Instant::now() => idle.reset(at),
+                _ => core.abort(RpcError::disconnected("session idle for too long"), true),
+            },
+            _ = max_age.fired() => {
+                core.abort(RpcError::disconnected("session reached its maximum age"), true);
+            }
         }
     }
 }
@@ -68,9 +137,13 @@ pub(crate) async fn run(core: Arc<Core>, mut transport: impl Transport) {
 fn on_message(
     core: &Arc<Core>,
     msg: Option<Result<String, crate::transport::TransportError>>,
+    metrics: Option<&Metrics>,
 ) -> bool {
     match msg {
         Some(Ok(text)) => {
+            if let Some(m) = metrics {
+                m.received(&text);
+            }
             if let Err(e) = core.handle(&text) {
                 tracing::debug!(error = %e, "aborting session: bad message from peer");
                 core.abort(e, true);

@@ -6,9 +6,13 @@
 mod core;
 mod driver;
 mod import;
+mod metrics;
+
+pub use metrics::{Metrics, MetricsSnapshot};
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use self::core::Core;
 use crate::error::RpcError;
@@ -37,17 +41,72 @@ pub(crate) fn stream_call(
 }
 
 /// Options of a session.
-#[derive(Clone, Debug, Default)]
+///
+/// ```
+/// use std::time::Duration;
+/// use capnweb::SessionOptions;
+/// let options = SessionOptions::default()
+///     .max_in_flight(256)
+///     .idle_timeout(Duration::from_secs(300))
+///     .max_age(Duration::from_secs(3600));
+/// # drop(options);
+/// ```
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct SessionOptions {
     /// What is accepted from the peer.
     pub limits: Limits,
+    /// Calls from the peer that may run at once; beyond it the session stops reading from the
+    /// transport until some finish (backpressure, not a growing queue). Default 1024.
+    pub max_in_flight: usize,
+    /// Ends the session when nothing was received and no call ran for this long. Default none.
+    pub idle_timeout: Option<Duration>,
+    /// Ends the session, normally, once it is this old (so a server can drain). Default none.
+    pub max_age: Option<Duration>,
+    /// Counters this session adds to (a server shares one among its sessions).
+    pub metrics: Option<Arc<Metrics>>,
+}
+
+impl Default for SessionOptions {
+    fn default() -> SessionOptions {
+        SessionOptions {
+            limits: Limits::default(),
+            max_in_flight: 1024,
+            idle_timeout: None,
+            max_age: None,
+            metrics: None,
+        }
+    }
 }
 
 impl SessionOptions {
     /// Sets the receive limits.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Sets how many of the peer's calls may run at once.
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n.max(1);
+        self
+    }
+
+    /// Ends the session after this long without traffic or running calls.
+    pub fn idle_timeout(mut self, d: Duration) -> Self {
+        self.idle_timeout = Some(d);
+        self
+    }
+
+    /// Ends the session once it is this old.
+    pub fn max_age(mut self, d: Duration) -> Self {
+        self.max_age = Some(d);
+        self
+    }
+
+    /// Counts this session's traffic in `metrics`.
+    pub fn metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 }
@@ -93,7 +152,7 @@ impl RpcSession {
             Stub::broken(RpcError::error("This connection has no main object."))
         });
         let core = Core::new(main, options.limits);
-        let run = driver::run(core.clone(), transport);
+        let run = driver::run(core.clone(), transport, options);
         (RpcSession { core }, run)
     }
 
@@ -168,6 +227,13 @@ impl RpcSession {
 }
 
 impl RpcSession {
+    /// Waits until no call from the peer is running or unanswered (used by server shutdown).
+    pub(crate) async fn settle(&self) {
+        while self.core.busy() && !self.is_closed() {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// Ends the session without telling the peer (its transport is about to close anyway).
     pub(crate) fn core_abort_quietly(&self, reason: RpcError) {
         self.core.abort(reason, false);

@@ -51,6 +51,14 @@ pub enum WireError {
         /// What is wrong.
         detail: String,
     },
+    /// The peer went over a limit of the session other than the message's shape.
+    #[error("{what} exceeds the limit of {limit}")]
+    LimitExceeded {
+        /// What went over, e.g. `exports held by the peer`.
+        what: &'static str,
+        /// The limit in force.
+        limit: usize,
+    },
     /// A value could not be written (for example a stub with no session to export it).
     #[error("cannot serialize: {0}")]
     Unserializable(String),

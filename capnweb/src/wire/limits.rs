@@ -23,6 +23,10 @@ pub struct Limits {
     pub max_stream_buffer: usize,
     /// Maximum size of a received `Blob`. Default 256 MiB.
     pub max_blob_size: usize,
+    /// Maximum number of entries the peer may pin on this side's export table (results of its
+    /// calls it has not released, capabilities it holds, pipes). The reference has no bound.
+    /// Default 100,000.
+    pub max_exports: usize,
 }
 
 impl Default for Limits {
@@ -33,6 +37,7 @@ impl Default for Limits {
             max_bigint_digits: 16_384,
             max_stream_buffer: 64 * 1024 * 1024,
             max_blob_size: 256 * 1024 * 1024,
+            max_exports: 100_000,
         }
     }
 }

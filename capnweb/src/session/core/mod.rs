@@ -150,6 +150,17 @@ impl Drop for Guard<'_> {
 }
 
 impl State {
+    /// Refuses a new export the peer asked for when it already pins `max`.
+    fn check_export_room(&self, max: usize) -> Result<(), RpcError> {
+        if self.exports.len() >= max {
+            return Err(RpcError::Protocol(WireError::LimitExceeded {
+                what: "the number of exports held by the peer",
+                limit: max,
+            }));
+        }
+        Ok(())
+    }
+
     /// A settled promise for import `id`'s resolution, if it has one: uses of the import go
     /// there directly instead of to the peer.
     fn settled(&self, id: i64) -> Option<Stub> {
@@ -375,10 +386,7 @@ impl Core {
         match msg {
             Message::Push(e) => self.on_push(e, false),
             Message::Stream(e) => self.on_push(e, true),
-            Message::Pipe => {
-                self.on_pipe();
-                Ok(())
-            }
+            Message::Pipe => self.on_pipe(),
             Message::Pull(id) => self.on_pull(id),
             Message::Resolve(id, e) => {
                 let v = self.evaluate(e)?;
@@ -438,6 +446,7 @@ impl Core {
     }
 
     fn on_push(self: &Arc<Self>, e: Expr, stream: bool) -> Result<(), RpcError> {
+        self.lock().check_export_room(self.limits.max_exports)?;
         // The push's own call is driven by its answer task.
         let v = self.evaluate_driving(e, |v| matches!(v, Value::Promise(_)))?;
         let (stub, running) = match v {
@@ -671,9 +680,23 @@ impl Core {
         (st.imports.len(), st.exports.len())
     }
 
+    /// Whether any call from the peer is still running or unanswered.
+    pub(crate) fn busy(self: &Arc<Self>) -> bool {
+        let st = self.lock();
+        st.pending_pulls > 0
+            || st
+                .exports
+                .values()
+                .any(|e| matches!(e.answer, Answer::Running { .. }))
+    }
+
     /// Number of pulls not yet answered.
     pub(crate) fn pending_pulls(self: &Arc<Self>) -> usize {
         self.lock().pending_pulls
+    }
+
+    pub(crate) fn take_tasks(self: &Arc<Self>) -> Vec<BoxFuture<()>> {
+        std::mem::take(&mut self.lock().tasks)
     }
 
     pub(crate) fn take_work(self: &Arc<Self>) -> (Vec<String>, Vec<BoxFuture<()>>, bool) {

@@ -62,14 +62,16 @@ impl Core {
 
     /// `["pipe"]`: the peer opens a pipe; its writable end is the new export, its readable end
     /// waits for a `["readable", id]` expression.
-    pub(super) fn on_pipe(self: &Arc<Self>) {
-        let (writable, readable) = local_pipe(self.limits.max_stream_buffer);
+    pub(super) fn on_pipe(self: &Arc<Self>) -> Result<(), RpcError> {
         let mut st = self.lock();
+        st.check_export_room(self.limits.max_exports)?;
+        let (writable, readable) = local_pipe(self.limits.max_stream_buffer);
         let id = st.next_peer_push;
         st.next_peer_push += 1;
         let mut entry = ExportEntry::new(writable, Answer::Idle);
         entry.pipe_readable = Some(readable);
         st.exports.insert(id, entry);
+        Ok(())
     }
 }
 

@@ -1,0 +1,55 @@
+//! The live WebSocket sessions of a server, so that shutdown can let their calls finish and then
+//! tell each peer why the session ends.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+
+use crate::error::RpcError;
+use crate::session::RpcSession;
+
+/// The reason sessions get when the server stops.
+pub(crate) const SHUTTING_DOWN: &str = "server is shutting down";
+
+#[derive(Default)]
+pub(crate) struct Registry {
+    next: AtomicU64,
+    sessions: Mutex<HashMap<u64, RpcSession>>,
+    stopping: AtomicBool,
+}
+
+impl Registry {
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<u64, RpcSession>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn add(&self, session: &RpcSession) -> u64 {
+        if self.stopping.load(Ordering::Acquire) {
+            session.abort(RpcError::disconnected(SHUTTING_DOWN));
+        }
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.sessions().insert(id, session.clone());
+        id
+    }
+
+    pub(crate) fn remove(&self, id: u64) {
+        self.sessions().remove(&id);
+    }
+
+    /// Lets every session answer what it was asked, for up to `grace`, then ends them all with
+    /// an abort saying the server is shutting down, and waits (briefly) for them to close.
+    pub(crate) async fn shut_down(&self, grace: Duration) {
+        self.stopping.store(true, Ordering::Release);
+        let sessions: Vec<RpcSession> = self.sessions().values().cloned().collect();
+        let answered = join_all(sessions.iter().map(RpcSession::settle));
+        let _ = tokio::time::timeout(grace, answered).await;
+        for s in &sessions {
+            s.abort(RpcError::disconnected(SHUTTING_DOWN));
+        }
+        let closed = join_all(sessions.iter().map(RpcSession::closed));
+        let _ = tokio::time::timeout(Duration::from_secs(1), closed).await;
+    }
+}

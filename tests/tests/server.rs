@@ -1,0 +1,383 @@
+//! The server: connection limit, auth, origins, CORS, batch limits, several paths, graceful
+//! shutdown, metrics; and the session limits a server relies on (calls in flight, exports
+//! pinned, idle timeout, maximum age).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use capnweb::server::{per_connection, AuthRejection, ConnectInfo};
+use capnweb::transport::in_process;
+use capnweb::transport::websocket::WebSocketTransport;
+use capnweb::wire::Limits;
+use capnweb::{connect, RpcError, RpcSession, Server, SessionOptions, Stub, Value};
+use capnweb_examples::interop::{test_target, TestTargetClient};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+fn ws(port: u16, path: &str) -> String {
+    format!("ws://127.0.0.1:{port}{path}")
+}
+
+/// Opens a WebSocket session with extra request headers.
+async fn connect_with_headers(url: &str, headers: &[(&str, &str)]) -> Result<Stub, String> {
+    let mut req = url.into_client_request().unwrap();
+    for (k, v) in headers {
+        let name = tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(k.as_bytes());
+        let value = tokio_tungstenite::tungstenite::http::HeaderValue::from_str(v);
+        req.headers_mut().insert(name.unwrap(), value.unwrap());
+    }
+    let (socket, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .map_err(|e| e.to_string())?;
+    let session = RpcSession::spawn(
+        WebSocketTransport::new(socket),
+        None,
+        SessionOptions::default(),
+    );
+    Ok(session.into_main())
+}
+
+async fn start(server: Server) -> (u16, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = server.shutdown_on(async {
+        let _ = stopped.await;
+    });
+    let (addr, serve) = server.listen(test_target).await.unwrap();
+    let task = tokio::spawn(async move { serve.await.unwrap() });
+    (addr.port(), stop, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_limit_get_503_and_others_are_unaffected() {
+    let (port, _stop, _task) = start(Server::bind("127.0.0.1:0").max_connections(1)).await;
+    let first: TestTargetClient = connect(&ws(port, "/")).await.unwrap();
+    let second = connect::<Stub>(&ws(port, "/")).await;
+    let err = second.unwrap_err().to_string();
+    assert!(err.contains("503"), "{err}");
+    assert_eq!(first.square(3.0).await.unwrap(), 9.0);
+    drop(first);
+    // Its slot comes back once the session is gone.
+    let mut again = None;
+    for _ in 0..50 {
+        if let Ok(c) = connect::<TestTargetClient>(&ws(port, "/")).await {
+            again = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(again.expect("a slot").square(4.0).await.unwrap(), 16.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_rejects_before_a_session_exists_and_passes_an_identity() {
+    let server = Server::bind("127.0.0.1:0").auth(|info: ConnectInfo| async move {
+        match info.header("authorization") {
+            Some("Bearer good") => Ok("alice".to_owned()),
+            Some(_) => Err(AuthRejection::Forbidden("bad token".into())),
+            None => Err(AuthRejection::Unauthorized(
+                "a bearer token is required".into(),
+            )),
+        }
+    });
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = server
+        .shutdown_on(async {
+            let _ = stopped.await;
+        })
+        .route(
+            "/whoami",
+            per_connection(|info: &ConnectInfo| {
+                let user = info.identity::<String>().cloned().unwrap_or_default();
+                Stub::from_fn(move |_: Vec<Value>| {
+                    let user = user.clone();
+                    async move { Ok::<_, RpcError>(Value::from(user)) }
+                })
+            }),
+        );
+    let (addr, serve) = server.listen(test_target).await.unwrap();
+    tokio::spawn(serve);
+    let port = addr.port();
+
+    let none = connect_with_headers(&ws(port, "/whoami"), &[])
+        .await
+        .unwrap_err();
+    assert!(none.contains("401"), "{none}");
+    let bad = connect_with_headers(&ws(port, "/whoami"), &[("authorization", "Bearer nope")])
+        .await
+        .unwrap_err();
+    assert!(bad.contains("403"), "{bad}");
+    let me = connect_with_headers(&ws(port, "/whoami"), &[("authorization", "Bearer good")])
+        .await
+        .unwrap();
+    let who = me.call("", vec![]).resolve().await.unwrap();
+    assert_eq!(who, Value::from("alice"));
+
+    // HTTP batch requests go through the same hook.
+    let http = reqwest::Client::new();
+    let resp = http
+        .post(format!("http://127.0.0.1:{port}/"))
+        .body(r#"["push",["pipeline",0,["square"],[2]]]"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    assert!(resp
+        .text()
+        .await
+        .unwrap()
+        .contains("a bearer token is required"));
+    let _ = stop.send(());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origins_and_cors_are_enforced() {
+    let (port, _stop, _task) = start(
+        Server::bind("127.0.0.1:0")
+            .allowed_origins(["https://app.example"])
+            .cors(["https://app.example"]),
+    )
+    .await;
+    let evil = connect_with_headers(&ws(port, "/"), &[("origin", "https://evil.example")])
+        .await
+        .unwrap_err();
+    assert!(evil.contains("403"), "{evil}");
+    let good = connect_with_headers(&ws(port, "/"), &[("origin", "https://app.example")])
+        .await
+        .unwrap();
+    let v = good
+        .call("square", vec![Value::from(5)])
+        .resolve()
+        .await
+        .unwrap();
+    assert_eq!(v.as_f64(), Some(25.0));
+
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/");
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status().as_u16(), 204);
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    assert!(preflight.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("POST"));
+    let batch = http
+        .post(&url)
+        .header("origin", "https://app.example")
+        .body("[\"push\",[\"pipeline\",0,[\"square\"],[3]]]\n[\"pull\",1]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        batch.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    assert_eq!(batch.text().await.unwrap(), "[\"resolve\",1,9]");
+    let other = http
+        .post(&url)
+        .header("origin", "https://evil.example")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_over_the_call_limit_gets_413_saying_so() {
+    let (port, _stop, _task) = start(Server::bind("127.0.0.1:0").max_batch_calls(2)).await;
+    let body = (0..3)
+        .map(|_| r#"["push",["pipeline",0,["square"],[2]]]"#)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let resp = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 413);
+    assert_eq!(
+        resp.text().await.unwrap(),
+        "batch of 3 calls exceeds the limit of 2"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_calls_in_flight_finish_then_aborts_each_peer() {
+    let slow = || {
+        Stub::from_fn(|args: Vec<Value>| async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok::<_, RpcError>(args.into_iter().next().unwrap_or_default())
+        })
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (addr, serve) = Server::bind("127.0.0.1:0")
+        .shutdown_grace(Duration::from_secs(5))
+        .shutdown_on(async {
+            let _ = stopped.await;
+        })
+        .listen(slow)
+        .await
+        .unwrap();
+    let served = tokio::spawn(serve);
+    let (_, client) = {
+        let session = capnweb::connect_with(&ws(addr.port(), "/"), None, SessionOptions::default())
+            .await
+            .unwrap();
+        (0, session)
+    };
+    let call = client.main().call("", vec![Value::from("done")]);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let _ = stop.send(());
+    assert_eq!(call.resolve().await.unwrap(), Value::from("done"));
+    let reason = tokio::time::timeout(Duration::from_secs(5), client.closed())
+        .await
+        .expect("the server ended the session");
+    assert!(
+        reason.to_string().contains("server is shutting down"),
+        "{reason}"
+    );
+    tokio::time::timeout(Duration::from_secs(5), served)
+        .await
+        .expect("serve returned")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_sessions_calls_errors_and_bytes() {
+    let server = Server::bind("127.0.0.1:0");
+    let metrics = server.metrics();
+    let (port, _stop, _task) = start(server).await;
+    let client: TestTargetClient = connect(&ws(port, "/")).await.unwrap();
+    for i in 0..5 {
+        client.square(i as f64).await.unwrap();
+    }
+    client.throw_error().await.unwrap_err();
+    let m = metrics.snapshot();
+    assert_eq!((m.sessions_open, m.sessions_total), (1, 1));
+    assert!(m.calls >= 6, "{m:?}");
+    assert_eq!(m.errors, 1, "{m:?}");
+    assert!(
+        m.bytes_in > 0 && m.bytes_out > 0 && m.messages_out >= 6,
+        "{m:?}"
+    );
+    drop(client);
+    for _ in 0..100 {
+        if metrics.snapshot().sessions_open == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(metrics.snapshot().sessions_open, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session limits, in process.
+
+#[tokio::test]
+async fn calls_in_flight_are_bounded_by_backpressure() {
+    let running = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (r, p) = (running.clone(), peak.clone());
+    let main = Stub::from_fn(move |_: Vec<Value>| {
+        let (r, p) = (r.clone(), p.clone());
+        async move {
+            let now = r.fetch_add(1, Ordering::SeqCst) + 1;
+            p.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            r.fetch_sub(1, Ordering::SeqCst);
+            Ok::<_, RpcError>(Value::Null)
+        }
+    });
+    let (a, b) = in_process::pair();
+    let _server = RpcSession::spawn(a, Some(main), SessionOptions::default().max_in_flight(4));
+    let client = RpcSession::spawn(b, None, SessionOptions::default());
+    let calls: Vec<Stub> = (0..50).map(|_| client.main().call("", vec![])).collect();
+    for c in &calls {
+        c.resolve().await.unwrap();
+    }
+    let peak = peak.load(Ordering::SeqCst);
+    assert!((1..=4).contains(&peak), "peak {peak}");
+}
+
+#[tokio::test]
+async fn a_peer_pinning_too_many_exports_is_aborted_saying_so() {
+    let (a, mut b) = in_process::pair();
+    let limits = Limits {
+        max_exports: 4,
+        ..Limits::default()
+    };
+    let session = RpcSession::spawn(
+        a,
+        Some(test_target()),
+        SessionOptions::default().limits(limits),
+    );
+    // The main object is one export; three unreleased pushes fill the table.
+    for _ in 0..4 {
+        b.send(r#"["push",["pipeline",0,["square"],[2]]]"#.to_owned())
+            .await
+            .unwrap();
+    }
+    let abort = tokio::time::timeout(Duration::from_secs(5), b.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(abort.starts_with(r#"["abort",["error","#), "{abort}");
+    assert!(abort.contains("exceeds the limit of 4"), "{abort}");
+    assert!(session.is_closed());
+}
+
+#[tokio::test]
+async fn an_idle_session_ends_and_a_busy_one_does_not() {
+    let (a, b) = in_process::pair();
+    let options = SessionOptions::default().idle_timeout(Duration::from_millis(150));
+    let server = RpcSession::spawn(a, Some(test_target()), options);
+    let client = RpcSession::spawn(b, None, SessionOptions::default());
+    // Traffic every 50 ms keeps it alive past the timeout.
+    for i in 0..6 {
+        let v = client
+            .main()
+            .call("square", vec![Value::from(i)])
+            .resolve()
+            .await
+            .unwrap();
+        assert_eq!(v.as_f64(), Some((i * i) as f64));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!server.is_closed());
+    let reason = tokio::time::timeout(Duration::from_secs(5), client.closed())
+        .await
+        .expect("ended when idle");
+    assert!(reason.to_string().contains("idle"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_session_at_its_maximum_age_ends_normally() {
+    let (a, b) = in_process::pair();
+    let options = SessionOptions::default().max_age(Duration::from_millis(100));
+    let _server = RpcSession::spawn(a, Some(test_target()), options);
+    let client = RpcSession::spawn(b, None, SessionOptions::default());
+    let v = client
+        .main()
+        .call("square", vec![Value::from(3)])
+        .resolve()
+        .await;
+    assert_eq!(v.unwrap().as_f64(), Some(9.0));
+    let reason = tokio::time::timeout(Duration::from_secs(5), client.closed())
+        .await
+        .expect("ended at its age");
+    assert!(reason.to_string().contains("maximum age"), "{reason}");
+}
