@@ -381,3 +381,49 @@ async fn a_session_at_its_maximum_age_ends_normally() {
         .expect("ended at its age");
     assert!(reason.to_string().contains("maximum age"), "{reason}");
 }
+
+#[tokio::test]
+async fn each_call_is_traced_with_its_method_duration_and_outcome() {
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (a, b) = in_process::pair();
+    let _server = RpcSession::spawn(a, Some(test_target()), SessionOptions::default());
+    let client = RpcSession::spawn(b, None, SessionOptions::default());
+    let main = client.main();
+    main.call("square", vec![Value::from(3)])
+        .resolve()
+        .await
+        .unwrap();
+    main.call("throwError", vec![]).resolve().await.unwrap_err();
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let square = log
+        .lines()
+        .find(|l| l.contains("method=square") && l.contains("call done"))
+        .unwrap_or_else(|| panic!("no trace of square in:\n{log}"));
+    assert!(square.contains("micros="), "{square}");
+    assert!(
+        log.lines().any(|l| l.contains("method=throwError")
+            && l.contains("call failed")
+            && l.contains("RangeError")),
+        "no failed throwError in:\n{log}"
+    );
+}

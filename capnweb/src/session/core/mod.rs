@@ -447,6 +447,7 @@ impl Core {
 
     fn on_push(self: &Arc<Self>, e: Expr, stream: bool) -> Result<(), RpcError> {
         self.lock().check_export_room(self.limits.max_exports)?;
+        let span = call_span(&e);
         // The push's own call is driven by its answer task.
         let v = self.evaluate_driving(e, |v| matches!(v, Value::Promise(_)))?;
         let (stub, running) = match v {
@@ -470,7 +471,10 @@ impl Core {
         }
         if matches!(answer, Answer::Running { .. }) {
             let task = self.answer_task(id, &stub);
-            st.tasks.push(task);
+            st.tasks.push(match span {
+                Some(span) => Box::pin(traced(task, span)),
+                None => task,
+            });
         }
         let mut entry = ExportEntry::new(stub, answer);
         entry.auto_release = stream;
@@ -491,6 +495,9 @@ impl Core {
     }
 
     fn settle_export(self: &Arc<Self>, id: i64, result: Result<Value, RpcError>) {
+        if let Err(e) = &result {
+            tracing::debug!(error = %e, "call failed");
+        }
         let mut st = self.lock();
         let Some(entry) = st.exports.get_mut(&id) else {
             return;
@@ -722,6 +729,27 @@ fn release_export(st: &mut State, id: i64, n: u64) {
             st.trash.push(entry.stub);
         }
     }
+}
+
+/// A `capnweb.call` span for a pushed call, when debug tracing is on.
+fn call_span(e: &Expr) -> Option<tracing::Span> {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return None;
+    }
+    let (Expr::Pipeline(call) | Expr::Import(call)) = e else {
+        return None;
+    };
+    call.args.as_ref()?;
+    let method: Vec<_> = call.path.iter().flatten().map(|k| k.to_name()).collect();
+    Some(tracing::debug_span!("capnweb.call", method = %method.join(".")))
+}
+
+/// Runs an answer task in its call's span, and records how long it took and how it ended.
+async fn traced(task: BoxFuture<()>, span: tracing::Span) {
+    use tracing::Instrument;
+    let start = std::time::Instant::now();
+    task.instrument(span.clone()).await;
+    span.in_scope(|| tracing::debug!(micros = start.elapsed().as_micros() as u64, "call done"));
 }
 
 fn ready<T: Send + 'static>(v: T) -> BoxFuture<T> {
