@@ -427,3 +427,59 @@ async fn each_call_is_traced_with_its_method_duration_and_outcome() {
         "no failed throwError in:\n{log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepalive_pings_live_peers_and_drops_silent_ones() {
+    use tokio_tungstenite::tungstenite::Message;
+    let server = Server::bind("127.0.0.1:0").keepalive(Duration::from_millis(100));
+    let metrics = server.metrics();
+    let (port, _stop, _task) = start(server).await;
+
+    // A peer that reads (tungstenite answers pings while reading) stays, and sees the pings.
+    let (mut live, _) = tokio_tungstenite::connect_async(ws(port, "/"))
+        .await
+        .unwrap();
+    let mut pings = 0;
+    let until = tokio::time::Instant::now() + Duration::from_millis(450);
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(until, live.next()).await {
+        if matches!(msg, Message::Ping(_)) {
+            pings += 1;
+        }
+    }
+    assert!(pings >= 2, "{pings} pings");
+    live.send(Message::text(r#"["push",["pipeline",0,["square"],[4]]]"#))
+        .await
+        .unwrap();
+    live.send(Message::text(r#"["pull",1]"#)).await.unwrap();
+    let answer = loop {
+        match live.next().await.unwrap().unwrap() {
+            Message::Text(t) => break t.to_string(),
+            _ => continue,
+        }
+    };
+    assert_eq!(answer, r#"["resolve",1,16]"#);
+
+    // The live peer keeps reading (so answering pings) in the background.
+    let reader = tokio::spawn(async move { while let Some(Ok(_)) = live.next().await {} });
+
+    // A peer that never reads never answers: its session ends.
+    let (_silent, _) = tokio_tungstenite::connect_async(ws(port, "/"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(metrics.snapshot().sessions_open, 2);
+    let mut open = 2;
+    for _ in 0..100 {
+        open = metrics.snapshot().sessions_open;
+        if open == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(open, 1, "the silent peer's session ended");
+    // The live one stays, several periods later.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(metrics.snapshot().sessions_open, 1);
+    assert!(!reader.is_finished());
+    reader.abort();
+}

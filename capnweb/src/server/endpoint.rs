@@ -27,6 +27,8 @@ pub(crate) struct Config {
     /// Origins allowed to make HTTP batch requests from a browser (`"*"` for any).
     pub(crate) cors: Option<Vec<String>>,
     pub(crate) max_batch_calls: usize,
+    /// WebSocket ping period, if any.
+    pub(crate) keepalive: Option<std::time::Duration>,
     pub(crate) max_connections: usize,
     pub(crate) connections: Arc<Semaphore>,
     pub(crate) registry: Arc<Registry>,
@@ -120,11 +122,16 @@ async fn upgrade(
     let max = config.options.limits.max_message_size;
     let options = config.options.clone();
     let registry = config.registry.clone();
+    let keepalive = config.keepalive;
     ws.max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| async move {
             let main = factory.make(&info);
-            let (session, run) = RpcSession::new(AxumWebSocket::new(socket), Some(main), options);
+            let mut transport = AxumWebSocket::new(socket);
+            if let Some(every) = keepalive {
+                transport = transport.keepalive(every);
+            }
+            let (session, run) = RpcSession::new(transport, Some(main), options);
             let id = registry.add(&session);
             run.await;
             registry.remove(id);

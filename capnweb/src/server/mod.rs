@@ -75,6 +75,7 @@ pub struct Server {
     cors: Option<Vec<String>>,
     max_connections: usize,
     max_batch_calls: usize,
+    keepalive: Option<Duration>,
     shutdown_grace: Duration,
     shutdown: Option<BoxFuture<()>>,
     metrics: Arc<Metrics>,
@@ -92,6 +93,7 @@ impl Server {
             cors: None,
             max_connections: 10_000,
             max_batch_calls: 10_000,
+            keepalive: None,
             shutdown_grace: Duration::from_secs(10),
             shutdown: None,
             metrics: Arc::new(Metrics::default()),
@@ -119,6 +121,13 @@ impl Server {
     /// At most `n` calls in one HTTP batch; beyond, `413`. Default 10,000.
     pub fn max_batch_calls(mut self, n: usize) -> Server {
         self.max_batch_calls = n;
+        self
+    }
+
+    /// Pings each WebSocket peer every `every` (ping frames, never protocol messages) and ends
+    /// the session of a peer that answers nothing within a period. Default off.
+    pub fn keepalive(mut self, every: Duration) -> Server {
+        self.keepalive = Some(every);
         self
     }
 
@@ -183,6 +192,7 @@ impl Server {
             allowed_origins: self.allowed_origins.clone(),
             cors: self.cors.clone(),
             max_batch_calls: self.max_batch_calls,
+            keepalive: self.keepalive,
             max_connections: self.max_connections,
             connections: Arc::new(Semaphore::new(self.max_connections)),
             registry: registry.clone(),

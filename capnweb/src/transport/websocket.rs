@@ -2,20 +2,33 @@
 //! side is axum's WebSocket (tungstenite underneath). One adapter serves both.
 
 use std::fmt::Display;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use futures_util::{Sink, Stream};
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::TransportError;
 
-/// A WebSocket as a transport. Binary frames are refused, as by the reference; pings and pongs
-/// are left to the WebSocket layer.
+/// A WebSocket as a transport. Binary frames are refused, as by the reference; pongs to the
+/// peer's pings are left to the WebSocket layer. With [`keepalive`](Self::keepalive) it pings
+/// the peer itself, and ends when the peer stops answering.
 pub struct WebSocketTransport<W> {
     ws: W,
+    keepalive: Option<Keepalive>,
+}
+
+/// Pings every `every`; a peer silent for a whole period after a ping is gone.
+struct Keepalive {
+    every: Duration,
+    tick: Pin<Box<Sleep>>,
+    /// A ping went out and nothing came back since.
+    awaiting: bool,
 }
 
 /// The client side of a WebSocket connection made with [`connect`].
@@ -28,7 +41,21 @@ impl<W> WebSocketTransport<W> {
     /// Wraps an established WebSocket (a tokio-tungstenite `WebSocketStream` or an axum
     /// `WebSocket`).
     pub fn new(ws: W) -> Self {
-        WebSocketTransport { ws }
+        WebSocketTransport {
+            ws,
+            keepalive: None,
+        }
+    }
+
+    /// Pings the peer every `every` (WebSocket ping frames, never protocol messages), and ends
+    /// the transport with an error when nothing at all arrives within a period after a ping.
+    pub fn keepalive(mut self, every: Duration) -> Self {
+        self.keepalive = Some(Keepalive {
+            every,
+            tick: Box::pin(tokio::time::sleep(every)),
+            awaiting: false,
+        });
+        self
     }
 }
 
@@ -70,6 +97,8 @@ pub enum Frame {
 pub trait WsMessage: Sized {
     /// A text frame.
     fn text(s: String) -> Self;
+    /// A ping frame.
+    fn ping() -> Self;
     /// What a received frame is.
     fn frame(self) -> Frame;
 }
@@ -77,6 +106,9 @@ pub trait WsMessage: Sized {
 impl WsMessage for tokio_tungstenite::tungstenite::Message {
     fn text(s: String) -> Self {
         Self::text(s)
+    }
+    fn ping() -> Self {
+        Self::Ping(Default::default())
     }
     fn frame(self) -> Frame {
         match self {
@@ -91,6 +123,9 @@ impl WsMessage for tokio_tungstenite::tungstenite::Message {
 impl WsMessage for axum::extract::ws::Message {
     fn text(s: String) -> Self {
         Self::Text(s.into())
+    }
+    fn ping() -> Self {
+        Self::Ping(Default::default())
     }
     fn frame(self) -> Frame {
         match self {
@@ -108,14 +143,21 @@ fn transport_error(e: impl Display) -> TransportError {
 
 impl<W, M, E> Stream for WebSocketTransport<W>
 where
-    W: Stream<Item = Result<M, E>> + Unpin,
+    W: Stream<Item = Result<M, E>> + Sink<M, Error = E> + Unpin,
     M: WsMessage,
     E: Display,
 {
     type Item = Result<String, TransportError>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Err(e) = poll_keepalive::<W, M, E>(&mut this.ws, &mut this.keepalive, cx) {
+            return Poll::Ready(Some(Err(e)));
+        }
         loop {
             let msg = ready!(Pin::new(&mut self.ws).poll_next(cx));
+            if let Some(k) = &mut self.keepalive {
+                k.awaiting = false;
+            }
             return Poll::Ready(match msg.map(|m| m.map(WsMessage::frame)) {
                 None | Some(Ok(Frame::Close)) => None,
                 Some(Ok(Frame::Text(t))) => Some(Ok(t)),
@@ -127,6 +169,41 @@ where
             });
         }
     }
+}
+
+/// Sends a ping when one is due; fails when the last one went unanswered.
+fn poll_keepalive<W, M, E>(
+    ws: &mut W,
+    keepalive: &mut Option<Keepalive>,
+    cx: &mut Context<'_>,
+) -> Result<(), TransportError>
+where
+    W: Sink<M, Error = E> + Unpin,
+    M: WsMessage,
+    E: Display,
+{
+    let Some(k) = keepalive else {
+        return Ok(());
+    };
+    while k.tick.as_mut().poll(cx).is_ready() {
+        if k.awaiting {
+            return Err(TransportError::new(format!(
+                "keep-alive: the peer did not answer a ping within {:?}",
+                k.every
+            )));
+        }
+        // A ping that cannot be queued now waits for the next period.
+        if let Poll::Ready(Ok(())) = Pin::new(&mut *ws).poll_ready(cx) {
+            Pin::new(&mut *ws)
+                .start_send(M::ping())
+                .map_err(transport_error)?;
+            let _ = Pin::new(&mut *ws).poll_flush(cx);
+            k.awaiting = true;
+        }
+        let next = tokio::time::Instant::now() + k.every;
+        k.tick.as_mut().reset(next);
+    }
+    Ok(())
 }
 
 impl<W, M, E> Sink<String> for WebSocketTransport<W>
