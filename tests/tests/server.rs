@@ -483,3 +483,132 @@ async fn keepalive_pings_live_peers_and_drops_silent_ones() {
     assert!(!reader.is_finished());
     reader.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_frames_end_only_their_own_session() {
+    use tokio_tungstenite::tungstenite::Message;
+    let (port, _stop, _task) = start(Server::bind("127.0.0.1:0")).await;
+    let deep = "[".repeat(100_000);
+    let hostile = [
+        "not json",
+        r#"["unknown",1]"#,
+        r#"["pull",999]"#,
+        r#"["release",0,5]"#,
+        r#"["push",["pipeline",77,["square"],[1]]]"#,
+        deep.as_str(),
+    ];
+    let good: TestTargetClient = connect(&ws(port, "/")).await.unwrap();
+    for frame in hostile {
+        let (mut bad, _) = tokio_tungstenite::connect_async(ws(port, "/"))
+            .await
+            .unwrap();
+        bad.send(Message::text(frame)).await.unwrap();
+        let reply = tokio::time::timeout(Duration::from_secs(5), bad.next())
+            .await
+            .unwrap_or_else(|_| panic!("no answer to {:.40}", frame));
+        let reply = reply.unwrap().unwrap();
+        assert!(
+            reply
+                .to_text()
+                .unwrap()
+                .starts_with(r#"["abort",["error","#),
+            "{:.40} got {reply:?}",
+            frame
+        );
+        assert_eq!(good.square(3.0).await.unwrap(), 9.0);
+    }
+    // Undeclared names are answered, not aborted.
+    let (mut probe, _) = tokio_tungstenite::connect_async(ws(port, "/"))
+        .await
+        .unwrap();
+    for name in ["constructor", "__proto__", "toString", "then"] {
+        let push = format!(r#"["push",["pipeline",0,["{name}"],[]]]"#);
+        probe.send(Message::text(push)).await.unwrap();
+    }
+    for id in 1..=4 {
+        probe
+            .send(Message::text(format!(r#"["pull",{id}]"#)))
+            .await
+            .unwrap();
+    }
+    for _ in 0..4 {
+        let reply = probe.next().await.unwrap().unwrap();
+        assert!(
+            reply.to_text().unwrap().starts_with(r#"["reject","#),
+            "{reply:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_gone_mid_call_leaves_the_server_serving() {
+    let slow = || {
+        Stub::from_fn(|_: Vec<Value>| async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            Ok::<_, RpcError>(Value::from("late"))
+        })
+    };
+    let server = Server::bind("127.0.0.1:0");
+    let metrics = server.metrics();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (addr, serve) = server
+        .shutdown_on(async {
+            let _ = stopped.await;
+        })
+        .listen(slow)
+        .await
+        .unwrap();
+    tokio::spawn(serve);
+    let url = ws(addr.port(), "/");
+    let gone = capnweb::connect_with(&url, None, SessionOptions::default())
+        .await
+        .unwrap();
+    let call = gone.main().call("", vec![]);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    gone.abort(RpcError::error("client leaves"));
+    drop(call);
+    drop(gone);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(metrics.snapshot().sessions_open, 0);
+    let next = capnweb::connect_with(&url, None, SessionOptions::default())
+        .await
+        .unwrap();
+    let v = next.main().call("", vec![]).resolve().await.unwrap();
+    assert_eq!(v, Value::from("late"));
+    let _ = stop.send(());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_stops_being_read_from() {
+    use tokio_tungstenite::tungstenite::Message;
+    let server = Server::bind("127.0.0.1:0");
+    let metrics = server.metrics();
+    let (port, _stop, _task) = start(server).await;
+    let (mut greedy, _) = tokio_tungstenite::connect_async(ws(port, "/"))
+        .await
+        .unwrap();
+    // Each call asks for a large answer; the client never reads them.
+    let sending = async {
+        for id in 1..=1_000_000u32 {
+            let push = r#"["push",["pipeline",0,["generateFibonacci"],[2000]]]"#;
+            greedy.feed(Message::text(push)).await.unwrap();
+            greedy
+                .feed(Message::text(format!(r#"["pull",{id}]"#)))
+                .await
+                .unwrap();
+            if id % 64 == 0 {
+                greedy.flush().await.unwrap();
+            }
+        }
+    };
+    let finished = tokio::time::timeout(Duration::from_secs(3), sending).await;
+    assert!(
+        finished.is_err(),
+        "the server read everything without sending it"
+    );
+    // The server stopped reading: what it took in no longer grows.
+    let taken = metrics.snapshot().messages_in;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(metrics.snapshot().messages_in, taken);
+    assert!(taken < 2_000_000, "{taken}");
+}
