@@ -6,6 +6,7 @@
 //! a `remap` expression and are applied to each element by the receiver.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::error::RpcError;
@@ -247,6 +248,35 @@ fn to_instruction(v: &Value) -> Result<Expr, RpcError> {
     Ok(parse_expr(&text, &Limits::default())?)
 }
 
+tokio::task_local! {
+    /// Mapper applications left to the call being answered, shared by the maps nested in it.
+    static BUDGET: Arc<AtomicUsize>;
+}
+
+/// Runs `fut` (a peer's call) with at most `max` mapper applications, nested maps included: a
+/// map over N elements nested in a map over M costs N x M.
+pub(crate) async fn with_budget<T>(max: usize, fut: impl std::future::Future<Output = T>) -> T {
+    BUDGET.scope(Arc::new(AtomicUsize::new(max)), fut).await
+}
+
+/// Takes `n` applications from the budget in force (a default one outside any call).
+fn spend(n: usize) -> Result<(), RpcError> {
+    let left = BUDGET.try_with(|b| {
+        b.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+            left.checked_sub(n)
+        })
+        .is_ok()
+    });
+    match left {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(RpcError::range_error(
+            "map() applications in this call exceed the limit (Limits::max_map_applications)",
+        )),
+        // Not in a budgeted call (a local map): nothing to bound.
+        Err(_) => Ok(()),
+    }
+}
+
 /// Applies a mapper to `input`: to each element of an array, to nothing for `null` and
 /// `undefined`, and to the value itself otherwise.
 pub(crate) fn apply(
@@ -257,6 +287,7 @@ pub(crate) fn apply(
     Box::pin(async move {
         match input {
             Value::Array(items) => {
+                spend(items.len())?;
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
                     out.push(apply_one(item, &captures, &instructions).await?);
@@ -264,7 +295,10 @@ pub(crate) fn apply(
                 Ok(Value::Array(out))
             }
             v @ (Value::Null | Value::Undefined) => Ok(v),
-            v => apply_one(v, &captures, &instructions).await,
+            v => {
+                spend(1)?;
+                apply_one(v, &captures, &instructions).await
+            }
         }
     })
 }

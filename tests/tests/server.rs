@@ -2,6 +2,7 @@
 //! shutdown, metrics; and the session limits a server relies on (calls in flight, exports
 //! pinned, idle timeout, maximum age).
 
+use std::future::IntoFuture;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -611,4 +612,123 @@ async fn a_client_that_never_reads_stops_being_read_from() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(metrics.snapshot().messages_in, taken);
     assert!(taken < 2_000_000, "{taken}");
+}
+
+#[tokio::test]
+async fn map_applications_per_call_are_bounded_nested_maps_included() {
+    let (a, b) = in_process::pair();
+    let limits = Limits {
+        max_map_applications: 50,
+        ..Limits::default()
+    };
+    let _server = RpcSession::spawn(
+        a,
+        Some(test_target()),
+        SessionOptions::default().limits(limits),
+    );
+    let client = RpcSession::spawn(b, None, SessionOptions::default());
+    let main = TestTargetClient::from(client.main());
+    // 40 applications: fine.
+    let squares = main
+        .generate_fibonacci(40.0)
+        .map(|x| main.square(x))
+        .await
+        .unwrap();
+    assert_eq!(squares.len(), 40);
+    // 60: over.
+    let err = main
+        .generate_fibonacci(60.0)
+        .map(|x| main.square(x))
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "RangeError", "{err}");
+    assert!(err.message().contains("max_map_applications"), "{err}");
+    // Nested: 5 + 5 x 5 = 30 is fine, 7 + 7 x 7 = 56 is not.
+    let nested = |n: f64| {
+        main.generate_fibonacci(n)
+            .map(|_| main.generate_fibonacci(n).map(|y| main.square(y)))
+    };
+    assert_eq!(nested(5.0).await.unwrap().len(), 5);
+    assert_eq!(nested(7.0).await.unwrap_err().name(), "RangeError");
+    // The session goes on.
+    assert_eq!(main.square(3.0).await.unwrap(), 9.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_router_nests_in_an_existing_axum_service() {
+    let rpc = Server::bind("").route("/rpc", test_target).router();
+    let app = axum::Router::new()
+        .route("/health", axum::routing::get(|| async { "ok" }))
+        .nest("/api", rpc);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let client: TestTargetClient = connect(&ws(port, "/api/rpc")).await.unwrap();
+    assert_eq!(client.square(6.0).await.unwrap(), 36.0);
+    let batch =
+        capnweb::HttpBatch::<TestTargetClient>::new(&format!("http://127.0.0.1:{port}/api/rpc"));
+    assert_eq!(batch.main().square(7.0).await.unwrap(), 49.0);
+    let health = reqwest::get(format!("http://127.0.0.1:{port}/health"))
+        .await
+        .unwrap();
+    assert_eq!(health.text().await.unwrap(), "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_frames_and_bodies_are_refused_before_buffering() {
+    use tokio_tungstenite::tungstenite::Message;
+    let limits = Limits {
+        max_message_size: 1000,
+        ..Limits::default()
+    };
+    let (port, _stop, _task) =
+        start(Server::bind("127.0.0.1:0").options(SessionOptions::default().limits(limits))).await;
+    let (mut big, _) = tokio_tungstenite::connect_async(ws(port, "/"))
+        .await
+        .unwrap();
+    let frame = format!(
+        r#"["push",["pipeline",0,["echo"],["{}"]]]"#,
+        "x".repeat(5000)
+    );
+    big.send(Message::text(frame)).await.unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match big.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(
+        end.is_ok(),
+        "the connection with the oversized frame was not closed"
+    );
+    let resp = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/"))
+        .body("x".repeat(5000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 413);
+    assert!(resp.text().await.unwrap().contains("1000 bytes"));
+    // Others are unaffected.
+    let ok: TestTargetClient = connect(&ws(port, "/")).await.unwrap();
+    assert_eq!(ok.square(2.0).await.unwrap(), 4.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_clients_each_get_their_own_answers() {
+    let (port, _stop, _task) = start(Server::bind("127.0.0.1:0")).await;
+    let clients = (0..50).map(|c| async move {
+        let client: TestTargetClient = connect(&ws(port, "/")).await.unwrap();
+        let counter = client.make_counter(c as f64);
+        let calls = (0..20).map(|_| counter.increment(1.0).into_future());
+        futures_util::future::join_all(calls).await;
+        counter.value().await.unwrap()
+    });
+    let values = futures_util::future::join_all(clients).await;
+    for (c, v) in values.into_iter().enumerate() {
+        assert_eq!(v, c as f64 + 20.0);
+    }
 }

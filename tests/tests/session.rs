@@ -249,3 +249,46 @@ async fn a_stream_message_is_answered_without_pull_and_released_by_itself() {
         "the stream's export was not released"
     );
 }
+
+#[tokio::test]
+async fn errors_go_without_stacks_unless_a_hook_adds_one() {
+    // By default: no stack.
+    let (_session, mut peer) = raw_peer();
+    let reply = exchange(
+        &mut peer,
+        &[
+            r#"["push",["pipeline",0,["throwError"],[]]]"#,
+            r#"["pull",1]"#,
+        ],
+        1,
+    )
+    .await;
+    assert_eq!(
+        reply[0],
+        r#"["reject",1,["error","RangeError","test error"]]"#
+    );
+
+    // A hook sees each error and may add to it (or log it).
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = seen.clone();
+    let options = SessionOptions::default().on_send_error(move |e| {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        e.stack = Some(format!("{}: {}\n    at server", e.name, e.message));
+    });
+    let (a, mut b) = in_process::pair();
+    let _session = RpcSession::spawn(a, Some(test_target()), options);
+    let reply = exchange(
+        &mut b,
+        &[
+            r#"["push",["pipeline",0,["throwError"],[]]]"#,
+            r#"["pull",1]"#,
+        ],
+        1,
+    )
+    .await;
+    assert_eq!(
+        reply[0],
+        r#"["reject",1,["error","RangeError","test error","RangeError: test error\n    at server"]]"#
+    );
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

@@ -18,7 +18,7 @@ use self::core::Core;
 use crate::error::RpcError;
 use crate::stub::Stub;
 use crate::transport::Transport;
-use crate::value::Value;
+use crate::value::{ErrorValue, Value};
 use crate::wire::Limits;
 
 /// Whether `stub` is an object of a peer (its calls go over a session).
@@ -51,7 +51,7 @@ pub(crate) fn stream_call(
 ///     .max_age(Duration::from_secs(3600));
 /// # drop(options);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct SessionOptions {
     /// What is accepted from the peer.
@@ -65,6 +65,22 @@ pub struct SessionOptions {
     pub max_age: Option<Duration>,
     /// Counters this session adds to (a server shares one among its sessions).
     pub metrics: Option<Arc<Metrics>>,
+    /// Sees every error before it goes to the peer (see
+    /// [`on_send_error`](Self::on_send_error)).
+    pub on_send_error: Option<Arc<dyn Fn(&mut ErrorValue) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for SessionOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionOptions")
+            .field("limits", &self.limits)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_age", &self.max_age)
+            .field("metrics", &self.metrics.is_some())
+            .field("on_send_error", &self.on_send_error.is_some())
+            .finish()
+    }
 }
 
 impl Default for SessionOptions {
@@ -75,6 +91,7 @@ impl Default for SessionOptions {
             idle_timeout: None,
             max_age: None,
             metrics: None,
+            on_send_error: None,
         }
     }
 }
@@ -101,6 +118,22 @@ impl SessionOptions {
     /// Ends the session once it is this old.
     pub fn max_age(mut self, d: Duration) -> Self {
         self.max_age = Some(d);
+        self
+    }
+
+    /// Calls `hook` on every error before it is sent to the peer (call failures and aborts).
+    /// Errors go without a stack trace by default; the hook may log them, add a stack or
+    /// properties, or redact the message.
+    ///
+    /// ```
+    /// use capnweb::SessionOptions;
+    /// let options = SessionOptions::default().on_send_error(|e| {
+    ///     eprintln!("sending {}: {}", e.name, e.message);
+    /// });
+    /// # drop(options);
+    /// ```
+    pub fn on_send_error(mut self, hook: impl Fn(&mut ErrorValue) + Send + Sync + 'static) -> Self {
+        self.on_send_error = Some(Arc::new(hook));
         self
     }
 
@@ -151,7 +184,7 @@ impl RpcSession {
         let main = local_main.unwrap_or_else(|| {
             Stub::broken(RpcError::error("This connection has no main object."))
         });
-        let core = Core::new(main, options.limits);
+        let core = Core::new(main, options.limits, options.on_send_error.clone());
         let run = driver::run(core.clone(), transport, options);
         (RpcSession { core }, run)
     }

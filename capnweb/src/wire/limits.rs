@@ -27,6 +27,9 @@ pub struct Limits {
     /// calls it has not released, capabilities it holds, pipes). The reference has no bound.
     /// Default 100,000.
     pub max_exports: usize,
+    /// Maximum mapper applications one call of the peer may cause, nested maps included (a map
+    /// over N elements inside a map over M counts N x M). Default 1,000,000.
+    pub max_map_applications: usize,
 }
 
 impl Default for Limits {
@@ -38,6 +41,7 @@ impl Default for Limits {
             max_stream_buffer: 64 * 1024 * 1024,
             max_blob_size: 256 * 1024 * 1024,
             max_exports: 100_000,
+            max_map_applications: 1_000_000,
         }
     }
 }

@@ -20,16 +20,21 @@ use crate::error::RpcError;
 use crate::eval::evaluate;
 use crate::stream::ReadableStream;
 use crate::stub::{BoxFuture, PromiseHook, Stub};
-use crate::value::Value;
+use crate::value::{ErrorValue, Value};
 use crate::wire::{
     self, write_message, write_value, Exporter, Expr, Limits, Message, WireError, WireRef,
 };
+
+/// See [`SessionOptions::on_send_error`](crate::SessionOptions::on_send_error).
+pub(crate) type SendErrorHook = std::sync::Arc<dyn Fn(&mut ErrorValue) + Send + Sync>;
 
 pub(crate) struct Core {
     state: Mutex<State>,
     /// Wakes the session task: outgoing messages or new tasks are waiting.
     pub(crate) wake: Notify,
     pub(crate) limits: Limits,
+    /// Sees (and may change) every error before it is sent to the peer.
+    on_send_error: Option<SendErrorHook>,
     /// `Some(reason)` once the session has ended.
     pub(crate) closed: watch::Sender<Option<RpcError>>,
     /// Signalled whenever the number of unanswered pulls drops to zero.
@@ -170,7 +175,11 @@ impl State {
 }
 
 impl Core {
-    pub(crate) fn new(main: Stub, limits: Limits) -> Arc<Core> {
+    pub(crate) fn new(
+        main: Stub,
+        limits: Limits,
+        on_send_error: Option<SendErrorHook>,
+    ) -> Arc<Core> {
         let mut state = State {
             next_import: 1,
             next_export: -1,
@@ -185,6 +194,7 @@ impl Core {
             state: Mutex::new(state),
             wake: Notify::new(),
             limits,
+            on_send_error,
             closed: watch::channel(None).0,
             idle: Notify::new(),
         })
@@ -448,6 +458,7 @@ impl Core {
     fn on_push(self: &Arc<Self>, e: Expr, stream: bool) -> Result<(), RpcError> {
         self.lock().check_export_room(self.limits.max_exports)?;
         let span = call_span(&e);
+        let mapped = matches!(e, Expr::Remap(_));
         // The push's own call is driven by its answer task.
         let v = self.evaluate_driving(e, |v| matches!(v, Value::Promise(_)))?;
         let (stub, running) = match v {
@@ -470,7 +481,11 @@ impl Core {
             st.pending_pulls += 1;
         }
         if matches!(answer, Answer::Running { .. }) {
-            let task = self.answer_task(id, &stub);
+            let mut task = self.answer_task(id, &stub);
+            if mapped {
+                let max = self.limits.max_map_applications;
+                task = Box::pin(crate::map::with_budget(max, task));
+            }
             st.tasks.push(match span {
                 Some(span) => Box::pin(traced(task, span)),
                 None => task,
@@ -541,7 +556,7 @@ impl Core {
             text.push(',');
             let _ = write_value(
                 &mut text,
-                &Value::Error(Box::new(error.to_value())),
+                &Value::Error(Box::new(self.outgoing_error(&error))),
                 &mut wire::NoExporter,
             );
         }
@@ -649,7 +664,7 @@ impl Core {
             return;
         }
         if notify_peer {
-            let err = Value::Error(Box::new(reason.to_value()));
+            let err = Value::Error(Box::new(self.outgoing_error(&reason)));
             let mut text = String::from("[\"abort\",");
             let _ = write_value(&mut text, &err, &mut wire::NoExporter);
             text.push(']');
@@ -685,6 +700,15 @@ impl Core {
     pub(crate) fn stats(self: &Arc<Self>) -> (usize, usize) {
         let st = self.lock();
         (st.imports.len(), st.exports.len())
+    }
+
+    /// `error` as sent to the peer: without a stack, then through the user's hook.
+    fn outgoing_error(&self, error: &RpcError) -> ErrorValue {
+        let mut e = error.to_value();
+        if let Some(hook) = &self.on_send_error {
+            hook(&mut e);
+        }
+        e
     }
 
     /// Whether any call from the peer is still running or unanswered.
