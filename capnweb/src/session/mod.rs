@@ -40,6 +40,9 @@ pub(crate) fn stream_call(
     }
 }
 
+/// A hook that sees (and may change) each error before it is sent to the peer.
+pub type SendErrorHook = Arc<dyn Fn(&mut ErrorValue) + Send + Sync>;
+
 /// Options of a session.
 ///
 /// ```
@@ -67,7 +70,7 @@ pub struct SessionOptions {
     pub metrics: Option<Arc<Metrics>>,
     /// Sees every error before it goes to the peer (see
     /// [`on_send_error`](Self::on_send_error)).
-    pub on_send_error: Option<Arc<dyn Fn(&mut ErrorValue) + Send + Sync>>,
+    pub on_send_error: Option<SendErrorHook>,
 }
 
 impl std::fmt::Debug for SessionOptions {

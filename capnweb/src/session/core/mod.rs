@@ -16,6 +16,7 @@ mod streams;
 use self::codec::{SessionExporter, SessionImporter};
 pub(crate) use self::streams::StreamDone;
 use super::import::ImportHook;
+use super::SendErrorHook;
 use crate::error::RpcError;
 use crate::eval::evaluate;
 use crate::stream::ReadableStream;
@@ -24,9 +25,6 @@ use crate::value::{ErrorValue, Value};
 use crate::wire::{
     self, write_message, write_value, Exporter, Expr, Limits, Message, WireError, WireRef,
 };
-
-/// See [`SessionOptions::on_send_error`](crate::SessionOptions::on_send_error).
-pub(crate) type SendErrorHook = std::sync::Arc<dyn Fn(&mut ErrorValue) + Send + Sync>;
 
 pub(crate) struct Core {
     state: Mutex<State>,
