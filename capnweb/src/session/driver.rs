@@ -152,7 +152,9 @@ fn on_message(
             true
         }
         Some(Err(e)) => {
-            core.abort(RpcError::disconnected(e.0), false);
+            // Tell the peer why, if the connection still takes it (a frame over the size
+            // limit, say); a broken connection just fails the write.
+            core.abort(RpcError::disconnected(e.0), true);
             false
         }
         None => {
