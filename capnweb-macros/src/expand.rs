@@ -168,6 +168,7 @@ fn client_method(m: &Method) -> TokenStream {
     });
     let count = m.params.len();
     let optional = m.params.iter().rev().take_while(|p| p.is_option()).count();
+    let idempotent = m.idempotent;
     quote! {
         #(#docs)*
         pub fn #ident(&self, #(#params),*) -> ::capnweb::RpcPromise<#ok> {
@@ -176,7 +177,7 @@ fn client_method(m: &Method) -> TokenStream {
                 #(#values)*
                 ::core::result::Result::Ok::<_, ::capnweb::ValueError>(__capnweb_args)
             })();
-            ::capnweb::__private::call(&self.__capnweb_stub, #wire, __capnweb_args, #optional)
+            ::capnweb::__private::call(&self.__capnweb_stub, #wire, __capnweb_args, #optional, #idempotent)
         }
     }
 }

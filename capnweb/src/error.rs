@@ -36,6 +36,12 @@ pub enum RpcError {
     /// A value could not be converted to or from the Rust type asked for.
     #[error("TypeError: {0}")]
     Type(String),
+    /// The call did not complete in time; it was released, and the session goes on.
+    #[error("timed out after {after:?}")]
+    Timeout {
+        /// The time limit that expired.
+        after: std::time::Duration,
+    },
 }
 
 impl RpcError {

@@ -38,7 +38,7 @@
 // Lets the macro's `::capnweb::` paths work in this crate's own tests.
 extern crate self as capnweb;
 
-mod client;
+pub mod client;
 mod error;
 mod eval;
 mod map;
@@ -145,12 +145,12 @@ pub mod wire;
 /// # Ok::<(), RpcError>(()) }).unwrap();
 /// ```
 pub use capnweb_macros::rpc_interface;
-pub use client::{connect, connect_with};
+pub use client::{connect, connect_with, Client};
 pub use error::RpcError;
 pub use server::Server;
 pub use session::{Metrics, MetricsSnapshot, RpcSession, SessionOptions, SessionStats};
 pub use stream::{Blob, ReadableStream, WritableStream};
-pub use stub::{RpcTarget, Stub};
+pub use stub::{OnBroken, RpcTarget, Stub};
 pub use transport::{http_batch::HttpBatch, Transport, TransportError};
 pub use typed::{Callback, IntoStub, MapResult, Param, RpcClient, RpcPromise};
 pub use value::{

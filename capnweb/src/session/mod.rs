@@ -26,6 +26,12 @@ pub(crate) fn is_remote(stub: &Stub) -> bool {
     stub.downcast::<import::ImportHook>().is_some()
 }
 
+/// Watches the end of the session `stub` belongs to, if it is a peer's object.
+pub(crate) fn session_end(stub: &Stub) -> Option<tokio::sync::watch::Receiver<Option<RpcError>>> {
+    let import = stub.downcast::<import::ImportHook>()?;
+    Some(import.core.closed.subscribe())
+}
+
 /// Sends a `stream` call on a peer's object (see [`is_remote`]); `done` gets its answer.
 /// Returns the size of the message.
 pub(crate) fn stream_call(

@@ -178,6 +178,41 @@ impl Stub {
         self.0.is_promise()
     }
 
+    /// Calls `f` once, with the reason, when this capability breaks: when the session it
+    /// belongs to ends (a local object never breaks; a broken stub is broken already).
+    /// Dropping the returned guard unregisters `f`.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use capnweb::{RpcError, Stub};
+    /// let (tx, rx) = tokio::sync::oneshot::channel();
+    /// let broken = Stub::broken(RpcError::error("gone"));
+    /// let _guard = broken.on_broken(move |e| { let _ = tx.send(e); });
+    /// assert_eq!(rx.await.unwrap().message(), "gone");
+    /// # });
+    /// ```
+    #[must_use = "dropping the guard unregisters the callback"]
+    pub fn on_broken(&self, f: impl FnOnce(RpcError) + Send + 'static) -> OnBroken {
+        let task = if let Some(error) = self.downcast::<ErrorHook>() {
+            let error = error.0.clone();
+            tokio::spawn(async move { f(error) })
+        } else if let Some(mut end) = crate::session::session_end(self) {
+            tokio::spawn(async move {
+                loop {
+                    if let Some(reason) = end.borrow_and_update().clone() {
+                        return f(reason);
+                    }
+                    if end.changed().await.is_err() {
+                        return f(RpcError::disconnected("session dropped"));
+                    }
+                }
+            })
+        } else {
+            return OnBroken(None);
+        };
+        OnBroken(Some(task.abort_handle()))
+    }
+
     pub(crate) fn downcast<T: 'static>(&self) -> Option<&T> {
         self.0.as_any().downcast_ref::<T>()
     }
@@ -190,5 +225,17 @@ impl Stub {
 impl fmt::Debug for Stub {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Stub({:#x})", self.key())
+    }
+}
+
+/// Keeps an [`on_broken`](Stub::on_broken) callback registered; dropping it unregisters it.
+#[derive(Debug)]
+pub struct OnBroken(Option<tokio::task::AbortHandle>);
+
+impl Drop for OnBroken {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
     }
 }

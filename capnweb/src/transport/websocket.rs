@@ -81,6 +81,55 @@ pub async fn connect(
     Ok(WebSocketTransport::new(ws))
 }
 
+/// Why opening a WebSocket failed: the HTTP status the server answered the upgrade with, if it
+/// got that far, and what happened.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("WebSocket connection to {url} failed: {message}")]
+pub struct ConnectError {
+    /// The URL.
+    pub url: String,
+    /// The upgrade's HTTP status, when the server refused it.
+    pub status: Option<u16>,
+    /// What happened.
+    pub message: String,
+}
+
+/// Opens a WebSocket to `url` sending these extra request headers.
+pub async fn connect_with_headers(
+    url: &str,
+    headers: &[(String, String)],
+    max_message_size: usize,
+) -> Result<ClientWebSocket, ConnectError> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+    let fail = |status: Option<u16>, message: String| ConnectError {
+        url: url.to_owned(),
+        status,
+        message,
+    };
+    let mut request = url
+        .into_client_request()
+        .map_err(|e| fail(None, e.to_string()))?;
+    for (name, value) in headers {
+        let name =
+            HeaderName::from_bytes(name.as_bytes()).map_err(|e| fail(None, e.to_string()))?;
+        let value = HeaderValue::from_str(value).map_err(|e| fail(None, e.to_string()))?;
+        request.headers_mut().insert(name, value);
+    }
+    let config = Some(config(max_message_size));
+    match tokio_tungstenite::connect_async_with_config(request, config, true).await {
+        Ok((ws, _)) => Ok(WebSocketTransport::new(ws)),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let status = response.status();
+            Err(fail(
+                Some(status.as_u16()),
+                format!("the server answered {status}"),
+            ))
+        }
+        Err(e) => Err(fail(None, e.to_string())),
+    }
+}
+
 /// What a received frame means to the session.
 pub enum Frame {
     /// A protocol message.

@@ -70,6 +70,7 @@ pub fn call<T>(
     method: &str,
     args: Result<Vec<Value>, ValueError>,
     optional: usize,
+    idempotent: bool,
 ) -> RpcPromise<T> {
     let mut args = match args {
         Ok(args) => args,
@@ -78,6 +79,11 @@ pub fn call<T>(
     let keep = args.len() - optional.min(args.len());
     while args.len() > keep && matches!(args.last(), Some(Value::Null)) {
         args.pop();
+    }
+    if idempotent {
+        return RpcPromise::from_stub(crate::client::run_log::idempotent(|| {
+            stub.call(method, args)
+        }));
     }
     RpcPromise::from_stub(stub.call(method, args))
 }

@@ -252,6 +252,7 @@ impl Core {
             return Stub::broken(not_delivered(reason));
         }
         let mut text = String::with_capacity(64);
+        crate::client::run_log::sent();
         text.push_str("[\"push\",[\"pipeline\",");
         text.push_str(itoa::Buffer::new().format(id));
         text.push(',');
@@ -321,6 +322,7 @@ impl Core {
             captures: caps,
             instructions: instructions.to_vec(),
         }));
+        crate::client::run_log::sent();
         st.outbox.push(write_message(&Message::Push(remap)));
         let new_id = st.next_import;
         st.next_import += 1;

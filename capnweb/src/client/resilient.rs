@@ -1,0 +1,456 @@
+//! [`Client`]: sessions that are replaced when they die, work that is re-run when that is safe.
+//!
+//! A session never outlives its connection. Each pool slot has a supervisor task that opens a
+//! session (first endpoint whose circuit is closed), publishes it, waits for it to end, and
+//! starts over after a backoff. Work asks for the least loaded live session's main object.
+
+use std::future::IntoFuture;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{watch, Notify, Semaphore};
+
+use super::breaker::Circuit;
+use super::run_log::{self, RunLog};
+use super::stats::{ClientStats, Recorder};
+use super::{Backoff, CircuitBreaker, ClientBuilder, RetryPolicy};
+use crate::error::RpcError;
+use crate::session::{RpcSession, SessionOptions};
+use crate::stub::{BoxFuture, Stub};
+use crate::transport::websocket;
+
+pub(crate) type HeadersFn = Arc<dyn Fn() -> BoxFuture<Vec<(String, String)>> + Send + Sync>;
+pub(crate) type OnConnect<C> = Arc<dyn Fn(C) -> BoxFuture<Result<(), RpcError>> + Send + Sync>;
+
+pub(crate) struct Config<C> {
+    pub(crate) endpoints: Vec<String>,
+    pub(crate) pool_size: usize,
+    pub(crate) backoff: Backoff,
+    pub(crate) breaker: CircuitBreaker,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) call_timeout: Option<Duration>,
+    pub(crate) keepalive: Option<Duration>,
+    pub(crate) max_waiting: usize,
+    pub(crate) headers: Option<HeadersFn>,
+    pub(crate) on_connect: Option<OnConnect<C>>,
+    pub(crate) options: SessionOptions,
+}
+
+/// Where a client stands, watched with [`Client::connection_state`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Opening the first session.
+    Connecting,
+    /// At least one session is live.
+    Connected,
+    /// Every session was lost; opening new ones.
+    Reconnecting,
+    /// [`Client::close`] was called (or the client dropped).
+    Closed,
+}
+
+/// A client that stays up: it opens sessions to its endpoints, replaces them when they die, and
+/// re-runs work on a new session when that cannot repeat a side effect.
+///
+/// A session never outlives its connection, so nothing is moved from a dead session to a new
+/// one: capabilities obtained on a session fail once it ends, and work that needs them is
+/// re-derived from the new main object by [`run`](Self::run).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), capnweb::RpcError> {
+/// use capnweb::{Client, Stub, Value};
+/// let client = Client::<Stub>::builder().endpoint("ws://127.0.0.1:8080/").connect().await?;
+/// let nine = client
+///     .run(|main| async move { main.call("square", vec![Value::from(3)]).resolve().await })
+///     .await?;
+/// # drop(nine); Ok(()) }
+/// ```
+pub struct Client<C> {
+    inner: Arc<Inner<C>>,
+}
+
+impl<C> Clone for Client<C> {
+    fn clone(&self) -> Self {
+        Client {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+struct Inner<C> {
+    config: Config<C>,
+    slots: Vec<Mutex<Option<Live<C>>>>,
+    circuits: Mutex<Vec<Circuit>>,
+    state: watch::Sender<ConnectionState>,
+    stats: Recorder,
+    /// Work waiting for a session.
+    waiting: Semaphore,
+    /// Signalled whenever a slot gets or loses a session.
+    changed: Notify,
+    ever_connected: AtomicBool,
+    closed: AtomicBool,
+}
+
+struct Live<C> {
+    session: RpcSession,
+    main: C,
+}
+
+impl<C: From<Stub> + Clone + Send + Sync + 'static> Client<C> {
+    /// The settings of a new client.
+    pub fn builder() -> ClientBuilder<C> {
+        ClientBuilder::new()
+    }
+
+    pub(crate) fn start(config: Config<C>) -> Client<C> {
+        let slots = (0..config.pool_size).map(|_| Mutex::new(None)).collect();
+        let circuits = config
+            .endpoints
+            .iter()
+            .map(|_| Circuit::default())
+            .collect();
+        let inner = Arc::new(Inner {
+            stats: Recorder::new(&config.endpoints),
+            waiting: Semaphore::new(config.max_waiting),
+            config,
+            slots,
+            circuits: Mutex::new(circuits),
+            state: watch::channel(ConnectionState::Connecting).0,
+            changed: Notify::new(),
+            ever_connected: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+        });
+        for slot in 0..inner.slots.len() {
+            tokio::spawn(supervise(Arc::downgrade(&inner), slot));
+        }
+        Client { inner }
+    }
+
+    /// The main object of the least loaded live session, waiting (up to the connect timeout)
+    /// while reconnecting. Fails at once when every endpoint's circuit is open, or when too
+    /// many are already waiting.
+    pub async fn main(&self) -> Result<C, RpcError> {
+        if let Some(main) = self.inner.pick() {
+            return Ok(main);
+        }
+        let Ok(_permit) = self.inner.waiting.try_acquire() else {
+            return Err(not_sent("too many calls are waiting for a connection"));
+        };
+        let deadline = tokio::time::Instant::now() + self.inner.config.connect_timeout;
+        loop {
+            let changed = self.inner.changed.notified();
+            if let Some(main) = self.inner.pick() {
+                return Ok(main);
+            }
+            if self.inner.closed.load(Ordering::Acquire) {
+                return Err(not_sent("the client was closed"));
+            }
+            if self.inner.all_circuits_open() {
+                return Err(not_sent("circuit open: no endpoint can be tried now"));
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return Err(not_sent(&format!(
+                    "no connection within {:?}",
+                    self.inner.config.connect_timeout
+                )));
+            }
+        }
+    }
+
+    /// Runs `work` on the main object of a live session (`work` may return a call's promise
+    /// directly, or an `async` block). If it fails with
+    /// [`RpcError::Disconnected`], it is run again on a new session (within the retry policy)
+    /// only if nothing it sent can have been delivered, or everything it sent was marked
+    /// `#[rpc(idempotent)]`. Other errors are returned as they are.
+    pub async fn run<T, F, Fut>(&self, work: F) -> Result<T, RpcError>
+    where
+        F: FnMut(C) -> Fut,
+        Fut: IntoFuture<Output = Result<T, RpcError>>,
+    {
+        self.run_with_timeout(self.inner.config.call_timeout, work)
+            .await
+    }
+
+    /// [`run`](Self::run) with its own time limit (`None` for none) instead of the client's
+    /// call timeout.
+    pub async fn run_with_timeout<T, F, Fut>(
+        &self,
+        limit: Option<Duration>,
+        mut work: F,
+    ) -> Result<T, RpcError>
+    where
+        F: FnMut(C) -> Fut,
+        Fut: IntoFuture<Output = Result<T, RpcError>>,
+    {
+        let start = Instant::now();
+        let retry = self.inner.config.retry;
+        let mut attempt = 0;
+        let result = loop {
+            let main = match self.main().await {
+                Ok(main) => main,
+                Err(e) => break Err(e),
+            };
+            let log = Arc::new(RunLog::default());
+            let once = run_log::logged(&log, || work(main));
+            let result = match limit {
+                Some(after) => tokio::time::timeout(after, once)
+                    .await
+                    .unwrap_or(Err(RpcError::Timeout { after })),
+                None => once.await,
+            };
+            match result {
+                Err(RpcError::Disconnected { .. })
+                    if attempt + 1 < retry.attempts && log.safe_to_repeat() =>
+                {
+                    attempt += 1;
+                    self.inner.stats.retry();
+                    tracing::debug!(attempt, "capnweb client: running the work again");
+                    tokio::time::sleep(retry.backoff.delay(attempt)).await;
+                }
+                other => break other,
+            }
+        };
+        self.inner.stats.call(start.elapsed(), result.is_ok());
+        result
+    }
+
+    /// Watches where the client stands.
+    pub fn connection_state(&self) -> watch::Receiver<ConnectionState> {
+        self.inner.state.subscribe()
+    }
+
+    /// Counters: calls, errors, retries, reconnects, breaker trips, latency, per endpoint.
+    pub fn stats(&self) -> ClientStats {
+        let now = Instant::now();
+        let circuits = self.inner.circuits();
+        self.inner.stats.snapshot(|i| circuits[i].is_open(now))
+    }
+
+    /// The live sessions (one per pool slot that has one).
+    pub fn sessions(&self) -> Vec<RpcSession> {
+        self.inner
+            .slots
+            .iter()
+            .filter_map(|s| lock(s).as_ref().map(|l| l.session.clone()))
+            .filter(|s| !s.is_closed())
+            .collect()
+    }
+
+    /// Ends every session and stops reconnecting.
+    pub fn close(&self) {
+        self.inner.close();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn not_sent(reason: &str) -> RpcError {
+    RpcError::Disconnected {
+        reason: reason.to_owned(),
+        maybe_delivered: false,
+    }
+}
+
+impl<C: Clone> Inner<C> {
+    fn circuits(&self) -> std::sync::MutexGuard<'_, Vec<Circuit>> {
+        lock(&self.circuits)
+    }
+
+    /// The main object of the live session with the fewest calls pending.
+    fn pick(&self) -> Option<C> {
+        self.slots
+            .iter()
+            .filter_map(|slot| {
+                let slot = lock(slot);
+                let live = slot.as_ref().filter(|l| !l.session.is_closed())?;
+                Some((live.session.stats().imports, live.main.clone()))
+            })
+            .min_by_key(|(load, _)| *load)
+            .map(|(_, main)| main)
+    }
+
+    fn all_circuits_open(&self) -> bool {
+        let now = Instant::now();
+        self.circuits().iter().all(|c| c.is_open(now))
+    }
+
+    fn publish_state(&self) {
+        let live = self
+            .slots
+            .iter()
+            .any(|s| lock(s).as_ref().is_some_and(|l| !l.session.is_closed()));
+        let state = if self.closed.load(Ordering::Acquire) {
+            ConnectionState::Closed
+        } else if live {
+            ConnectionState::Connected
+        } else if self.ever_connected.load(Ordering::Acquire) {
+            ConnectionState::Reconnecting
+        } else {
+            ConnectionState::Connecting
+        };
+        self.state
+            .send_if_modified(|s| std::mem::replace(s, state) != state);
+        self.changed.notify_waiters();
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        for slot in &self.slots {
+            if let Some(live) = lock(slot).take() {
+                live.session
+                    .abort(RpcError::disconnected("the client was closed"));
+            }
+        }
+        self.publish_state();
+    }
+}
+
+impl<C> Drop for Inner<C> {
+    fn drop(&mut self) {
+        self.closed.store(true, Ordering::Release);
+        for slot in &self.slots {
+            if let Some(live) = lock(slot).take() {
+                live.session
+                    .abort(RpcError::disconnected("the client was dropped"));
+            }
+        }
+        self.state.send_replace(ConnectionState::Closed);
+    }
+}
+
+/// How a connection attempt failed: whether it counts against the endpoint's circuit.
+struct Failed {
+    error: RpcError,
+    connection_level: bool,
+}
+
+/// Keeps pool slot `slot` supplied with a live session until the client goes away.
+async fn supervise<C: From<Stub> + Clone + Send + Sync + 'static>(
+    inner: Weak<Inner<C>>,
+    slot: usize,
+) {
+    let mut attempt: u32 = 0;
+    loop {
+        let Some(client) = inner.upgrade() else {
+            return;
+        };
+        if client.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let now = Instant::now();
+        let endpoint = {
+            let circuits = client.circuits();
+            circuits
+                .iter()
+                .position(|c| c.allows(now))
+                .ok_or_else(|| circuits.iter().filter_map(Circuit::reopens_at).min())
+        };
+        let endpoint = match endpoint {
+            Ok(endpoint) => endpoint,
+            Err(reopens) => {
+                // Every circuit is open: wait for the first trial.
+                client.publish_state();
+                let wait = reopens.map_or(Duration::from_millis(100), |at| at - now);
+                drop(client);
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+        };
+        match connect_once(&client, endpoint).await {
+            Ok(live) => {
+                attempt = 0;
+                let first = !client.ever_connected.swap(true, Ordering::AcqRel);
+                client.stats.connected(endpoint, first);
+                client.circuits()[endpoint].success();
+                let session = live.session.clone();
+                *lock(&client.slots[slot]) = Some(live);
+                client.publish_state();
+                tracing::debug!(endpoint = %client.config.endpoints[endpoint], "capnweb client: connected");
+                let opened = Instant::now();
+                let quick_death = client.config.connect_timeout;
+                drop(client);
+                let reason = session.closed().await;
+                let Some(client) = inner.upgrade() else {
+                    return;
+                };
+                tracing::debug!(%reason, "capnweb client: session ended");
+                lock(&client.slots[slot]).take();
+                if opened.elapsed() < quick_death.min(Duration::from_secs(1)) {
+                    // A session that dies at once is a failing endpoint.
+                    let tripped =
+                        client.circuits()[endpoint].failure(&client.config.breaker, Instant::now());
+                    client.stats.failed(endpoint, tripped);
+                }
+                client.publish_state();
+            }
+            Err(failed) => {
+                attempt = attempt.saturating_add(1);
+                if failed.connection_level {
+                    let tripped =
+                        client.circuits()[endpoint].failure(&client.config.breaker, Instant::now());
+                    client.stats.failed(endpoint, tripped);
+                    if tripped {
+                        tracing::warn!(endpoint = %client.config.endpoints[endpoint], error = %failed.error, "capnweb client: circuit opened");
+                    }
+                }
+                client.publish_state();
+                let delay = client.config.backoff.delay(attempt);
+                drop(client);
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
+async fn connect_once<C: From<Stub> + Clone + Send + Sync + 'static>(
+    client: &Inner<C>,
+    endpoint: usize,
+) -> Result<Live<C>, Failed> {
+    let config = &client.config;
+    let url = &config.endpoints[endpoint];
+    let attempt = async {
+        let headers = match &config.headers {
+            Some(provider) => provider().await,
+            None => Vec::new(),
+        };
+        let max = config.options.limits.max_message_size;
+        let mut transport = websocket::connect_with_headers(url, &headers, max)
+            .await
+            .map_err(|e| Failed {
+                // 4xx other than 429 is the server's answer about us, not its health.
+                connection_level: e.status.is_none_or(|s| s >= 500 || s == 429),
+                error: not_sent(&e.to_string()),
+            })?;
+        if let Some(every) = config.keepalive {
+            transport = transport.keepalive(every);
+        }
+        let session = RpcSession::spawn(transport, None, config.options.clone());
+        let main = C::from(session.main());
+        if let Some(hook) = &config.on_connect {
+            if let Err(error) = hook(main.clone()).await {
+                session.abort(RpcError::disconnected("on_connect failed"));
+                let connection_level = matches!(error, RpcError::Disconnected { .. });
+                return Err(Failed {
+                    error,
+                    connection_level,
+                });
+            }
+        }
+        Ok(Live { session, main })
+    };
+    tokio::time::timeout(config.connect_timeout, attempt)
+        .await
+        .unwrap_or_else(|_| {
+            Err(Failed {
+                error: not_sent(&format!(
+                    "connecting to {url} took over {:?}",
+                    config.connect_timeout
+                )),
+                connection_level: true,
+            })
+        })
+}
