@@ -268,10 +268,12 @@ async fn a_pool_keeps_serving_while_one_session_dies() {
         .unwrap();
     eventually("three sessions", || client.sessions().len() == 3).await;
     client.sessions()[0].abort(RpcError::error("one session dies"));
-    let work = (0..30).map(|_| {
-        let client = client.clone();
-        tokio::spawn(async move { client.run(|s| s.write(1)).await })
-    });
+    let work: Vec<_> = (0..30)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.run(|s| s.write(50)).await })
+        })
+        .collect();
     for w in work {
         w.await.unwrap().unwrap();
     }
@@ -381,5 +383,64 @@ async fn on_broken_fires_once_and_a_dropped_guard_unregisters() {
     for _ in 0..2 {
         let err = main.hello().await.unwrap_err();
         assert!(matches!(err, RpcError::Disconnected { .. }), "{err:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wss_urls_speak_tls() {
+    use tokio::io::AsyncReadExt;
+    // A plain TCP server that records the first byte a client sends.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let first = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut byte = [0u8; 1];
+        socket.read_exact(&mut byte).await.unwrap();
+        byte[0]
+    });
+    let url = format!("wss://localhost:{port}/");
+    let attempt = tokio::spawn(async move {
+        let connecting = capnweb::connect::<capnweb::Stub>(&url);
+        tokio::time::timeout(Duration::from_secs(5), connecting).await
+    });
+    // 0x16: a TLS handshake record (a ClientHello), not an HTTP upgrade request.
+    let first = tokio::time::timeout(Duration::from_secs(5), first).await;
+    assert_eq!(first.expect("the client connected").unwrap(), 0x16);
+    attempt.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_waiting_for_a_session_is_bounded_in_number_and_time() {
+    // Accepts, never answers: every attempt hangs until the connect timeout.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let client = fast()
+        .endpoint(format!("ws://127.0.0.1:{port}/"))
+        .connect_timeout(Duration::from_millis(300))
+        .max_waiting(2)
+        .build();
+    let waiting: Vec<_> = (0..2)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.main().await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let start = Instant::now();
+    let third = client.main().await.unwrap_err();
+    assert!(
+        third.to_string().contains("too many calls are waiting"),
+        "{third}"
+    );
+    assert!(start.elapsed() < Duration::from_millis(100));
+    for w in waiting {
+        let err = w.await.unwrap().unwrap_err();
+        assert!(err.to_string().contains("no connection within"), "{err}");
     }
 }

@@ -334,6 +334,7 @@ async fn supervise<C: From<Stub> + Clone + Send + Sync + 'static>(
     slot: usize,
 ) {
     let mut attempt: u32 = 0;
+    let mut slot_connected = false;
     loop {
         let Some(client) = inner.upgrade() else {
             return;
@@ -363,8 +364,10 @@ async fn supervise<C: From<Stub> + Clone + Send + Sync + 'static>(
         match connect_once(&client, endpoint).await {
             Ok(live) => {
                 attempt = 0;
-                let first = !client.ever_connected.swap(true, Ordering::AcqRel);
-                client.stats.connected(endpoint, first);
+                client.ever_connected.store(true, Ordering::Release);
+                client
+                    .stats
+                    .connected(endpoint, !std::mem::replace(&mut slot_connected, true));
                 client.circuits()[endpoint].success();
                 let session = live.session.clone();
                 *lock(&client.slots[slot]) = Some(live);
