@@ -444,3 +444,29 @@ async fn work_waiting_for_a_session_is_bounded_in_number_and_time() {
         assert!(err.to_string().contains("no connection within"), "{err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepalive_detects_a_server_that_stopped_answering() {
+    // Completes the WebSocket handshake, then never reads again (so never answers a ping).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            if let Ok(ws) = tokio_tungstenite::accept_async(socket).await {
+                held.push(ws);
+            }
+        }
+    });
+    let client = fast()
+        .endpoint(format!("ws://127.0.0.1:{port}/"))
+        .keepalive(Duration::from_millis(100))
+        .connect()
+        .await
+        .unwrap();
+    let first = client.sessions()[0].clone();
+    let reason = tokio::time::timeout(Duration::from_secs(3), first.closed())
+        .await
+        .expect("the silent server was detected");
+    assert!(reason.to_string().contains("keep-alive"), "{reason}");
+}
