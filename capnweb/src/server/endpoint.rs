@@ -17,6 +17,9 @@ use crate::session::{RpcSession, SessionOptions};
 use crate::transport::http_batch::serve_batch;
 use crate::transport::websocket::AxumWebSocket;
 
+/// Bytes each WebSocket reads at a time.
+const READ_BUFFER: usize = 4 * 1024;
+
 /// What every path of a server shares.
 pub(crate) struct Config {
     pub(crate) options: SessionOptions,
@@ -123,8 +126,11 @@ async fn upgrade(
     let options = config.options.clone();
     let registry = config.registry.clone();
     let keepalive = config.keepalive;
+    // A small read buffer: idle sessions stay cheap (tungstenite's default is 128 KiB each);
+    // a larger message just takes more reads.
     ws.max_message_size(max)
         .max_frame_size(max)
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| async move {
             let main = factory.make(&info);
             let mut transport = AxumWebSocket::new(socket);

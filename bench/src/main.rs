@@ -1,0 +1,270 @@
+//! Side-by-side benchmarks, in one run on one machine: capnweb (Rust) against the TypeScript
+//! reference (npm `capnweb` in Node), jsonrpsee, and a raw WebSocket echo with the same frame
+//! pattern (the ceiling), plus the mixed pairs. See `bench/README.md`.
+//!
+//! `cargo run --release --manifest-path bench/Cargo.toml` prints a table and writes
+//! `bench/results.json`. `BENCH_SECS` sets the seconds per measurement (default 2).
+
+mod clients;
+mod servers;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use clients::Figures;
+use serde_json::json;
+
+/// A server process; killed on drop.
+struct Process {
+    child: Child,
+    port: u16,
+}
+
+impl Process {
+    fn start(mut cmd: Command) -> Process {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start a server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped"))
+            .read_line(&mut line)
+            .expect("LISTENING");
+        let port = line
+            .trim()
+            .strip_prefix("LISTENING ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("expected LISTENING <port>, got {line:?}"));
+        Process { child, port }
+    }
+
+    fn ours(kind: &str) -> Process {
+        let mut cmd = Command::new(std::env::current_exe().expect("exe"));
+        cmd.args(["serve", kind]);
+        Process::start(cmd)
+    }
+
+    fn typescript() -> Process {
+        let mut cmd = Command::new("node");
+        cmd.arg("ts-server.mjs").current_dir(node_dir());
+        Process::start(cmd)
+    }
+
+    /// Resident memory, in KiB.
+    fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn node_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/node")
+}
+
+/// The TypeScript client's figures against a server at `port`.
+fn node_client(port: u16, secs: f64) -> Figures {
+    let out = Command::new("node")
+        .args([
+            "bench-client.mjs",
+            &format!("ws://127.0.0.1:{port}/"),
+            &format!("http://127.0.0.1:{port}/"),
+            &secs.to_string(),
+        ])
+        .current_dir(node_dir())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("node bench-client.mjs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let json: serde_json::Value = serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("bench-client.mjs printed {text:?}: {e}"));
+    Figures::from_json(&json)
+}
+
+/// Memory the capnweb server takes per idle WebSocket session.
+async fn idle_session_kib() -> f64 {
+    let server = Process::ours("capnweb");
+    let url = format!("ws://127.0.0.1:{}/", server.port);
+    // One session first, so that what is measured is the sessions, not the runtime warming up.
+    let _first: capnweb::Stub = capnweb::connect(&url).await.expect("connect");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let before = server.rss_kib().unwrap_or(0);
+    const N: usize = 1000;
+    let mut sessions = Vec::with_capacity(N);
+    for _ in 0..N {
+        sessions.push(
+            capnweb::connect::<capnweb::Stub>(&url)
+                .await
+                .expect("connect"),
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let after = server.rss_kib().unwrap_or(0);
+    after.saturating_sub(before) as f64 / N as f64
+}
+
+fn cell(v: f64) -> String {
+    if v.is_nan() {
+        "-".into()
+    } else if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or("-".into(), cell)
+}
+
+fn ratio(a: f64, b: f64) -> String {
+    if b > 0.0 && a > 0.0 {
+        format!("{:.2}x", a / b)
+    } else {
+        "-".into()
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("serve") {
+        match args.get(2).map(String::as_str) {
+            Some("capnweb") => servers::capnweb().await,
+            Some("jsonrpsee") => servers::jsonrpsee().await,
+            Some("raw") => servers::raw().await,
+            other => panic!("unknown server {other:?}"),
+        }
+        return;
+    }
+    let secs: f64 = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2.0);
+
+    // `BENCH_ONLY=ours` measures only our pair (for quick comparisons while optimizing).
+    let only_ours = std::env::var("BENCH_ONLY").is_ok_and(|v| v == "ours");
+    let mut rows: Vec<(&str, Figures)> = Vec::new();
+    if only_ours {
+        let server = Process::ours("capnweb");
+        let f = clients::capnweb(server.port, secs).await;
+        println!(
+            "c1 {:.0} c16 {:.0} c256 {:.0} p50 {:.0}us batch {:.0} chains {:.0}",
+            f.c1,
+            f.c16,
+            f.c256,
+            f.p50_us,
+            f.batch.unwrap_or(0.0),
+            f.chain.unwrap_or(0.0)
+        );
+        return;
+    }
+    {
+        let server = Process::ours("capnweb");
+        eprintln!("capnweb: Rust client -> Rust server");
+        rows.push((
+            "capnweb Rust -> Rust",
+            clients::capnweb(server.port, secs).await,
+        ));
+        eprintln!("capnweb: TypeScript client -> Rust server");
+        rows.push(("TS client -> Rust server", node_client(server.port, secs)));
+    }
+    {
+        let server = Process::typescript();
+        eprintln!("TypeScript pair");
+        rows.push(("TypeScript TS -> TS", node_client(server.port, secs)));
+        eprintln!("Rust client -> TypeScript server");
+        rows.push((
+            "Rust client -> TS server",
+            clients::capnweb(server.port, secs).await,
+        ));
+    }
+    {
+        let server = Process::ours("jsonrpsee");
+        eprintln!("jsonrpsee");
+        rows.push(("jsonrpsee", clients::jsonrpsee(server.port, secs).await));
+    }
+    {
+        let server = Process::ours("raw");
+        eprintln!("raw WebSocket echo");
+        rows.push((
+            "raw WS echo (ceiling)",
+            clients::raw(server.port, secs).await,
+        ));
+    }
+    eprintln!("memory per idle session");
+    let idle_kib = idle_session_kib().await;
+
+    let find = |name: &str| {
+        rows.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| f.clone())
+    };
+    let ts = find("TypeScript TS -> TS").unwrap_or_default();
+    let raw = find("raw WS echo (ceiling)").unwrap_or_default();
+
+    println!(
+        "\n{:<26} {:>9} {:>9} {:>9} {:>8} {:>8} {:>10} {:>9}   {:>9} {:>9} {:>9}",
+        "calls/s (one WebSocket)",
+        "c=1",
+        "c=16",
+        "c=256",
+        "p50 us",
+        "p99 us",
+        "batch/s",
+        "chains/s",
+        "vs TS 256",
+        "vs raw 16",
+        "vs raw 256"
+    );
+    for (name, f) in &rows {
+        println!(
+            "{:<26} {:>9} {:>9} {:>9} {:>8} {:>8} {:>10} {:>9}   {:>9} {:>9} {:>9}",
+            name,
+            cell(f.c1),
+            cell(f.c16),
+            cell(f.c256),
+            cell(f.p50_us),
+            cell(f.p99_us),
+            opt(f.batch),
+            opt(f.chain),
+            ratio(f.c256, ts.c256),
+            ratio(f.c16, raw.c16),
+            ratio(f.c256, raw.c256),
+        );
+    }
+    println!("\ncapnweb server memory per idle WebSocket session: {idle_kib:.1} KiB");
+
+    let results = json!({
+        "seconds_per_measurement": secs,
+        "machine": machine(),
+        "pairs": rows.iter().map(|(n, f)| json!({"pair": n, "figures": f.to_json()})).collect::<Vec<_>>(),
+        "idle_session_kib": idle_kib,
+    });
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results.json");
+    let text = serde_json::to_string_pretty(&results).expect("json");
+    std::fs::write(&path, &text).expect("write results.json");
+    println!("\n{text}");
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cpu}, {cores} cores")
+}
