@@ -155,8 +155,13 @@ async fn main() {
     let only_ours = std::env::var("BENCH_ONLY").is_ok_and(|v| v == "ours");
     let mut rows: Vec<(&str, Figures)> = Vec::new();
     if only_ours {
-        let server = Process::ours("capnweb");
-        let f = clients::capnweb(server.port, secs).await;
+        // `BENCH_PORT`: against a server already running (under a profiler, say).
+        let external = std::env::var("BENCH_PORT")
+            .ok()
+            .and_then(|p| p.parse().ok());
+        let server = external.is_none().then(|| Process::ours("capnweb"));
+        let port = external.unwrap_or_else(|| server.as_ref().map_or(0, |s| s.port));
+        let f = clients::capnweb(port, secs).await;
         println!(
             "c1 {:.0} c16 {:.0} c256 {:.0} p50 {:.0}us batch {:.0} chains {:.0}",
             f.c1,

@@ -5,6 +5,7 @@
 //! has been idle for `idle_timeout` or has reached `max_age`.
 
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use futures_util::stream::FuturesUnordered;
@@ -49,7 +50,11 @@ pub(crate) async fn run(core: Arc<Core>, transport: impl Transport, options: Ses
     if let Some(m) = &metrics {
         m.session_opened();
     }
-    drive(core, transport, options).instrument(span).await;
+    if span.is_disabled() {
+        drive(core, transport, options).await;
+    } else {
+        drive(core, transport, options).instrument(span).await;
+    }
     if let Some(m) = &metrics {
         m.session_closed();
     }
@@ -66,6 +71,8 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
     let mut idle_at = idle_timeout.map(|d| Instant::now() + d);
     let mut idle = Timer::new(idle_at);
     loop {
+        // From here the task finds work itself; anything queued after this store wakes it.
+        core.driving.store(false, Ordering::SeqCst);
         // Run whatever is ready, then write everything it produced with one flush.
         loop {
             let (out, new_tasks, aborted) = core.take_work();
@@ -106,14 +113,18 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
         let room = tasks.len() < options.max_in_flight;
         tokio::select! {
             msg = transport.next(), if reading && room => {
+                core.driving.store(true, Ordering::SeqCst);
                 if let Some(d) = idle_timeout {
                     idle_at = Some(Instant::now() + d);
                 }
                 reading = on_message(&core, msg, metrics);
                 for _ in 0..READ_BURST {
                     // Count the calls this burst started too.
-                    tasks.extend(core.take_tasks());
-                    if !reading || tasks.len() >= options.max_in_flight { break; }
+                    let queued = core.queued_tasks.load(Ordering::Relaxed);
+                    if !reading || tasks.len() + queued >= options.max_in_flight {
+                        tasks.extend(core.take_tasks());
+                        break;
+                    }
                     match transport.next().now_or_never() {
                         Some(msg) => reading = on_message(&core, msg, metrics),
                         None => break,

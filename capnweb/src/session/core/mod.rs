@@ -5,6 +5,7 @@
 //! `trash`, which the guard drops after unlocking.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures_util::FutureExt;
@@ -30,6 +31,10 @@ pub(crate) struct Core {
     state: Mutex<State>,
     /// Wakes the session task: outgoing messages or new tasks are waiting.
     pub(crate) wake: Notify,
+    /// Set while the session task is handling messages or looking for work (it needs no wake).
+    pub(crate) driving: AtomicBool,
+    /// How many tasks wait in the state for the session task (read without the lock).
+    pub(crate) queued_tasks: AtomicUsize,
     pub(crate) limits: Limits,
     /// Sees (and may change) every error before it is sent to the peer.
     on_send_error: Option<SendErrorHook>,
@@ -139,13 +144,19 @@ impl Drop for Guard<'_> {
     fn drop(&mut self) {
         if let Some(mut g) = self.guard.take() {
             let wake = !g.outbox.is_empty() || !g.tasks.is_empty();
-            let trash = (
-                std::mem::take(&mut g.trash),
-                std::mem::take(&mut g.trash_values),
-            );
+            self.core
+                .queued_tasks
+                .store(g.tasks.len(), Ordering::Relaxed);
+            let trash = (!g.trash.is_empty() || !g.trash_values.is_empty()).then(|| {
+                (
+                    std::mem::take(&mut g.trash),
+                    std::mem::take(&mut g.trash_values),
+                )
+            });
             drop(g);
             drop(trash);
-            if wake {
+            // The session task looks for work itself before it sleeps again.
+            if wake && !self.core.driving.load(Ordering::SeqCst) {
                 self.core.wake.notify_one();
             }
         }
@@ -191,6 +202,8 @@ impl Core {
         Arc::new(Core {
             state: Mutex::new(state),
             wake: Notify::new(),
+            driving: AtomicBool::new(false),
+            queued_tasks: AtomicUsize::new(0),
             limits,
             on_send_error,
             closed: watch::channel(None).0,
