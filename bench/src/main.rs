@@ -134,9 +134,25 @@ fn ratio(a: f64, b: f64) -> String {
     }
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let args: Vec<String> = std::env::args().collect();
+    // `BENCH_SERVER_THREADS=1`: servers on a single-threaded runtime.
+    let threads: usize = std::env::var("BENCH_SERVER_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let mut rt = if threads == 1 && args.get(1).map(String::as_str) == Some("serve") {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    rt.enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(run(args));
+}
+
+async fn run(args: Vec<String>) {
     if args.get(1).map(String::as_str) == Some("serve") {
         match args.get(2).map(String::as_str) {
             Some("capnweb") => servers::capnweb().await,
@@ -151,6 +167,19 @@ async fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(2.0);
 
+    // `BENCH_ONLY=node-ours`: only the TypeScript client against our server.
+    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "node-ours") {
+        let server = Process::ours("capnweb");
+        let f = node_client(server.port, secs);
+        println!(
+            "c1 {:.0} c16 {:.0} c256 {:.0} batch {:.0}",
+            f.c1,
+            f.c16,
+            f.c256,
+            f.batch.unwrap_or(0.0)
+        );
+        return;
+    }
     // `BENCH_ONLY=ours` measures only our pair (for quick comparisons while optimizing).
     let only_ours = std::env::var("BENCH_ONLY").is_ok_and(|v| v == "ours");
     let mut rows: Vec<(&str, Figures)> = Vec::new();

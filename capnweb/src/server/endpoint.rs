@@ -17,9 +17,6 @@ use crate::session::{RpcSession, SessionOptions};
 use crate::transport::http_batch::serve_batch;
 use crate::transport::websocket::AxumWebSocket;
 
-/// Bytes each WebSocket reads at a time.
-const READ_BUFFER: usize = 4 * 1024;
-
 /// What every path of a server shares.
 pub(crate) struct Config {
     pub(crate) options: SessionOptions,
@@ -32,6 +29,8 @@ pub(crate) struct Config {
     pub(crate) max_batch_calls: usize,
     /// WebSocket ping period, if any.
     pub(crate) keepalive: Option<std::time::Duration>,
+    /// Bytes each WebSocket reads at a time.
+    pub(crate) read_buffer: usize,
     pub(crate) max_connections: usize,
     pub(crate) connections: Arc<Semaphore>,
     pub(crate) registry: Arc<Registry>,
@@ -126,11 +125,11 @@ async fn upgrade(
     let options = config.options.clone();
     let registry = config.registry.clone();
     let keepalive = config.keepalive;
-    // A small read buffer: idle sessions stay cheap (tungstenite's default is 128 KiB each);
-    // a larger message just takes more reads.
+    let read_buffer = config.read_buffer;
+    // See `Server::read_buffer`.
     ws.max_message_size(max)
         .max_frame_size(max)
-        .read_buffer_size(READ_BUFFER)
+        .read_buffer_size(read_buffer)
         .on_upgrade(move |socket| async move {
             let main = factory.make(&info);
             let mut transport = AxumWebSocket::new(socket);

@@ -76,6 +76,7 @@ pub struct Server {
     max_connections: usize,
     max_batch_calls: usize,
     keepalive: Option<Duration>,
+    read_buffer: usize,
     shutdown_grace: Duration,
     shutdown: Option<BoxFuture<()>>,
     metrics: Arc<Metrics>,
@@ -94,6 +95,7 @@ impl Server {
             max_connections: 10_000,
             max_batch_calls: 10_000,
             keepalive: None,
+            read_buffer: crate::transport::websocket::READ_BUFFER,
             shutdown_grace: Duration::from_secs(10),
             shutdown: None,
             metrics: Arc::new(Metrics::default()),
@@ -128,6 +130,14 @@ impl Server {
     /// the session of a peer that answers nothing within a period. Default off.
     pub fn keepalive(mut self, every: Duration) -> Server {
         self.keepalive = Some(every);
+        self
+    }
+
+    /// Bytes each WebSocket reads from its socket at a time, and keeps per connection even when
+    /// idle. Default 8 KiB; 4 KiB saves memory with many idle connections (about 19 KiB instead
+    /// of 23 KiB per session) at some throughput cost under load.
+    pub fn read_buffer(mut self, bytes: usize) -> Server {
+        self.read_buffer = bytes.max(256);
         self
     }
 
@@ -193,6 +203,7 @@ impl Server {
             cors: self.cors.clone(),
             max_batch_calls: self.max_batch_calls,
             keepalive: self.keepalive,
+            read_buffer: self.read_buffer,
             max_connections: self.max_connections,
             connections: Arc::new(Semaphore::new(self.max_connections)),
             registry: registry.clone(),

@@ -65,7 +65,14 @@ pub fn config(max_message_size: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .max_message_size(Some(max_message_size))
         .max_frame_size(Some(max_message_size))
+        .read_buffer_size(READ_BUFFER)
 }
+
+/// Bytes read from the socket at a time. tungstenite zero-fills this much before every read
+/// (and keeps it per connection), so its default of 128 KiB costs a large memset per read and
+/// 128 KiB per idle connection; Cap'n Web messages are mostly small, and a large one simply
+/// takes more reads.
+pub const READ_BUFFER: usize = 8 * 1024;
 
 /// Opens a WebSocket to `url` (`ws://...`).
 pub async fn connect(
