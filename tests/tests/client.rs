@@ -97,6 +97,19 @@ impl TestServer {
     }
 }
 
+/// A server that accepts connections and never says anything; returns its port.
+async fn silent_server() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    port
+}
+
 /// A port with nothing listening on it.
 fn dead_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -169,14 +182,7 @@ async fn a_restart_mid_call_reruns_only_what_is_safe_to_repeat() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_never_answers_times_out_and_opens_the_circuit() {
     // Accepts connections, never speaks.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
+    let port = silent_server().await;
     let client = fast()
         .endpoint(format!("ws://127.0.0.1:{port}/"))
         .connect_timeout(Duration::from_millis(150))
@@ -412,14 +418,7 @@ async fn wss_urls_speak_tls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn work_waiting_for_a_session_is_bounded_in_number_and_time() {
     // Accepts, never answers: every attempt hangs until the connect timeout.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
+    let port = silent_server().await;
     let client = fast()
         .endpoint(format!("ws://127.0.0.1:{port}/"))
         .connect_timeout(Duration::from_millis(300))
