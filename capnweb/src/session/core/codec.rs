@@ -93,6 +93,24 @@ pub(super) struct SessionImporter<'a> {
     pub(super) started: Vec<Stub>,
 }
 
+impl SessionImporter<'_> {
+    /// A handle on import `id`, whose entry already counts it.
+    fn handle(&self, id: i64, promise: bool) -> Stub {
+        Stub::from_hook(ImportHook {
+            core: self.core.clone(),
+            id,
+            promise,
+        })
+    }
+}
+
+/// A new entry for import `id` with one local handle.
+fn new_import(st: &mut State, id: i64, pulled: bool) {
+    let mut e = ImportEntry::new(pulled);
+    e.local_refs = 1;
+    st.imports.insert(id, e);
+}
+
 impl Importer for SessionImporter<'_> {
     fn import_stub(&mut self, id: i64) -> Result<Stub, RpcError> {
         let mut st = self.core.lock();
@@ -101,18 +119,10 @@ impl Importer for SessionImporter<'_> {
                 e.remote_refcount += 1;
                 e.local_refs += 1;
             }
-            None => {
-                let mut e = ImportEntry::new(false);
-                e.local_refs = 1;
-                st.imports.insert(id, e);
-            }
+            None => new_import(&mut st, id, false),
         }
         drop(st);
-        Ok(Stub::from_hook(ImportHook {
-            core: self.core.clone(),
-            id,
-            promise: false,
-        }))
+        Ok(self.handle(id, false))
     }
 
     fn import_promise(&mut self, id: i64) -> Result<Stub, RpcError> {
@@ -122,15 +132,9 @@ impl Importer for SessionImporter<'_> {
                 "Bug in RPC system: The peer sent a promise reusing an existing export ID.",
             )));
         }
-        let mut e = ImportEntry::new(true);
-        e.local_refs = 1;
-        st.imports.insert(id, e);
+        new_import(&mut st, id, true);
         drop(st);
-        Ok(Stub::from_hook(ImportHook {
-            core: self.core.clone(),
-            id,
-            promise: true,
-        }))
+        Ok(self.handle(id, true))
     }
 
     fn get_export(&mut self, id: i64) -> Result<Stub, RpcError> {
