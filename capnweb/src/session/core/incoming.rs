@@ -1,0 +1,306 @@
+//! What each message from the peer does to the tables: pushes become exports whose answers are
+//! sent when pulled, resolutions settle imports, releases drop exports.
+
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+
+use super::codec::{SessionExporter, SessionImporter};
+use super::{release_export, Answer, Core, ExportEntry, State};
+use crate::error::RpcError;
+use crate::eval::evaluate;
+use crate::stub::{BoxFuture, PromiseHook, Stub};
+use crate::value::Value;
+use crate::wire::{self, write_message, write_value, Expr, Message, WireError};
+
+impl Core {
+    /// Handles one incoming message; an error aborts the session.
+    pub(crate) fn handle(self: &Arc<Self>, text: &str) -> Result<(), RpcError> {
+        let msg = wire::parse_message(text, &self.limits)?;
+        match msg {
+            Message::Push(e) => self.on_push(e, false),
+            Message::Stream(e) => self.on_push(e, true),
+            Message::Pipe => self.on_pipe(),
+            Message::Pull(id) => self.on_pull(id),
+            Message::Resolve(id, e) => {
+                let v = self.evaluate(e)?;
+                self.settle_import(id, Ok(v));
+                Ok(())
+            }
+            Message::Reject(id, e) => {
+                let v = self.evaluate(e)?;
+                self.settle_import(id, Err(RpcError::from_thrown(v)));
+                Ok(())
+            }
+            Message::Release(id, n) => self.on_release(id, n),
+            Message::Abort(e) => {
+                let reason = match self.evaluate(e) {
+                    Ok(v) => RpcError::from_thrown(v),
+                    Err(e) => e,
+                };
+                let reason = RpcError::Disconnected {
+                    reason: format!("peer aborted: {reason}"),
+                    maybe_delivered: true,
+                };
+                self.abort(reason, false);
+                Ok(())
+            }
+        }
+    }
+
+    pub(super) fn evaluate(self: &Arc<Self>, e: Expr) -> Result<Value, RpcError> {
+        self.evaluate_driving(e, |_| false)
+    }
+
+    /// Evaluates `e`, driving every call it starts except those `skip` picks (driven elsewhere).
+    pub(super) fn evaluate_driving(
+        self: &Arc<Self>,
+        e: Expr,
+        skip: impl Fn(&Value) -> bool,
+    ) -> Result<Value, RpcError> {
+        let mut importer = SessionImporter {
+            core: self,
+            started: Vec::new(),
+        };
+        let v = evaluate(e, &mut importer);
+        let mut started = importer.started;
+        if let Ok(v) = &v {
+            if skip(v) {
+                started.retain(|s| !matches!(v, Value::Promise(p) if p.same(s)));
+            }
+        }
+        if !started.is_empty() {
+            // Calls nested in the expression run now, as they would in JavaScript.
+            let mut st = self.lock();
+            for call in started {
+                st.tasks.push(Box::pin(call.0.resolve().map(drop)));
+            }
+        }
+        v
+    }
+
+    pub(super) fn on_push(self: &Arc<Self>, e: Expr, stream: bool) -> Result<(), RpcError> {
+        self.lock().check_export_room(self.limits.max_exports)?;
+        let span = call_span(&e);
+        let mapped = matches!(e, Expr::Remap(_));
+        // The push's own call is driven by its answer task.
+        let v = self.evaluate_driving(e, |v| matches!(v, Value::Promise(_)))?;
+        let (stub, running) = match v {
+            Value::Promise(s) => {
+                let local = s.downcast::<PromiseHook>().is_some();
+                (s, local)
+            }
+            Value::Stub(s) => (s, false),
+            other => (Stub::resolved(other), true),
+        };
+        let mut st = self.lock();
+        let id = st.next_peer_push;
+        st.next_peer_push += 1;
+        let answer = if running || stream {
+            Answer::Running { pulled: stream }
+        } else {
+            Answer::Idle
+        };
+        if stream {
+            st.pending_pulls += 1;
+        }
+        if matches!(answer, Answer::Running { .. }) {
+            let mut task = self.answer_task(id, &stub);
+            if mapped {
+                let max = self.limits.max_map_applications;
+                task = Box::pin(crate::map::with_budget(max, task));
+            }
+            st.tasks.push(match span {
+                Some(span) => Box::pin(traced(task, span)),
+                None => task,
+            });
+        }
+        let mut entry = ExportEntry::new(stub, answer);
+        entry.auto_release = stream;
+        st.exports.insert(id, entry);
+        Ok(())
+    }
+
+    /// The task that computes export `id`'s resolution and sends it if pulled.
+    pub(super) fn answer_task(self: &Arc<Self>, id: i64, stub: &Stub) -> BoxFuture<()> {
+        let core = Arc::downgrade(self);
+        let fut = stub.0.clone().resolve();
+        Box::pin(async move {
+            let result = fut.await;
+            if let Some(core) = core.upgrade() {
+                core.settle_export(id, result);
+            }
+        })
+    }
+
+    pub(super) fn settle_export(self: &Arc<Self>, id: i64, result: Result<Value, RpcError>) {
+        if let Err(e) = &result {
+            tracing::debug!(error = %e, "call failed");
+        }
+        let mut st = self.lock();
+        let Some(entry) = st.exports.get_mut(&id) else {
+            return;
+        };
+        match entry.answer {
+            Answer::Running { pulled: true } => {
+                entry.answer = Answer::Sent;
+                let auto_release = entry.auto_release;
+                self.send_answer(&mut st, id, result);
+                if auto_release {
+                    release_export(&mut st, id, 1);
+                }
+            }
+            _ => entry.answer = Answer::Settled(result),
+        }
+    }
+
+    pub(super) fn send_answer(
+        self: &Arc<Self>,
+        st: &mut State,
+        id: i64,
+        result: Result<Value, RpcError>,
+    ) {
+        st.pending_pulls = st.pending_pulls.saturating_sub(1);
+        if st.pending_pulls == 0 {
+            self.idle.notify_waiters();
+        }
+        let mut text = String::with_capacity(32);
+        let ok = match &result {
+            Ok(v) => {
+                text.push_str("[\"resolve\",");
+                text.push_str(itoa::Buffer::new().format(id));
+                text.push(',');
+                write_value(&mut text, v, &mut SessionExporter { st, core: self })
+            }
+            Err(e) => Err(WireError::Unserializable(e.to_string())),
+        };
+        if let Err(err) = ok {
+            let error = match (&result, err) {
+                (Err(e), _) => e.clone(),
+                (Ok(_), e) => RpcError::Protocol(e),
+            };
+            text.clear();
+            text.push_str("[\"reject\",");
+            text.push_str(itoa::Buffer::new().format(id));
+            text.push(',');
+            let _ = write_value(
+                &mut text,
+                &Value::Error(Box::new(self.outgoing_error(&error))),
+                &mut wire::NoExporter,
+            );
+        }
+        text.push(']');
+        st.outbox.push(text);
+        if let Ok(v) = result {
+            st.trash_values.push(v);
+        }
+    }
+
+    pub(super) fn on_pull(self: &Arc<Self>, id: i64) -> Result<(), RpcError> {
+        let mut st = self.lock();
+        let entry = st.exports.get_mut(&id).ok_or_else(|| {
+            RpcError::Protocol(WireError::message(
+                "pull",
+                format!("no such export ID: {id}"),
+            ))
+        })?;
+        match std::mem::replace(&mut entry.answer, Answer::Sent) {
+            Answer::Settled(result) => {
+                let auto_release = entry.auto_release;
+                st.pending_pulls += 1;
+                self.send_answer(&mut st, id, result);
+                if auto_release {
+                    release_export(&mut st, id, 1);
+                }
+            }
+            Answer::Idle => {
+                entry.answer = Answer::Running { pulled: true };
+                let task = self.answer_task(id, &entry.stub);
+                st.tasks.push(task);
+                st.pending_pulls += 1;
+            }
+            Answer::Running { pulled } => {
+                entry.answer = Answer::Running { pulled: true };
+                if !pulled {
+                    st.pending_pulls += 1;
+                }
+            }
+            Answer::Sent => {}
+        }
+        Ok(())
+    }
+
+    pub(super) fn on_release(self: &Arc<Self>, id: i64, n: u64) -> Result<(), RpcError> {
+        let mut st = self.lock();
+        let entry = st.exports.get(&id).ok_or_else(|| {
+            RpcError::Protocol(WireError::message(
+                "release",
+                format!("no such export ID: {id}"),
+            ))
+        })?;
+        if entry.refcount < n {
+            return Err(RpcError::Protocol(WireError::message(
+                "release",
+                format!("refcount would go negative: {} < {n}", entry.refcount),
+            )));
+        }
+        release_export(&mut st, id, n);
+        Ok(())
+    }
+
+    pub(super) fn settle_import(self: &Arc<Self>, id: i64, result: Result<Value, RpcError>) {
+        let mut st = self.lock();
+        let aborted = st.aborted.is_some();
+        let Some(entry) = st.imports.get_mut(&id) else {
+            if let Ok(v) = result {
+                st.trash_values.push(v);
+            }
+            return;
+        };
+        if entry.resolution.is_some() {
+            return;
+        }
+        if entry.on_settle.is_some() {
+            // A `stream` call: answered once, implicitly released by the peer.
+            let entry = st.imports.remove(&id).expect("present above");
+            drop(st);
+            if let Some((size, done)) = entry.on_settle {
+                done(size, result);
+            }
+            return;
+        }
+        let waiters = std::mem::take(&mut entry.waiters);
+        entry.resolution = Some(result.clone());
+        let refcount = entry.remote_refcount;
+        if !entry.released && !aborted {
+            entry.released = true;
+            st.outbox
+                .push(write_message(&Message::Release(id, refcount)));
+        }
+        drop(st);
+        for w in waiters {
+            let _ = w.send(result.clone());
+        }
+    }
+}
+
+/// A `capnweb.call` span for a pushed call, when debug tracing is on.
+fn call_span(e: &Expr) -> Option<tracing::Span> {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return None;
+    }
+    let (Expr::Pipeline(call) | Expr::Import(call)) = e else {
+        return None;
+    };
+    call.args.as_ref()?;
+    let method: Vec<_> = call.path.iter().flatten().map(|k| k.to_name()).collect();
+    Some(tracing::debug_span!("capnweb.call", method = %method.join(".")))
+}
+
+/// Runs an answer task in its call's span, and records how long it took and how it ended.
+async fn traced(task: BoxFuture<()>, span: tracing::Span) {
+    use tracing::Instrument;
+    let start = std::time::Instant::now();
+    task.instrument(span.clone()).await;
+    span.in_scope(|| tracing::debug!(micros = start.elapsed().as_micros() as u64, "call done"));
+}

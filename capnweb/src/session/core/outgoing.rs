@@ -1,0 +1,171 @@
+//! Calls on the peer's objects: `push` (calls and property reads), `remap`, `pull` when a result
+//! is awaited, `release` when the last handle goes.
+
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use tokio::sync::oneshot;
+
+use super::codec::SessionExporter;
+use super::{not_delivered, ready, Core, ImportEntry};
+use crate::error::RpcError;
+use crate::session::import::ImportHook;
+use crate::stub::{BoxFuture, Stub};
+use crate::value::Value;
+use crate::wire::{self, write_message, Exporter, Expr, Message, WireRef};
+
+impl Core {
+    /// Sends `["push", ["pipeline", id, path, args?]]` and returns the promise for its result.
+    pub(crate) fn send_call(
+        self: &Arc<Self>,
+        id: i64,
+        path: &[wire::PathKey],
+        args: Option<Vec<Value>>,
+    ) -> Stub {
+        let mut st = self.lock();
+        if let Some(settled) = st.settled(id) {
+            drop(st);
+            return match args {
+                Some(args) => settled.0.call(path, args),
+                None => settled.0.get(path),
+            };
+        }
+        if let Some(reason) = &st.aborted {
+            return Stub::broken(not_delivered(reason));
+        }
+        let mut text = String::with_capacity(64);
+        crate::client::run_log::sent();
+        text.push_str("[\"push\",[\"pipeline\",");
+        text.push_str(itoa::Buffer::new().format(id));
+        text.push(',');
+        wire::write::write_path(&mut text, path);
+        if let Some(args) = &args {
+            text.push(',');
+            if let Err(e) = wire::write::write_args(
+                &mut text,
+                args,
+                &mut SessionExporter {
+                    st: &mut st,
+                    core: self,
+                },
+            ) {
+                return Stub::broken(RpcError::Protocol(e));
+            }
+        }
+        text.push_str("]]");
+        st.outbox.push(text);
+        let new_id = st.next_import;
+        st.next_import += 1;
+        let mut entry = ImportEntry::new(false);
+        entry.local_refs = 1;
+        st.imports.insert(new_id, entry);
+        drop(st);
+        Stub::from_hook(ImportHook {
+            core: self.clone(),
+            id: new_id,
+            promise: true,
+        })
+    }
+
+    /// Sends `["push", ["remap", ...]]`.
+    pub(crate) fn send_map(
+        self: &Arc<Self>,
+        id: i64,
+        path: &[wire::PathKey],
+        captures: Vec<Stub>,
+        instructions: Arc<[Expr]>,
+    ) -> Stub {
+        let mut st = self.lock();
+        if let Some(settled) = st.settled(id) {
+            drop(st);
+            return settled.0.map(path, captures, instructions);
+        }
+        if let Some(reason) = &st.aborted {
+            return Stub::broken(not_delivered(reason));
+        }
+        let mut caps = Vec::with_capacity(captures.len());
+        for c in &captures {
+            caps.push(
+                match (SessionExporter {
+                    st: &mut st,
+                    core: self,
+                })
+                .export(c, false)
+                {
+                    Ok(WireRef::Import(i) | WireRef::Pipeline(i, _)) => wire::Capture::Import(i),
+                    Ok(WireRef::Export(i) | WireRef::Promise(i)) => wire::Capture::Export(i),
+                    Err(e) => return Stub::broken(RpcError::Protocol(e)),
+                },
+            );
+        }
+        let remap = Expr::Remap(Box::new(wire::RemapExpr {
+            id,
+            path: path.to_vec(),
+            captures: caps,
+            instructions: instructions.to_vec(),
+        }));
+        crate::client::run_log::sent();
+        st.outbox.push(write_message(&Message::Push(remap)));
+        let new_id = st.next_import;
+        st.next_import += 1;
+        let mut entry = ImportEntry::new(false);
+        entry.local_refs = 1;
+        st.imports.insert(new_id, entry);
+        st.trash.extend(captures);
+        drop(st);
+        Stub::from_hook(ImportHook {
+            core: self.clone(),
+            id: new_id,
+            promise: true,
+        })
+    }
+
+    /// Waits for the resolution of import `id`, pulling it if nobody has yet.
+    pub(crate) fn await_import(self: &Arc<Self>, id: i64) -> BoxFuture<Result<Value, RpcError>> {
+        let mut st = self.lock();
+        let aborted = st.aborted.clone();
+        let Some(entry) = st.imports.get_mut(&id) else {
+            return ready(Err(
+                aborted.unwrap_or_else(|| RpcError::disconnected("import released"))
+            ));
+        };
+        if let Some(r) = &entry.resolution {
+            return ready(r.clone());
+        }
+        if let Some(reason) = aborted {
+            return ready(Err(reason));
+        }
+        let (tx, rx) = oneshot::channel();
+        entry.waiters.push(tx);
+        if !entry.pulled {
+            entry.pulled = true;
+            st.outbox.push(write_message(&Message::Pull(id)));
+        }
+        drop(st);
+        Box::pin(rx.map(|r| r.unwrap_or_else(|_| Err(RpcError::disconnected("session ended")))))
+    }
+
+    /// One local handle on import `id` was dropped.
+    pub(crate) fn drop_import(self: &Arc<Self>, id: i64) {
+        let mut st = self.lock();
+        let Some(entry) = st.imports.get_mut(&id) else {
+            return;
+        };
+        entry.local_refs -= 1;
+        if entry.local_refs > 0 {
+            return;
+        }
+        if id == 0 {
+            // The peer's main object stays importable for as long as the session lives.
+            return;
+        }
+        let entry = st.imports.remove(&id).expect("present above");
+        if !entry.released && st.aborted.is_none() {
+            st.outbox
+                .push(write_message(&Message::Release(id, entry.remote_refcount)));
+        }
+        if let Some(Ok(v)) = entry.resolution {
+            st.trash_values.push(v);
+        }
+    }
+}
