@@ -2,18 +2,22 @@
 //! JSON text and written straight to it.
 //!
 //! Pure and synchronous: no I/O and no session state. The session turns an [`Expr`] into a
-//! [`Value`](crate::Value) (see `crate::session::eval`) and writes values through an
+//! [`Value`](crate::Value) (see `crate::eval`) and writes values through an
 //! [`Exporter`].
 
 mod error;
 mod expr;
 mod limits;
 mod parse;
+mod value_writer;
 pub(crate) mod write;
 
 pub use error::WireError;
 pub use expr::{Capture, ErrorExpr, Expr, FetchExpr, ImportExpr, Message, PathKey, RemapExpr};
 pub use limits::Limits;
 pub use parse::{parse_expr, parse_message};
+pub(crate) use value_writer::write_args;
+pub use value_writer::{write_value, Exporter, NoExporter, WireRef};
 pub(crate) use write::write_f64;
-pub use write::{write_expr, write_message, write_value, Exporter, NoExporter, WireRef};
+pub(crate) use write::write_path;
+pub use write::{write_expr, write_message};

@@ -38,10 +38,10 @@ impl Core {
         text.push_str("[\"push\",[\"pipeline\",");
         text.push_str(itoa::Buffer::new().format(id));
         text.push(',');
-        wire::write::write_path(&mut text, path);
+        wire::write_path(&mut text, path);
         if let Some(args) = &args {
             text.push(',');
-            if let Err(e) = wire::write::write_args(
+            if let Err(e) = wire::write_args(
                 &mut text,
                 args,
                 &mut SessionExporter {

@@ -37,9 +37,9 @@ impl Core {
         text.push_str("[\"stream\",[\"pipeline\",");
         text.push_str(itoa::Buffer::new().format(id));
         text.push(',');
-        wire::write::write_path(&mut text, &[PathKey::Name(method.to_owned())]);
+        wire::write_path(&mut text, &[PathKey::Name(method.to_owned())]);
         text.push(',');
-        wire::write::write_args(
+        wire::write_args(
             &mut text,
             &args,
             &mut SessionExporter {
