@@ -9,7 +9,7 @@ use super::{Number, Object, Value, ValueError};
 ///
 /// Structs and maps become objects (field order kept), sequences and tuples arrays, `Option::None`
 /// becomes `null` and `()` becomes `undefined`. Enums follow serde's default (externally tagged)
-/// representation, as `serde_json` does. [`Stub`](crate::Stub)s, generated clients, [`BigInt`],
+/// representation, as `serde_json` does. [`Stub`](crate::Stub)s, generated clients, [`BigInt`](super::BigInt),
 /// [`Date`](super::Date), [`Bytes`](super::Bytes), [`ErrorValue`](super::ErrorValue) and
 /// [`Value`] keep what they are, wherever they are nested.
 ///
