@@ -19,7 +19,9 @@ async fn main() -> std::io::Result<()> {
         .map_err(|e| {
             std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("--port: {e}"))
         })?;
+    // Browsers on any origin may use it, over WebSocket and HTTP batch (it is a test server).
     let (addr, serve) = Server::bind(format!("127.0.0.1:{port}"))
+        .cors(["*"])
         .listen(test_target)
         .await?;
     println!("LISTENING {}", addr.port());
