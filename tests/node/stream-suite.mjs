@@ -88,3 +88,13 @@ test('a failing ReadableStream reaches the server as an error', async () => {
   });
   assert.equal(await api.square(3), 9, 'the session goes on');
 });
+
+test('echo returns a ReadableStream and a Blob it was given', async () => {
+  const back = await api.echo(streamOf(['a', 'b', 'c']));
+  assert.ok(back instanceof ReadableStream);
+  assert.deepEqual(await readAll(back), ['a', 'b', 'c']);
+  const blob = await api.echo(new Blob(['xyz'], { type: 'text/x' }));
+  assert.ok(blob instanceof Blob);
+  assert.equal(blob.type, 'text/x');
+  assert.equal(await blob.text(), 'xyz');
+});

@@ -61,7 +61,7 @@ async fn typescript_callers_get_type_errors_from_typed_parameters() {
 async fn typescript_streams_and_blobs_work_against_rust_server() {
     let (success, stdout, stderr) = run_against_rust_server("stream-suite.mjs").await;
     assert!(
-        success && stdout.contains("# pass 7") && stdout.contains("# fail 0"),
+        success && stdout.contains("# pass 8") && stdout.contains("# fail 0"),
         "stream-suite failed:\n{stdout}\n{stderr}"
     );
 }
