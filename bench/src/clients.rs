@@ -96,6 +96,27 @@ where
     (times[n / 2], times[n * 99 / 100])
 }
 
+/// Rates at 1, 16 and 256 calls in flight, and latency at one, of `call`.
+async fn calls<F, Fut>(secs: f64, call: F) -> Figures
+where
+    F: Fn(u64) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let c1 = rate(1, secs, &call).await;
+    let c16 = rate(16, secs, &call).await;
+    let c256 = rate(256, secs, &call).await;
+    let (p50_us, p99_us) = latency(3000, &call).await;
+    Figures {
+        c1,
+        c16,
+        c256,
+        p50_us,
+        p99_us,
+        batch: None,
+        chain: None,
+    }
+}
+
 /// Our client against a Cap'n Web server at `port` (WebSocket and HTTP batch on `/`).
 pub async fn capnweb(port: u16, secs: f64) -> Figures {
     let ws = format!("ws://127.0.0.1:{port}/");
@@ -106,10 +127,7 @@ pub async fn capnweb(port: u16, secs: f64) -> Figures {
             p.await.expect("square");
         }
     };
-    let c1 = rate(1, secs, square).await;
-    let c16 = rate(16, secs, square).await;
-    let c256 = rate(256, secs, square).await;
-    let (p50_us, p99_us) = latency(3000, square).await;
+    let mut figures = calls(secs, square).await;
 
     let http = format!("http://127.0.0.1:{port}/");
     let batch = rate(1, secs, |_| {
@@ -140,15 +158,9 @@ pub async fn capnweb(port: u16, secs: f64) -> Figures {
     })
     .await;
 
-    Figures {
-        c1,
-        c16,
-        c256,
-        p50_us,
-        p99_us,
-        batch: Some(batch),
-        chain: Some(chain),
-    }
+    figures.batch = Some(batch);
+    figures.chain = Some(chain);
+    figures
 }
 
 /// jsonrpsee's WebSocket client against a jsonrpsee server at `port`.
@@ -167,19 +179,7 @@ pub async fn jsonrpsee(port: u16, secs: f64) -> Figures {
                 .expect("square");
         }
     };
-    let c1 = rate(1, secs, square).await;
-    let c16 = rate(16, secs, square).await;
-    let c256 = rate(256, secs, square).await;
-    let (p50_us, p99_us) = latency(3000, square).await;
-    Figures {
-        c1,
-        c16,
-        c256,
-        p50_us,
-        p99_us,
-        batch: None,
-        chain: None,
-    }
+    calls(secs, square).await
 }
 
 /// The ceiling: Cap'n Web's frame pattern with no RPC machinery, `concurrency` calls in flight.

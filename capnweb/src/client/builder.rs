@@ -1,7 +1,6 @@
 //! [`ClientBuilder`]: the settings of a [`Client`].
 
 use std::future::Future;
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +31,6 @@ use crate::stub::Stub;
 /// ```
 pub struct ClientBuilder<C> {
     config: Config<C>,
-    _main: PhantomData<fn() -> C>,
 }
 
 impl<C: From<Stub> + Clone + Send + Sync + 'static> ClientBuilder<C> {
@@ -52,7 +50,6 @@ impl<C: From<Stub> + Clone + Send + Sync + 'static> ClientBuilder<C> {
                 on_connect: None,
                 options: SessionOptions::default(),
             },
-            _main: PhantomData,
         }
     }
 

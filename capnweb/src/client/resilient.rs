@@ -298,26 +298,26 @@ impl<C: Clone> Inner<C> {
     }
 
     fn close(&self) {
+        self.end("the client was closed");
+        self.publish_state();
+    }
+}
+
+impl<C> Inner<C> {
+    /// Stops reconnecting and ends every session with `reason`.
+    fn end(&self, reason: &str) {
         self.closed.store(true, Ordering::Release);
         for slot in &self.slots {
             if let Some(live) = lock(slot).take() {
-                live.session
-                    .abort(RpcError::disconnected("the client was closed"));
+                live.session.abort(RpcError::disconnected(reason));
             }
         }
-        self.publish_state();
     }
 }
 
 impl<C> Drop for Inner<C> {
     fn drop(&mut self) {
-        self.closed.store(true, Ordering::Release);
-        for slot in &self.slots {
-            if let Some(live) = lock(slot).take() {
-                live.session
-                    .abort(RpcError::disconnected("the client was dropped"));
-            }
-        }
+        self.end("the client was dropped");
         self.state.send_replace(ConnectionState::Closed);
     }
 }

@@ -59,9 +59,9 @@ impl ReadableStream {
     }
 
     /// A stream of byte chunks (`Uint8Array`s) carrying `data`.
-    pub fn from_bytes(data: impl Into<Vec<u8>>) -> Self {
-        let data = data.into();
+    pub fn from_bytes(data: impl AsRef<[u8]>) -> Self {
         let chunks: Vec<Value> = data
+            .as_ref()
             .chunks(BYTES_CHUNK)
             .map(|c| Value::Bytes(Bytes::from(c.to_vec())))
             .collect();

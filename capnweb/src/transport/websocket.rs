@@ -159,39 +159,32 @@ pub trait WsMessage: Sized {
     fn frame(self) -> Frame;
 }
 
-impl WsMessage for tokio_tungstenite::tungstenite::Message {
-    fn text(s: String) -> Self {
-        Self::text(s)
-    }
-    fn ping() -> Self {
-        Self::Ping(Default::default())
-    }
-    fn frame(self) -> Frame {
-        match self {
-            Self::Text(t) => Frame::Text(t.as_str().to_owned()),
-            Self::Binary(_) => Frame::Binary,
-            Self::Close(_) => Frame::Close,
-            _ => Frame::Control,
+/// Both libraries' message types have the same shape; only their text constructor differs.
+macro_rules! ws_message {
+    ($ty:ty, $text:expr) => {
+        impl WsMessage for $ty {
+            fn text(s: String) -> Self {
+                $text(s)
+            }
+            fn ping() -> Self {
+                Self::Ping(Default::default())
+            }
+            fn frame(self) -> Frame {
+                match self {
+                    Self::Text(t) => Frame::Text(t.as_str().to_owned()),
+                    Self::Binary(_) => Frame::Binary,
+                    Self::Close(_) => Frame::Close,
+                    _ => Frame::Control,
+                }
+            }
         }
-    }
+    };
 }
 
-impl WsMessage for axum::extract::ws::Message {
-    fn text(s: String) -> Self {
-        Self::Text(s.into())
-    }
-    fn ping() -> Self {
-        Self::Ping(Default::default())
-    }
-    fn frame(self) -> Frame {
-        match self {
-            Self::Text(t) => Frame::Text(t.as_str().to_owned()),
-            Self::Binary(_) => Frame::Binary,
-            Self::Close(_) => Frame::Close,
-            _ => Frame::Control,
-        }
-    }
-}
+ws_message!(tokio_tungstenite::tungstenite::Message, |s: String| {
+    Self::text(s)
+});
+ws_message!(axum::extract::ws::Message, |s: String| Self::Text(s.into()));
 
 fn transport_error(e: impl Display) -> TransportError {
     TransportError::new(e.to_string())

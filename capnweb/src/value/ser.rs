@@ -31,8 +31,13 @@ pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<Value, ValueError> {
 /// The serializer behind [`to_value`].
 struct ValueSerializer;
 
-fn number(n: impl Into<Number>) -> Result<Value, ValueError> {
-    Ok(Value::Number(n.into()))
+/// `serialize_i8` and friends: every primitive number becomes a [`Number`].
+macro_rules! numbers {
+    ($($method:ident $t:ty),*) => {$(
+        fn $method(self, v: $t) -> Result<Value, ValueError> {
+            Ok(Value::Number(Number::from(v)))
+        }
+    )*};
 }
 
 impl ser::Serializer for ValueSerializer {
@@ -46,44 +51,18 @@ impl ser::Serializer for ValueSerializer {
     type SerializeStruct = ObjectBuilder;
     type SerializeStructVariant = Tagged<ObjectBuilder>;
 
+    numbers!(serialize_i8 i8, serialize_i16 i16, serialize_i32 i32, serialize_i64 i64,
+             serialize_u8 u8, serialize_u16 u16, serialize_u32 u32, serialize_u64 u64,
+             serialize_f32 f32, serialize_f64 f64);
+
     fn serialize_bool(self, v: bool) -> Result<Value, ValueError> {
         Ok(Value::Bool(v))
-    }
-    fn serialize_i8(self, v: i8) -> Result<Value, ValueError> {
-        number(v)
-    }
-    fn serialize_i16(self, v: i16) -> Result<Value, ValueError> {
-        number(v)
-    }
-    fn serialize_i32(self, v: i32) -> Result<Value, ValueError> {
-        number(v)
-    }
-    fn serialize_i64(self, v: i64) -> Result<Value, ValueError> {
-        number(v)
     }
     fn serialize_i128(self, v: i128) -> Result<Value, ValueError> {
         Ok(Value::from(v))
     }
-    fn serialize_u8(self, v: u8) -> Result<Value, ValueError> {
-        number(v)
-    }
-    fn serialize_u16(self, v: u16) -> Result<Value, ValueError> {
-        number(v)
-    }
-    fn serialize_u32(self, v: u32) -> Result<Value, ValueError> {
-        number(v)
-    }
-    fn serialize_u64(self, v: u64) -> Result<Value, ValueError> {
-        number(v)
-    }
     fn serialize_u128(self, v: u128) -> Result<Value, ValueError> {
         Ok(Value::from(v))
-    }
-    fn serialize_f32(self, v: f32) -> Result<Value, ValueError> {
-        number(v)
-    }
-    fn serialize_f64(self, v: f64) -> Result<Value, ValueError> {
-        number(v)
     }
     fn serialize_char(self, v: char) -> Result<Value, ValueError> {
         Ok(Value::String(v.to_string()))

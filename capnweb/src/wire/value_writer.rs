@@ -143,7 +143,7 @@ impl ValueWriter<'_> {
                 }
             },
             Value::Blob(b) => {
-                let content = ReadableStream::from_bytes(b.data.clone());
+                let content = ReadableStream::from_bytes(&b.data);
                 out.push_str("[\"blob\",");
                 write_str(out, &b.content_type);
                 out.push(',');

@@ -80,7 +80,6 @@ impl Core {
     }
 
     pub(super) fn on_push(self: &Arc<Self>, e: Expr, stream: bool) -> Result<(), RpcError> {
-        self.lock().check_export_room(self.limits.max_exports)?;
         let span = call_span(&e);
         let mapped = matches!(e, Expr::Remap(_));
         // The push's own call is driven by its answer task.
@@ -94,6 +93,8 @@ impl Core {
             other => (Stub::resolved(other), true),
         };
         let mut st = self.lock();
+        // Checked here, under the lock taken anyway: over the limit, the session aborts.
+        st.check_export_room(self.limits.max_exports)?;
         let id = st.next_peer_push;
         st.next_peer_push += 1;
         let answer = if running || stream {
@@ -144,11 +145,7 @@ impl Core {
         match entry.answer {
             Answer::Running { pulled: true } => {
                 entry.answer = Answer::Sent;
-                let auto_release = entry.auto_release;
                 self.send_answer(&mut st, id, result);
-                if auto_release {
-                    release_export(&mut st, id, 1);
-                }
             }
             _ => entry.answer = Answer::Settled(result),
         }
@@ -165,20 +162,17 @@ impl Core {
             self.idle.notify_waiters();
         }
         let mut text = String::with_capacity(32);
-        let ok = match &result {
+        let written = match &result {
             Ok(v) => {
                 text.push_str("[\"resolve\",");
                 text.push_str(itoa::Buffer::new().format(id));
                 text.push(',');
                 write_value(&mut text, v, &mut SessionExporter { st, core: self })
+                    .map_err(RpcError::Protocol)
             }
-            Err(e) => Err(WireError::Unserializable(e.to_string())),
+            Err(e) => Err(e.clone()),
         };
-        if let Err(err) = ok {
-            let error = match (&result, err) {
-                (Err(e), _) => e.clone(),
-                (Ok(_), e) => RpcError::Protocol(e),
-            };
+        if let Err(error) = written {
             text.clear();
             text.push_str("[\"reject\",");
             text.push_str(itoa::Buffer::new().format(id));
@@ -194,6 +188,10 @@ impl Core {
         if let Ok(v) = result {
             st.trash_values.push(v);
         }
+        // A `stream` call's export goes once it is answered.
+        if st.exports.get(&id).is_some_and(|e| e.auto_release) {
+            release_export(st, id, 1);
+        }
     }
 
     pub(super) fn on_pull(self: &Arc<Self>, id: i64) -> Result<(), RpcError> {
@@ -206,12 +204,8 @@ impl Core {
         })?;
         match std::mem::replace(&mut entry.answer, Answer::Sent) {
             Answer::Settled(result) => {
-                let auto_release = entry.auto_release;
                 st.pending_pulls += 1;
                 self.send_answer(&mut st, id, result);
-                if auto_release {
-                    release_export(&mut st, id, 1);
-                }
             }
             Answer::Idle => {
                 entry.answer = Answer::Running { pulled: true };
