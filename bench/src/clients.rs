@@ -129,21 +129,7 @@ pub async fn capnweb(port: u16, secs: f64) -> Figures {
     };
     let mut figures = calls(secs, square).await;
 
-    let http = format!("http://127.0.0.1:{port}/");
-    let batch = rate(1, secs, |_| {
-        let batch = capnweb::HttpBatch::<TestTargetClient>::new(&http);
-        let main = batch.main();
-        let calls: Vec<_> = (0..1000)
-            .map(|i| main.square(i as f64).into_future())
-            .collect();
-        async move {
-            for r in join_all(calls).await {
-                r.expect("batch square");
-            }
-        }
-    })
-    .await
-        * 1000.0;
+    let batch = batch_rate(port, secs).await;
 
     let chain = rate(1, secs, |_| {
         let counter = main.make_counter(0.0);
@@ -161,6 +147,25 @@ pub async fn capnweb(port: u16, secs: f64) -> Figures {
     figures.batch = Some(batch);
     figures.chain = Some(chain);
     figures
+}
+
+/// Calls per second of our client in HTTP batches of 1,000 against the server at `port`.
+pub async fn batch_rate(port: u16, secs: f64) -> f64 {
+    let http = format!("http://127.0.0.1:{port}/");
+    rate(1, secs, |_| {
+        let batch = capnweb::HttpBatch::<TestTargetClient>::new(&http);
+        let main = batch.main();
+        let calls: Vec<_> = (0..1000)
+            .map(|i| main.square(i as f64).into_future())
+            .collect();
+        async move {
+            for r in join_all(calls).await {
+                r.expect("batch square");
+            }
+        }
+    })
+    .await
+        * 1000.0
 }
 
 /// jsonrpsee's WebSocket client against a jsonrpsee server at `port`.

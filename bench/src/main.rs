@@ -71,15 +71,25 @@ fn node_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/node")
 }
 
-/// The TypeScript client's figures against a server at `port`.
+/// The TypeScript client's figures against a server at `port` (WebSocket and HTTP batch).
 fn node_client(port: u16, secs: f64) -> Figures {
-    let out = Command::new("node")
-        .args([
-            "bench-client.mjs",
-            &format!("ws://127.0.0.1:{port}/"),
-            &format!("http://127.0.0.1:{port}/"),
-            &secs.to_string(),
-        ])
+    node_client_at(port, port, secs, true)
+}
+
+/// The TypeScript client's figures against a WebSocket server at `ws_port` and an HTTP batch
+/// server at `http_port`; without `chains` (against the raw echoes), no pipelined chains.
+fn node_client_at(ws_port: u16, http_port: u16, secs: f64, chains: bool) -> Figures {
+    let mut cmd = Command::new("node");
+    cmd.args([
+        "bench-client.mjs",
+        &format!("ws://127.0.0.1:{ws_port}/"),
+        &format!("http://127.0.0.1:{http_port}/"),
+        &secs.to_string(),
+    ]);
+    if !chains {
+        cmd.arg("no-chains");
+    }
+    let out = cmd
         .current_dir(node_dir())
         .stderr(Stdio::inherit())
         .output()
@@ -158,6 +168,7 @@ async fn run(args: Vec<String>) {
             Some("capnweb") => servers::capnweb().await,
             Some("jsonrpsee") => servers::jsonrpsee().await,
             Some("raw") => servers::raw().await,
+            Some("raw-batch") => servers::raw_batch().await,
             other => panic!("unknown server {other:?}"),
         }
         return;
@@ -178,6 +189,11 @@ async fn run(args: Vec<String>) {
             f.c256,
             f.batch.unwrap_or(0.0)
         );
+        return;
+    }
+    // `BENCH_ONLY=idle`: only the memory per idle session.
+    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "idle") {
+        println!("idle session: {:.1} KiB", idle_session_kib().await);
         return;
     }
     // `BENCH_ONLY=ours` measures only our pair (for quick comparisons while optimizing).
@@ -229,10 +245,15 @@ async fn run(args: Vec<String>) {
     }
     {
         let server = Process::ours("raw");
+        let batch_server = Process::ours("raw-batch");
         eprintln!("raw WebSocket echo");
+        let mut ceiling = clients::raw(server.port, secs).await;
+        ceiling.batch = Some(clients::batch_rate(batch_server.port, secs).await);
+        rows.push(("raw WS echo (ceiling)", ceiling));
+        eprintln!("TypeScript client -> raw echoes");
         rows.push((
-            "raw WS echo (ceiling)",
-            clients::raw(server.port, secs).await,
+            "TS client -> raw echo",
+            node_client_at(server.port, batch_server.port, secs, false),
         ));
     }
     eprintln!("memory per idle session");
@@ -277,17 +298,46 @@ async fn run(args: Vec<String>) {
         );
     }
     println!("\ncapnweb server memory per idle WebSocket session: {idle_kib:.1} KiB");
+    let targets = targets(&find, idle_kib);
 
     let results = json!({
         "seconds_per_measurement": secs,
         "machine": machine(),
         "pairs": rows.iter().map(|(n, f)| json!({"pair": n, "figures": f.to_json()})).collect::<Vec<_>>(),
         "idle_session_kib": idle_kib,
+        "targets": targets,
     });
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results.json");
     let text = serde_json::to_string_pretty(&results).expect("json");
     std::fs::write(&path, &text).expect("write results.json");
     println!("\n{text}");
+}
+
+/// The targets, as ratios of this run, printed and returned for the JSON.
+fn targets(find: &dyn Fn(&str) -> Option<Figures>, idle_kib: f64) -> serde_json::Value {
+    let get = |name: &str| find(name).unwrap_or_default();
+    let (ours, raw) = (get("capnweb Rust -> Rust"), get("raw WS echo (ceiling)"));
+    let (ts, mixed) = (get("TypeScript TS -> TS"), get("TS client -> Rust server"));
+    let node_ceiling = get("TS client -> raw echo");
+    let div = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+    let batch = |f: &Figures| f.batch.unwrap_or(f64::NAN);
+    let rows = [
+        ("ours / raw echo, c=256", div(ours.c256, raw.c256), ">= 0.5"),
+        ("ours / raw echo, c=16", div(ours.c16, raw.c16), ">= 0.6"),
+        ("TS client: our server / TS server, c=256", div(mixed.c256, ts.c256), ">= 2"),
+        ("TS client: raw echo / TS server, c=256 (most any server can reach)", div(node_ceiling.c256, ts.c256), "-"),
+        ("TS client: our server / TS server, batch", div(batch(&mixed), batch(&ts)), ">= 2"),
+        ("TS client: batch echo / TS server, batch (most any server can reach)", div(batch(&node_ceiling), batch(&ts)), "-"),
+    ];
+    println!("\ntargets (ratios of this run)");
+    for (what, value, target) in &rows {
+        println!("  {what:<70} {value:>6.2}   target {target}");
+    }
+    println!("  {:<70} {idle_kib:>6.1}   target < 16", "idle session, KiB");
+    json!(rows
+        .iter()
+        .map(|(what, value, target)| json!({"what": what, "ratio": value, "target": target}))
+        .collect::<Vec<_>>())
 }
 
 fn machine() -> String {

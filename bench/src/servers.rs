@@ -85,3 +85,30 @@ pub async fn raw() {
         });
     }
 }
+
+/// The HTTP batch ceiling: answers every `pull` line of a batch with a constant `resolve`,
+/// with no RPC work at all.
+pub async fn raw_batch() {
+    use axum::routing::post;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    listening(listener.local_addr().expect("addr").port());
+    let app = axum::Router::new().route(
+        "/",
+        post(|body: String| async move {
+            let mut out = String::with_capacity(body.len() / 2);
+            for id in body.lines().filter_map(|l| {
+                l.strip_prefix("[\"pull\",")
+                    .and_then(|t| t.strip_suffix(']'))
+            }) {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str("[\"resolve\",");
+                out.push_str(id);
+                out.push_str(",4]");
+            }
+            out
+        }),
+    );
+    let _ = axum::serve(listener, app).await;
+}

@@ -1,10 +1,11 @@
 // The TypeScript client side of the benchmarks (bench/): the same workloads as the Rust
 // client, against a server implementing the interop interface. Prints one JSON object.
-// Usage: node bench-client.mjs <ws-url> <http-url> <seconds>
+// Usage: node bench-client.mjs <ws-url> <http-url> <seconds> [no-chains]
+// `no-chains` (against the raw echoes, which only answer pulls) skips the pipelined chains.
 import { WebSocket } from './ws-global.mjs';
 import { newWebSocketRpcSession, newHttpBatchRpcSession } from 'capnweb';
 
-const [wsUrl, httpUrl, secsArg] = process.argv.slice(2);
+const [wsUrl, httpUrl, secsArg, mode] = process.argv.slice(2);
 const secs = Number(secsArg ?? '2');
 
 async function rate(concurrency, seconds, call) {
@@ -54,7 +55,7 @@ const batch = (await rate(1, secs, async () => {
   await Promise.all(calls);
 })) * 1000;
 
-const chain = await rate(1, secs, async () => {
+const chain = mode === 'no-chains' ? null : await rate(1, secs, async () => {
   const counter = api.makeCounter(0);
   const calls = [];
   for (let i = 0; i < 100; i++) calls.push(counter.increment());

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::stub::{BoxFuture, Stub};
 use crate::typed::IntoStub;
@@ -25,9 +25,16 @@ pub struct ConnectInfo {
 }
 
 impl ConnectInfo {
-    pub(crate) fn new(headers: HeaderMap, peer: Option<SocketAddr>, path: String) -> Self {
+    /// Copies `headers`: the request's own values share hyper's whole read buffer (16 KiB),
+    /// which a copy kept for the session would otherwise pin per connection.
+    pub(crate) fn new(headers: &HeaderMap, peer: Option<SocketAddr>, path: String) -> Self {
+        let mut own = HeaderMap::with_capacity(headers.len());
+        for (name, value) in headers {
+            let copied = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+            own.append(name.clone(), copied);
+        }
         ConnectInfo {
-            headers,
+            headers: own,
             peer,
             path,
             identity: None,

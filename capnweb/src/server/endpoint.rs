@@ -95,7 +95,7 @@ async fn respond(
         .extensions()
         .get::<axum::extract::ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let mut info = ConnectInfo::new(req.headers().clone(), peer, req.uri().path().to_owned());
+    let mut info = ConnectInfo::new(req.headers(), peer, req.uri().path().to_owned());
     if let Some(auth) = &config.auth {
         match auth(info.clone()).await {
             Ok(identity) => info = info.with_identity(identity),
@@ -132,6 +132,8 @@ async fn upgrade(
         .read_buffer_size(read_buffer)
         .on_upgrade(move |socket| async move {
             let main = factory.make(&info);
+            // Not kept for the session's life: the factory took what it needs.
+            drop(info);
             let mut transport = AxumWebSocket::new(socket);
             if let Some(every) = keepalive {
                 transport = transport.keepalive(every);
