@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::error::RpcError;
 use crate::eval::{evaluate, Importer};
-use crate::stub::{BoxFuture, Hook, PromiseHook, Stub};
+use crate::stub::{BoxFuture, Hook, PromiseHook, Resolution, Stub};
 use crate::value::Value;
 use crate::wire::{parse_expr, write_value, Exporter, Expr, Limits, PathKey, WireError, WireRef};
 
@@ -51,8 +51,8 @@ impl Hook for MapVar {
         let _ = path;
         misuse()
     }
-    fn resolve(self: Arc<Self>) -> BoxFuture<Result<Value, RpcError>> {
-        Box::pin(std::future::ready(Err(misuse_error())))
+    fn resolve(self: Arc<Self>) -> Resolution {
+        Resolution::ready(Err(misuse_error()))
     }
     fn as_any(&self) -> &dyn std::any::Any {
         self

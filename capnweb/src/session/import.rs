@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::core::Core;
 use crate::error::RpcError;
-use crate::stub::{BoxFuture, Hook, Stub};
+use crate::stub::{Hook, Resolution, Stub};
 use crate::value::Value;
 use crate::wire::{Expr, PathKey};
 
@@ -34,13 +34,13 @@ impl Hook for ImportHook {
         self.core.send_map(self.id, path, captures, instructions)
     }
 
-    fn resolve(self: Arc<Self>) -> BoxFuture<Result<Value, RpcError>> {
+    fn resolve(self: Arc<Self>) -> Resolution {
         if !self.promise {
-            return Box::pin(std::future::ready(Ok(Value::Stub(Stub(self)))));
+            return Resolution::ready(Ok(Value::Stub(Stub(self))));
         }
         let fut = self.core.await_import(self.id);
         // Keep the import alive until its resolution arrives.
-        Box::pin(async move {
+        Resolution::boxed(async move {
             let r = fut.await;
             drop(self);
             r
@@ -84,8 +84,8 @@ impl Hook for OwningMain {
     ) -> Stub {
         self.inner.0.clone().map(path, captures, instructions)
     }
-    fn resolve(self: Arc<Self>) -> BoxFuture<Result<Value, RpcError>> {
-        Box::pin(std::future::ready(Ok(Value::Stub(Stub(self)))))
+    fn resolve(self: Arc<Self>) -> Resolution {
+        Resolution::ready(Ok(Value::Stub(Stub(self))))
     }
     fn as_any(&self) -> &dyn Any {
         self

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::ReadableStream;
 use crate::error::RpcError;
-use crate::stub::{resolve_promises, BoxFuture, ErrorHook, Hook, PromiseHook, Stub};
+use crate::stub::{resolve_promises, BoxFuture, ErrorHook, Hook, PromiseHook, Resolution, Stub};
 use crate::value::Value;
 use crate::wire::{Expr, PathKey};
 
@@ -150,8 +150,8 @@ impl Hook for WritableHook {
         broken(RpcError::error("Cannot use map() on a WritableStream"))
     }
 
-    fn resolve(self: Arc<Self>) -> BoxFuture<Result<Value, RpcError>> {
-        Box::pin(std::future::ready(Ok(Value::Stub(Stub(self)))))
+    fn resolve(self: Arc<Self>) -> Resolution {
+        Resolution::ready(Ok(Value::Stub(Stub(self))))
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -1,13 +1,11 @@
-//! The local hooks: an application object, a pending or settled result, an error.
+//! The local hooks: an application object, a pending or settled result (`promise`), an error.
 
 use std::any::Any;
-use std::future::Future;
 use std::sync::Arc;
 
-use futures_util::future::{FutureExt, Shared};
-
 use super::path::{follow, not_a_function, Followed};
-use super::{resolve_promises, BoxFuture, Hook, RpcTarget, Stub};
+use super::promise::{PromiseHook, Resolution};
+use super::{resolve_promises, Hook, RpcTarget, Stub};
 use crate::error::RpcError;
 use crate::value::Value;
 use crate::wire::{Expr, PathKey};
@@ -63,8 +61,8 @@ impl Hook for TargetHook {
         })
     }
 
-    fn resolve(self: Arc<Self>) -> BoxFuture<Result<Value, RpcError>> {
-        Box::pin(std::future::ready(Ok(Value::Stub(Stub(self)))))
+    fn resolve(self: Arc<Self>) -> Resolution {
+        Resolution::ready(Ok(Value::Stub(Stub(self))))
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -97,35 +95,15 @@ async fn call_value(v: Value, path: &[PathKey], args: Vec<Value>) -> Result<Valu
     }
 }
 
-/// A local promise: a call in progress, or its settled result.
-pub(crate) struct PromiseHook {
-    pub(crate) shared: Shared<BoxFuture<Result<Value, RpcError>>>,
-}
-
-impl PromiseHook {
-    pub(crate) fn pending(
-        fut: impl Future<Output = Result<Value, RpcError>> + Send + 'static,
-    ) -> Stub {
-        let boxed: BoxFuture<Result<Value, RpcError>> = Box::pin(fut);
-        Stub::from_hook(PromiseHook {
-            shared: boxed.shared(),
-        })
-    }
-
-    pub(crate) fn ready(result: Result<Value, RpcError>) -> Stub {
-        PromiseHook::pending(std::future::ready(result))
-    }
-}
-
 impl Hook for PromiseHook {
     fn call(self: Arc<Self>, path: &[PathKey], args: Vec<Value>) -> Stub {
-        let (shared, path) = (self.shared.clone(), path.to_vec());
-        PromiseHook::pending(async move { call_value(shared.await?, &path, args).await })
+        let path = path.to_vec();
+        PromiseHook::pending(async move { call_value(self.wait().await?, &path, args).await })
     }
 
     fn get(self: Arc<Self>, path: &[PathKey]) -> Stub {
-        let (shared, path) = (self.shared.clone(), path.to_vec());
-        PromiseHook::pending(async move { get_value(shared.await?, &path).await })
+        let path = path.to_vec();
+        PromiseHook::pending(async move { get_value(self.wait().await?, &path).await })
     }
 
     fn map(
@@ -134,9 +112,9 @@ impl Hook for PromiseHook {
         captures: Vec<Stub>,
         instructions: Arc<[Expr]>,
     ) -> Stub {
-        let (shared, path) = (self.shared.clone(), path.to_vec());
+        let path = path.to_vec();
         PromiseHook::pending(async move {
-            match follow(shared.await?, &path)? {
+            match follow(self.wait().await?, &path)? {
                 Followed::Forward(stub, rest) => {
                     stub.0.map(&rest, captures, instructions).0.resolve().await
                 }
@@ -145,8 +123,8 @@ impl Hook for PromiseHook {
         })
     }
 
-    fn resolve(self: Arc<Self>) -> BoxFuture<Result<Value, RpcError>> {
-        Box::pin(self.shared.clone())
+    fn resolve(self: Arc<Self>) -> Resolution {
+        self.wait()
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -171,8 +149,8 @@ impl Hook for ErrorHook {
     fn map(self: Arc<Self>, _: &[PathKey], _: Vec<Stub>, _: Arc<[Expr]>) -> Stub {
         Stub(self)
     }
-    fn resolve(self: Arc<Self>) -> BoxFuture<Result<Value, RpcError>> {
-        Box::pin(std::future::ready(Err(self.0.clone())))
+    fn resolve(self: Arc<Self>) -> Resolution {
+        Resolution::ready(Err(self.0.clone()))
     }
     fn as_any(&self) -> &dyn Any {
         self

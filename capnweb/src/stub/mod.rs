@@ -7,9 +7,11 @@
 
 mod hooks;
 mod path;
+mod promise;
 mod target;
 
-pub(crate) use hooks::{ErrorHook, PromiseHook};
+pub(crate) use hooks::ErrorHook;
+pub(crate) use promise::{PromiseHook, Resolution};
 pub(crate) use path::{resolve_promises, OBJECT_PROTOTYPE_NAMES};
 pub use target::{not_a_function, BoxFuture, RpcTarget};
 
@@ -35,7 +37,7 @@ pub(crate) trait Hook: Send + Sync + 'static {
         instructions: Arc<[Expr]>,
     ) -> Stub;
     /// The value this hook stands for, once known: a stub stands for itself.
-    fn resolve(self: Arc<Self>) -> BoxFuture<Result<Value, RpcError>>;
+    fn resolve(self: Arc<Self>) -> Resolution;
     /// For downcasting (the session recognises its own imports).
     fn as_any(&self) -> &dyn Any;
     /// Whether this is a promise (pipelined result) rather than a settled object reference.

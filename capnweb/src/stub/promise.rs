@@ -1,0 +1,257 @@
+//! [`PromiseHook`]: a local promise (a call in progress, or its settled result) that any number
+//! of parties may await, and [`Resolution`], what resolving a hook returns.
+//!
+//! Every call a peer makes creates one of these, so it is built to cost one allocation: the
+//! hook is its own waker (no separate notifier), and waiting on it needs no box.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Wake, Waker};
+
+use super::{BoxFuture, Stub};
+use crate::error::RpcError;
+use crate::value::Value;
+
+type Output = Result<Value, RpcError>;
+
+/// A local promise. Whoever awaits it drives its future; the others wait for that one to
+/// finish (or are woken to take over if it stops waiting).
+pub(crate) struct PromiseHook {
+    state: Mutex<State>,
+}
+
+struct State {
+    /// The computation, while nobody is polling it and it has not finished.
+    future: Option<BoxFuture<Output>>,
+    result: Option<Output>,
+    /// Everyone waiting; all are woken when the future makes progress or settles.
+    waiters: Vec<Waker>,
+    /// The future asked to be polled again while it was being polled.
+    repoll: bool,
+}
+
+impl PromiseHook {
+    pub(crate) fn pending(fut: impl Future<Output = Output> + Send + 'static) -> Stub {
+        PromiseHook::with(Some(Box::pin(fut)), None)
+    }
+
+    pub(crate) fn ready(result: Output) -> Stub {
+        PromiseHook::with(None, Some(result))
+    }
+
+    fn with(future: Option<BoxFuture<Output>>, result: Option<Output>) -> Stub {
+        Stub::from_hook(PromiseHook {
+            state: Mutex::new(State {
+                future,
+                result,
+                waiters: Vec::new(),
+                repoll: false,
+            }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for the result, driving the computation if nobody else is.
+    pub(crate) fn wait(self: Arc<Self>) -> Resolution {
+        Resolution(Inner::Promise(self))
+    }
+
+    fn poll_result(self: &Arc<Self>, cx: &mut Context<'_>) -> Poll<Output> {
+        let mut st = self.lock();
+        if let Some(result) = &st.result {
+            return Poll::Ready(result.clone());
+        }
+        let Some(mut future) = st.future.take() else {
+            // Another waiter is polling it right now: it wakes us when it settles.
+            register(&mut st.waiters, cx.waker());
+            return Poll::Pending;
+        };
+        st.repoll = false;
+        drop(st);
+        // Polled with the hook itself as waker, so progress wakes every waiter.
+        let waker = Waker::from(self.clone());
+        let mut guard = PollGuard(Some(self));
+        let polled = future.as_mut().poll(&mut Context::from_waker(&waker));
+        guard.0 = None;
+        let mut st = self.lock();
+        match polled {
+            Poll::Ready(result) => {
+                st.result = Some(result.clone());
+                let waiters = std::mem::take(&mut st.waiters);
+                drop(st);
+                drop(future);
+                waiters.into_iter().for_each(Waker::wake);
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                st.future = Some(future);
+                register(&mut st.waiters, cx.waker());
+                let repoll = std::mem::take(&mut st.repoll);
+                drop(st);
+                if repoll {
+                    // Woken while we held the future, before we were registered.
+                    cx.waker().wake_by_ref();
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+fn register(waiters: &mut Vec<Waker>, waker: &Waker) {
+    if !waiters.iter().any(|w| w.will_wake(waker)) {
+        waiters.push(waker.clone());
+    }
+}
+
+impl Wake for PromiseHook {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let mut st = self.lock();
+        st.repoll = true;
+        let waiters = std::mem::take(&mut st.waiters);
+        drop(st);
+        waiters.into_iter().for_each(Waker::wake);
+    }
+}
+
+/// Settles the promise with an error if its future panics while polled, so that other waiters
+/// are not left waiting for a future that is gone.
+struct PollGuard<'a>(Option<&'a Arc<PromiseHook>>);
+
+impl Drop for PollGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(hook) = self.0 {
+            let mut st = hook.lock();
+            st.result = Some(Err(RpcError::error("the call panicked")));
+            let waiters = std::mem::take(&mut st.waiters);
+            drop(st);
+            waiters.into_iter().for_each(Waker::wake);
+        }
+    }
+}
+
+/// What resolving a hook gives: the value it stands for, once known. Settled values and local
+/// promises need no allocation; other hooks box their future.
+pub(crate) struct Resolution(Inner);
+
+enum Inner {
+    Ready(Option<Output>),
+    Promise(Arc<PromiseHook>),
+    Boxed(BoxFuture<Output>),
+}
+
+impl Resolution {
+    pub(crate) fn ready(result: Output) -> Resolution {
+        Resolution(Inner::Ready(Some(result)))
+    }
+
+    pub(crate) fn boxed(fut: impl Future<Output = Output> + Send + 'static) -> Resolution {
+        Resolution(Inner::Boxed(Box::pin(fut)))
+    }
+}
+
+impl Future for Resolution {
+    type Output = Output;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Output> {
+        match &mut self.get_mut().0 {
+            Inner::Ready(result) => {
+                Poll::Ready(result.take().expect("Resolution polled after completion"))
+            }
+            Inner::Promise(hook) => hook.poll_result(cx),
+            Inner::Boxed(fut) => fut.as_mut().poll(cx),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use futures_util::FutureExt;
+    use tokio::sync::oneshot;
+
+    use super::*;
+
+    /// Waits on the promise `stub` holds.
+    fn wait(stub: &Stub) -> Resolution {
+        assert!(stub.downcast::<PromiseHook>().is_some());
+        stub.0.clone().resolve()
+    }
+
+    /// A promise that settles with 7 once `rx` fires, counting how often its body starts.
+    fn gated(runs: &Arc<AtomicUsize>) -> (Stub, oneshot::Sender<()>) {
+        let (tx, rx) = oneshot::channel::<()>();
+        let runs = runs.clone();
+        let stub = PromiseHook::pending(async move {
+            runs.fetch_add(1, Ordering::SeqCst);
+            let _ = rx.await;
+            Ok(Value::from(7))
+        });
+        (stub, tx)
+    }
+
+    #[tokio::test]
+    async fn every_waiter_gets_the_result_of_one_run() {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (stub, tx) = gated(&runs);
+        let waiters: Vec<_> = (0..3)
+            .map(|_| tokio::spawn(wait(&stub)))
+            .collect();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        tx.send(()).expect("gate");
+        for w in waiters {
+            assert_eq!(w.await.expect("join").expect("ok"), Value::from(7));
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        // Settled: later waiters get it at once.
+        let again = wait(&stub).now_or_never().expect("ready");
+        assert_eq!(again.expect("ok"), Value::from(7));
+    }
+
+    #[tokio::test]
+    async fn a_waiter_takes_over_when_the_driving_one_stops_waiting() {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (stub, tx) = gated(&runs);
+        let mut first = wait(&stub);
+        // `first` polls the future (it is now waiting on the gate), then goes away.
+        assert!((&mut first).now_or_never().is_none());
+        let second = tokio::spawn(wait(&stub));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(first);
+        tx.send(()).expect("gate");
+        let v = tokio::time::timeout(Duration::from_secs(5), second)
+            .await
+            .expect("the second waiter was woken")
+            .expect("join");
+        assert_eq!(v.expect("ok"), Value::from(7));
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_call_settles_as_an_error_for_the_others() {
+        let (tx, rx) = oneshot::channel::<()>();
+        let stub = PromiseHook::pending(async move {
+            let _ = rx.await;
+            panic!("boom");
+        });
+        let other = tokio::spawn(wait(&stub));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let driver = tokio::spawn(wait(&stub));
+        tx.send(()).expect("gate");
+        // Whichever polled it when it panicked died; the other gets an error.
+        let results = [other.await, driver.await];
+        assert_eq!(results.iter().filter(|r| r.is_err()).count(), 1);
+        let settled = results.into_iter().find_map(Result::ok).expect("one joined");
+        assert!(settled.is_err());
+        assert!(wait(&stub).await.is_err());
+    }
+}
