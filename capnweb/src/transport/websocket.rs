@@ -72,7 +72,7 @@ pub fn config(max_message_size: usize) -> WebSocketConfig {
 /// (and keeps it per connection), so its default of 128 KiB costs a large memset per read and
 /// 128 KiB per idle connection; Cap'n Web messages are mostly small, and a large one simply
 /// takes more reads.
-pub const READ_BUFFER: usize = 8 * 1024;
+pub const READ_BUFFER: usize = 4 * 1024;
 
 /// Opens a WebSocket to `url` (`ws://...`).
 pub async fn connect(
