@@ -117,6 +117,19 @@ where
     }
 }
 
+/// Calls per second of our client over one WebSocket with `concurrency` calls in flight.
+pub async fn capnweb_rate(port: u16, concurrency: usize, secs: f64) -> f64 {
+    let ws = format!("ws://127.0.0.1:{port}/");
+    let main: TestTargetClient = capnweb::connect(&ws).await.expect("connect");
+    rate(concurrency, secs, |i: u64| {
+        let p = main.square(i as f64);
+        async move {
+            p.await.expect("square");
+        }
+    })
+    .await
+}
+
 /// Our client against a Cap'n Web server at `port` (WebSocket and HTTP batch on `/`).
 pub async fn capnweb(port: u16, secs: f64) -> Figures {
     let ws = format!("ws://127.0.0.1:{port}/");

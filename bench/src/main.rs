@@ -196,6 +196,13 @@ async fn run(args: Vec<String>) {
         println!("idle session: {:.1} KiB", idle_session_kib().await);
         return;
     }
+    // `BENCH_ONLY=c256`: only our pair at 256 in flight (for profiling).
+    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "c256") {
+        let server = Process::ours("capnweb");
+        let r = clients::capnweb_rate(server.port, 256, secs).await;
+        println!("c256 {r:.0}");
+        return;
+    }
     // `BENCH_ONLY=ours` measures only our pair (for quick comparisons while optimizing).
     let only_ours = std::env::var("BENCH_ONLY").is_ok_and(|v| v == "ours");
     let mut rows: Vec<(&str, Figures)> = Vec::new();

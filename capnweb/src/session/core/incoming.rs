@@ -264,7 +264,7 @@ impl Core {
             return;
         }
         let waiters = std::mem::take(&mut entry.waiters);
-        entry.resolution = Some(result.clone());
+        entry.resolution = Some(result);
         let refcount = entry.remote_refcount;
         if !entry.released && !aborted {
             entry.released = true;
@@ -272,9 +272,7 @@ impl Core {
                 .push(write_message(&Message::Release(id, refcount)));
         }
         drop(st);
-        for w in waiters {
-            let _ = w.send(result.clone());
-        }
+        waiters.into_iter().for_each(std::task::Waker::wake);
     }
 }
 

@@ -9,8 +9,9 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Waker;
 
-use tokio::sync::{oneshot, watch, Notify};
+use tokio::sync::{watch, Notify};
 
 mod codec;
 mod incoming;
@@ -68,7 +69,8 @@ pub(crate) struct ImportEntry {
     released: bool,
     pulled: bool,
     pub(crate) resolution: Option<Result<Value, RpcError>>,
-    waiters: Vec<oneshot::Sender<Result<Value, RpcError>>>,
+    /// Tasks awaiting the resolution (see `ImportWait`).
+    pub(crate) waiters: Vec<Waker>,
     /// For a `stream` call: what to do with its answer (the entry then goes away).
     on_settle: Option<(usize, StreamDone)>,
 }
@@ -274,9 +276,7 @@ impl Core {
         st.pending_pulls = 0;
         drop(st);
         self.idle.notify_waiters();
-        for w in waiters {
-            let _ = w.send(Err(reason.clone()));
-        }
+        waiters.into_iter().for_each(Waker::wake);
         for (size, done) in streams {
             done(size, Err(reason.clone()));
         }
@@ -341,10 +341,6 @@ fn release_export(st: &mut State, id: i64, n: u64) {
             st.trash.push(entry.stub);
         }
     }
-}
-
-fn ready<T: Send + 'static>(v: T) -> BoxFuture<T> {
-    Box::pin(std::future::ready(v))
 }
 
 fn not_delivered(reason: &RpcError) -> RpcError {

@@ -1,16 +1,16 @@
 //! Calls on the peer's objects: `push` (calls and property reads), `remap`, `pull` when a result
 //! is awaited, `release` when the last handle goes.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-
-use futures_util::FutureExt;
-use tokio::sync::oneshot;
+use std::task::{Context, Poll};
 
 use super::codec::SessionExporter;
-use super::{not_delivered, ready, Core, ImportEntry};
+use super::{not_delivered, Core, ImportEntry};
 use crate::error::RpcError;
 use crate::session::import::ImportHook;
-use crate::stub::{BoxFuture, Stub};
+use crate::stub::Stub;
 use crate::value::Value;
 use crate::wire::{self, write_message, Exporter, Expr, Message, WireRef};
 
@@ -120,29 +120,21 @@ impl Core {
         })
     }
 
-    /// Waits for the resolution of import `id`, pulling it if nobody has yet.
-    pub(crate) fn await_import(self: &Arc<Self>, id: i64) -> BoxFuture<Result<Value, RpcError>> {
+    /// Asks for import `id`'s resolution (once) and returns what waits for it.
+    pub(crate) fn await_import(self: &Arc<Self>, id: i64) -> ImportWait {
         let mut st = self.lock();
-        let aborted = st.aborted.clone();
-        let Some(entry) = st.imports.get_mut(&id) else {
-            return ready(Err(
-                aborted.unwrap_or_else(|| RpcError::disconnected("import released"))
-            ));
-        };
-        if let Some(r) = &entry.resolution {
-            return ready(r.clone());
+        if st.aborted.is_none() {
+            if let Some(entry) = st.imports.get_mut(&id) {
+                if entry.resolution.is_none() && !entry.pulled {
+                    entry.pulled = true;
+                    st.outbox.push(write_message(&Message::Pull(id)));
+                }
+            }
         }
-        if let Some(reason) = aborted {
-            return ready(Err(reason));
+        ImportWait {
+            core: self.clone(),
+            id,
         }
-        let (tx, rx) = oneshot::channel();
-        entry.waiters.push(tx);
-        if !entry.pulled {
-            entry.pulled = true;
-            st.outbox.push(write_message(&Message::Pull(id)));
-        }
-        drop(st);
-        Box::pin(rx.map(|r| r.unwrap_or_else(|_| Err(RpcError::disconnected("session ended")))))
     }
 
     /// One local handle on import `id` was dropped.
@@ -167,5 +159,36 @@ impl Core {
         if let Some(Ok(v)) = entry.resolution {
             st.trash_values.push(v);
         }
+    }
+}
+
+/// Waits for an import's resolution by looking at its table entry when woken (no channel per
+/// call): `settle_import` and `abort` wake the entry's waiters.
+pub(crate) struct ImportWait {
+    core: Arc<Core>,
+    id: i64,
+}
+
+impl Future for ImportWait {
+    type Output = Result<Value, RpcError>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut st = self.core.lock();
+        let aborted = st.aborted.is_some();
+        let Some(entry) = st.imports.get_mut(&self.id) else {
+            let reason = st.aborted.clone();
+            return Poll::Ready(Err(
+                reason.unwrap_or_else(|| RpcError::disconnected("import released"))
+            ));
+        };
+        if let Some(r) = &entry.resolution {
+            return Poll::Ready(r.clone());
+        }
+        if aborted {
+            return Poll::Ready(Err(st.aborted.clone().expect("aborted above")));
+        }
+        if !entry.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            entry.waiters.push(cx.waker().clone());
+        }
+        Poll::Pending
     }
 }
