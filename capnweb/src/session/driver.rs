@@ -7,6 +7,7 @@
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Poll;
 
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, SinkExt, StreamExt};
@@ -17,6 +18,7 @@ use super::core::Core;
 use super::metrics::Metrics;
 use super::SessionOptions;
 use crate::error::RpcError;
+use crate::stub::BoxFuture;
 use crate::transport::Transport;
 
 /// How many ready incoming messages are handled before answers are written.
@@ -77,7 +79,7 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
         loop {
             let (out, new_tasks, aborted) = core.take_work();
             let mut progressed = !new_tasks.is_empty();
-            tasks.extend(new_tasks);
+            start(&mut tasks, new_tasks).await;
             while let Some(Some(())) = tasks.next().now_or_never() {
                 progressed = true;
             }
@@ -142,6 +144,21 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
             }
         }
     }
+}
+
+/// Polls each new task once, and keeps only those not done yet: most calls finish at once, and
+/// need no place in the set of running tasks.
+async fn start(tasks: &mut FuturesUnordered<BoxFuture<()>>, mut new_tasks: Vec<BoxFuture<()>>) {
+    // `move`: the closure holds `&mut` (Send), not the `&` that `push` takes (needs Sync).
+    std::future::poll_fn(move |cx| {
+        for mut task in new_tasks.drain(..) {
+            if task.as_mut().poll(cx).is_pending() {
+                tasks.push(task);
+            }
+        }
+        Poll::Ready(())
+    })
+    .await
 }
 
 /// Handles one read; returns whether to keep reading.

@@ -19,12 +19,10 @@ impl Hook for TargetHook {
     fn call(self: Arc<Self>, path: &[PathKey], args: Vec<Value>) -> Stub {
         match path {
             [] | [_] => {
-                let method = path
-                    .first()
-                    .map(|k| k.to_name().into_owned())
-                    .unwrap_or_default();
+                let method = path.first().map(|k| k.to_name()).unwrap_or_default();
                 let target = self.target.clone();
                 if args.iter().any(Value::contains_promise) {
+                    let method = method.into_owned();
                     PromiseHook::pending(async move {
                         let args = resolve_args(args).await?;
                         target.call(&method, args).await
