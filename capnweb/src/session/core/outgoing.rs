@@ -120,17 +120,8 @@ impl Core {
         })
     }
 
-    /// Asks for import `id`'s resolution (once) and returns what waits for it.
+    /// What waits for import `id`'s resolution; the first poll asks the peer for it (once).
     pub(crate) fn await_import(self: &Arc<Self>, id: i64) -> ImportWait {
-        let mut st = self.lock();
-        if st.aborted.is_none() {
-            if let Some(entry) = st.imports.get_mut(&id) {
-                if entry.resolution.is_none() && !entry.pulled {
-                    entry.pulled = true;
-                    st.outbox.push(write_message(&Message::Pull(id)));
-                }
-            }
-        }
         ImportWait {
             core: self.clone(),
             id,
@@ -188,6 +179,11 @@ impl Future for ImportWait {
         }
         if !entry.waiters.iter().any(|w| w.will_wake(cx.waker())) {
             entry.waiters.push(cx.waker().clone());
+        }
+        if !entry.pulled {
+            entry.pulled = true;
+            let pull = write_message(&Message::Pull(self.id));
+            st.outbox.push(pull);
         }
         Poll::Pending
     }
