@@ -30,7 +30,8 @@ impl ConnectInfo {
     pub(crate) fn new(headers: &HeaderMap, peer: Option<SocketAddr>, path: String) -> Self {
         let mut own = HeaderMap::with_capacity(headers.len());
         for (name, value) in headers {
-            let copied = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+            let copied =
+                HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
             own.append(name.clone(), copied);
         }
         ConnectInfo {

@@ -132,6 +132,7 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
                         None => break,
                     }
                 }
+                core.wake_settled();
             }
             Some(()) = tasks.next(), if !tasks.is_empty() => {}
             _ = core.wake.notified() => {}

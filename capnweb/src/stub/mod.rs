@@ -11,8 +11,8 @@ mod promise;
 mod target;
 
 pub(crate) use hooks::ErrorHook;
-pub(crate) use promise::{PromiseHook, Resolution};
 pub(crate) use path::{resolve_promises, OBJECT_PROTOTYPE_NAMES};
+pub(crate) use promise::{PromiseHook, Resolution};
 pub use target::{not_a_function, BoxFuture, RpcTarget};
 
 use std::any::Any;

@@ -203,9 +203,7 @@ mod tests {
     async fn every_waiter_gets_the_result_of_one_run() {
         let runs = Arc::new(AtomicUsize::new(0));
         let (stub, tx) = gated(&runs);
-        let waiters: Vec<_> = (0..3)
-            .map(|_| tokio::spawn(wait(&stub)))
-            .collect();
+        let waiters: Vec<_> = (0..3).map(|_| tokio::spawn(wait(&stub))).collect();
         tokio::time::sleep(Duration::from_millis(20)).await;
         tx.send(()).expect("gate");
         for w in waiters {
@@ -250,7 +248,10 @@ mod tests {
         // Whichever polled it when it panicked died; the other gets an error.
         let results = [other.await, driver.await];
         assert_eq!(results.iter().filter(|r| r.is_err()).count(), 1);
-        let settled = results.into_iter().find_map(Result::ok).expect("one joined");
+        let settled = results
+            .into_iter()
+            .find_map(Result::ok)
+            .expect("one joined");
         assert!(settled.is_err());
         assert!(wait(&stub).await.is_err());
     }

@@ -263,7 +263,7 @@ impl Core {
             }
             return;
         }
-        let waiters = std::mem::take(&mut entry.waiters);
+        let mut waiters = std::mem::take(&mut entry.waiters);
         entry.resolution = Some(result);
         let refcount = entry.remote_refcount;
         if !entry.released && !aborted {
@@ -271,8 +271,8 @@ impl Core {
             st.outbox
                 .push(write_message(&Message::Release(id, refcount)));
         }
-        drop(st);
-        waiters.into_iter().for_each(std::task::Waker::wake);
+        // Woken by the session task once its read burst is handled.
+        st.settled_waiters.append(&mut waiters);
     }
 }
 

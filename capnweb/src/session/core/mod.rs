@@ -65,6 +65,9 @@ pub(crate) struct State {
     pending_pulls: usize,
     trash: Vec<Stub>,
     trash_values: Vec<Value>,
+    /// Waiters of imports settled during the current read burst: woken together once the burst
+    /// is handled (`wake_settled`), so they do not contend for the lock with the rest of it.
+    settled_waiters: Vec<Waker>,
 }
 
 pub(crate) struct ImportEntry {
@@ -265,7 +268,7 @@ impl Core {
             st.outbox.push(text);
         }
         st.aborted = Some(reason.clone());
-        let mut waiters = Vec::new();
+        let mut waiters = std::mem::take(&mut st.settled_waiters);
         let mut streams = Vec::new();
         for entry in st.imports.values_mut() {
             waiters.append(&mut entry.waiters);
@@ -316,6 +319,12 @@ impl Core {
     /// Number of pulls not yet answered.
     pub(crate) fn pending_pulls(self: &Arc<Self>) -> usize {
         self.lock().pending_pulls
+    }
+
+    /// Wakes whoever waits on the imports settled since the last call.
+    pub(crate) fn wake_settled(self: &Arc<Self>) {
+        let waiters = std::mem::take(&mut self.lock().settled_waiters);
+        waiters.into_iter().for_each(Waker::wake);
     }
 
     pub(crate) fn take_tasks(self: &Arc<Self>) -> Vec<BoxFuture<()>> {
