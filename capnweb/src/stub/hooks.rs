@@ -28,7 +28,7 @@ impl Hook for TargetHook {
                         target.call(&method, args).await
                     })
                 } else {
-                    PromiseHook::pending(target.call(&method, args))
+                    PromiseHook::boxed(target.call(&method, args))
                 }
             }
             [init @ .., last] => self.get(init).0.call(std::slice::from_ref(last), args),
@@ -40,6 +40,9 @@ impl Hook for TargetHook {
             [] => PromiseHook::ready(Ok(Value::Stub(Stub(self)))),
             [first, rest @ ..] => {
                 let fut = self.target.clone().get(&first.to_name());
+                if rest.is_empty() {
+                    return PromiseHook::boxed(fut);
+                }
                 let rest = rest.to_vec();
                 PromiseHook::pending(async move { get_value(fut.await?, &rest).await })
             }

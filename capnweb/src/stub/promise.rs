@@ -33,7 +33,12 @@ struct State {
 
 impl PromiseHook {
     pub(crate) fn pending(fut: impl Future<Output = Output> + Send + 'static) -> Stub {
-        PromiseHook::with(Some(Box::pin(fut)), None)
+        PromiseHook::boxed(Box::pin(fut))
+    }
+
+    /// As `pending`, for a future boxed already (a target's call): no second box around it.
+    pub(crate) fn boxed(fut: BoxFuture<Output>) -> Stub {
+        PromiseHook::with(Some(fut), None)
     }
 
     pub(crate) fn ready(result: Output) -> Stub {
