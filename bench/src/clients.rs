@@ -1,7 +1,7 @@
 //! The Rust clients of each pair, and the measurements they take.
 
-use std::cell::Cell;
 use std::future::{Future, IntoFuture};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use capnweb_examples::interop::TestTargetClient;
@@ -57,7 +57,7 @@ where
     let run = |dur: Duration| {
         let call = &call;
         async move {
-            let done = Cell::new(0u64);
+            let done = AtomicU64::new(0);
             let deadline = Instant::now() + dur;
             let start = Instant::now();
             let done_ref = &done;
@@ -65,12 +65,12 @@ where
                 let mut i = w;
                 while Instant::now() < deadline {
                     call(i % 1000).await;
-                    done_ref.set(done_ref.get() + 1);
+                    done_ref.fetch_add(1, Ordering::Relaxed);
                     i += concurrency as u64;
                 }
             }))
             .await;
-            done.get() as f64 / start.elapsed().as_secs_f64()
+            done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
         }
     };
     run(Duration::from_millis(300)).await;
@@ -273,7 +273,7 @@ async fn raw_rate(port: u16, concurrency: usize, secs: f64) -> f64 {
 }
 
 /// The median of `RUNS` runs of `raw_rate`.
-async fn raw_median(port: u16, concurrency: usize, secs: f64) -> f64 {
+pub async fn raw_median(port: u16, concurrency: usize, secs: f64) -> f64 {
     let mut rates = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
         rates.push(raw_rate(port, concurrency, secs / RUNS as f64).await);
