@@ -6,7 +6,7 @@
 
 use std::future::IntoFuture;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{watch, Notify, Semaphore};
@@ -18,7 +18,6 @@ use super::{Backoff, CircuitBreaker, ClientBuilder, RetryPolicy};
 use crate::error::RpcError;
 use crate::session::{RpcSession, SessionOptions};
 use crate::stub::{BoxFuture, Stub};
-use crate::transport::websocket;
 
 pub(crate) type HeadersFn = Arc<dyn Fn() -> BoxFuture<Vec<(String, String)>> + Send + Sync>;
 pub(crate) type OnConnect<C> = Arc<dyn Fn(C) -> BoxFuture<Result<(), RpcError>> + Send + Sync>;
@@ -322,138 +321,5 @@ impl<C> Drop for Inner<C> {
     }
 }
 
-/// How a connection attempt failed: whether it counts against the endpoint's circuit.
-struct Failed {
-    error: RpcError,
-    connection_level: bool,
-}
-
-/// Keeps pool slot `slot` supplied with a live session until the client goes away.
-async fn supervise<C: From<Stub> + Clone + Send + Sync + 'static>(
-    inner: Weak<Inner<C>>,
-    slot: usize,
-) {
-    let mut attempt: u32 = 0;
-    let mut slot_connected = false;
-    loop {
-        let Some(client) = inner.upgrade() else {
-            return;
-        };
-        if client.closed.load(Ordering::Acquire) {
-            return;
-        }
-        let now = Instant::now();
-        let endpoint = {
-            let circuits = client.circuits();
-            circuits
-                .iter()
-                .position(|c| c.allows(now))
-                .ok_or_else(|| circuits.iter().filter_map(Circuit::reopens_at).min())
-        };
-        let endpoint = match endpoint {
-            Ok(endpoint) => endpoint,
-            Err(reopens) => {
-                // Every circuit is open: wait for the first trial.
-                client.publish_state();
-                let wait = reopens.map_or(Duration::from_millis(100), |at| at - now);
-                drop(client);
-                tokio::time::sleep(wait).await;
-                continue;
-            }
-        };
-        match connect_once(&client, endpoint).await {
-            Ok(live) => {
-                attempt = 0;
-                client.ever_connected.store(true, Ordering::Release);
-                client
-                    .stats
-                    .connected(endpoint, !std::mem::replace(&mut slot_connected, true));
-                client.circuits()[endpoint].success();
-                let session = live.session.clone();
-                *lock(&client.slots[slot]) = Some(live);
-                client.publish_state();
-                tracing::debug!(endpoint = %client.config.endpoints[endpoint], "capnweb client: connected");
-                let opened = Instant::now();
-                let quick_death = client.config.connect_timeout;
-                drop(client);
-                let reason = session.closed().await;
-                let Some(client) = inner.upgrade() else {
-                    return;
-                };
-                tracing::debug!(%reason, "capnweb client: session ended");
-                lock(&client.slots[slot]).take();
-                if opened.elapsed() < quick_death.min(Duration::from_secs(1)) {
-                    // A session that dies at once is a failing endpoint.
-                    let tripped =
-                        client.circuits()[endpoint].failure(&client.config.breaker, Instant::now());
-                    client.stats.failed(endpoint, tripped);
-                }
-                client.publish_state();
-            }
-            Err(failed) => {
-                attempt = attempt.saturating_add(1);
-                if failed.connection_level {
-                    let tripped =
-                        client.circuits()[endpoint].failure(&client.config.breaker, Instant::now());
-                    client.stats.failed(endpoint, tripped);
-                    if tripped {
-                        tracing::warn!(endpoint = %client.config.endpoints[endpoint], error = %failed.error, "capnweb client: circuit opened");
-                    }
-                }
-                client.publish_state();
-                let delay = client.config.backoff.delay(attempt);
-                drop(client);
-                tokio::time::sleep(delay).await;
-            }
-        }
-    }
-}
-
-async fn connect_once<C: From<Stub> + Clone + Send + Sync + 'static>(
-    client: &Inner<C>,
-    endpoint: usize,
-) -> Result<Live<C>, Failed> {
-    let config = &client.config;
-    let url = &config.endpoints[endpoint];
-    let attempt = async {
-        let headers = match &config.headers {
-            Some(provider) => provider().await,
-            None => Vec::new(),
-        };
-        let max = config.options.limits.max_message_size;
-        let mut transport = websocket::connect_with_headers(url, &headers, max)
-            .await
-            .map_err(|e| Failed {
-                // 4xx other than 429 is the server's answer about us, not its health.
-                connection_level: e.status.is_none_or(|s| s >= 500 || s == 429),
-                error: not_sent(&e.to_string()),
-            })?;
-        if let Some(every) = config.keepalive {
-            transport = transport.keepalive(every);
-        }
-        let session = RpcSession::spawn(transport, None, config.options.clone());
-        let main = C::from(session.main());
-        if let Some(hook) = &config.on_connect {
-            if let Err(error) = hook(main.clone()).await {
-                session.abort(RpcError::disconnected("on_connect failed"));
-                let connection_level = matches!(error, RpcError::Disconnected { .. });
-                return Err(Failed {
-                    error,
-                    connection_level,
-                });
-            }
-        }
-        Ok(Live { session, main })
-    };
-    tokio::time::timeout(config.connect_timeout, attempt)
-        .await
-        .unwrap_or_else(|_| {
-            Err(Failed {
-                error: not_sent(&format!(
-                    "connecting to {url} took over {:?}",
-                    config.connect_timeout
-                )),
-                connection_level: true,
-            })
-        })
-}
+mod supervisor;
+use supervisor::supervise;
