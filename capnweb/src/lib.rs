@@ -49,6 +49,7 @@ pub mod stub;
 pub mod transport;
 pub mod typed;
 pub mod value;
+mod waiters;
 pub mod wire;
 
 /// Turns a trait of `async fn` methods into an RPC interface: a typed client, a server and

@@ -14,7 +14,7 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::time::{sleep_until, Instant, Sleep};
 use tracing::Instrument;
 
-use super::core::Core;
+use super::core::{recycle, Core};
 use super::metrics::Metrics;
 use super::SessionOptions;
 use crate::error::RpcError;
@@ -65,6 +65,8 @@ pub(crate) async fn run(core: Arc<Core>, transport: impl Transport, options: Ses
 async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionOptions) {
     let metrics = options.metrics.as_deref();
     let mut tasks = FuturesUnordered::new();
+    // Buffers swapped with the shared state's each burst (see `Core::take_work`).
+    let (mut out, mut new_tasks, mut woken) = (Vec::new(), Vec::new(), Vec::new());
     let mut reading = true;
     let mut max_age = Timer::new(options.max_age.map(|d| Instant::now() + d));
     // Activity only moves `idle_at`; the timer catches up when it fires (one timer operation
@@ -77,14 +79,14 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
         core.driving.store(false, Ordering::SeqCst);
         // Run whatever is ready, then write everything it produced with one flush.
         loop {
-            let (out, new_tasks, aborted) = core.take_work();
+            let aborted = core.take_work(&mut out, &mut new_tasks);
             let mut progressed = !new_tasks.is_empty();
-            start(&mut tasks, new_tasks).await;
+            start(&mut tasks, &mut new_tasks).await;
             while let Some(Some(())) = tasks.next().now_or_never() {
                 progressed = true;
             }
             let wrote = !out.is_empty();
-            for msg in out {
+            for msg in out.drain(..) {
                 if let Some(m) = metrics {
                     m.sent(&msg);
                 }
@@ -93,6 +95,7 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
                     return;
                 }
             }
+            recycle(&mut out);
             if wrote {
                 if let Err(e) = transport.flush().await {
                     core.abort(RpcError::disconnected(e.0), false);
@@ -132,7 +135,7 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
                         None => break,
                     }
                 }
-                core.wake_settled();
+                core.wake_settled(&mut woken);
             }
             Some(()) = tasks.next(), if !tasks.is_empty() => {}
             _ = core.wake.notified() => {}
@@ -149,7 +152,7 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
 
 /// Polls each new task once, and keeps only those not done yet: most calls finish at once, and
 /// need no place in the set of running tasks.
-async fn start(tasks: &mut FuturesUnordered<BoxFuture<()>>, mut new_tasks: Vec<BoxFuture<()>>) {
+async fn start(tasks: &mut FuturesUnordered<BoxFuture<()>>, new_tasks: &mut Vec<BoxFuture<()>>) {
     // `move`: the closure holds `&mut` (Send), not the `&` that `push` takes (needs Sync).
     std::future::poll_fn(move |cx| {
         for mut task in new_tasks.drain(..) {
@@ -157,6 +160,7 @@ async fn start(tasks: &mut FuturesUnordered<BoxFuture<()>>, mut new_tasks: Vec<B
                 tasks.push(task);
             }
         }
+        recycle(new_tasks);
         Poll::Ready(())
     })
     .await

@@ -12,6 +12,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use super::{BoxFuture, Stub};
 use crate::error::RpcError;
 use crate::value::Value;
+use crate::waiters::Waiters;
 
 type Output = Result<Value, RpcError>;
 
@@ -26,7 +27,7 @@ struct State {
     future: Option<BoxFuture<Output>>,
     result: Option<Output>,
     /// Everyone waiting; all are woken when the future makes progress or settles.
-    waiters: Vec<Waker>,
+    waiters: Waiters,
     /// The future asked to be polled again while it was being polled.
     repoll: bool,
 }
@@ -50,7 +51,7 @@ impl PromiseHook {
             state: Mutex::new(State {
                 future,
                 result,
-                waiters: Vec::new(),
+                waiters: Waiters::None,
                 repoll: false,
             }),
         })
@@ -72,7 +73,7 @@ impl PromiseHook {
         }
         let Some(mut future) = st.future.take() else {
             // Another waiter is polling it right now: it wakes us when it settles.
-            register(&mut st.waiters, cx.waker());
+            st.waiters.register(cx.waker());
             return Poll::Pending;
         };
         st.repoll = false;
@@ -89,12 +90,12 @@ impl PromiseHook {
                 let waiters = std::mem::take(&mut st.waiters);
                 drop(st);
                 drop(future);
-                waiters.into_iter().for_each(Waker::wake);
+                waiters.wake();
                 Poll::Ready(result)
             }
             Poll::Pending => {
                 st.future = Some(future);
-                register(&mut st.waiters, cx.waker());
+                st.waiters.register(cx.waker());
                 let repoll = std::mem::take(&mut st.repoll);
                 drop(st);
                 if repoll {
@@ -104,12 +105,6 @@ impl PromiseHook {
                 Poll::Pending
             }
         }
-    }
-}
-
-fn register(waiters: &mut Vec<Waker>, waker: &Waker) {
-    if !waiters.iter().any(|w| w.will_wake(waker)) {
-        waiters.push(waker.clone());
     }
 }
 
@@ -123,7 +118,7 @@ impl Wake for PromiseHook {
         st.repoll = true;
         let waiters = std::mem::take(&mut st.waiters);
         drop(st);
-        waiters.into_iter().for_each(Waker::wake);
+        waiters.wake();
     }
 }
 
@@ -138,7 +133,7 @@ impl Drop for PollGuard<'_> {
             st.result = Some(Err(RpcError::error("the call panicked")));
             let waiters = std::mem::take(&mut st.waiters);
             drop(st);
-            waiters.into_iter().for_each(Waker::wake);
+            waiters.wake();
         }
     }
 }

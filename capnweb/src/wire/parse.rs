@@ -5,6 +5,7 @@
 //! seed refuses to descend past the depth limit, so a hostile nesting stops within a bounded
 //! stack. Typed errors are kept in a side slot because serde's error type only carries strings.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
 
@@ -180,7 +181,7 @@ impl<'de> Visitor<'de> for MessageSeed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Message, A::Error> {
         let ctx = self.ctx;
         let bad = |detail: &str| ctx.fail(WireError::message("message", detail));
-        let tag: String = match seq.next_element_seed(StrSeed {
+        let tag: Cow<'de, str> = match seq.next_element_seed(StrSeed {
             ctx,
             kind: "message",
         })? {
@@ -195,7 +196,7 @@ impl<'de> Visitor<'de> for MessageSeed<'_> {
             seq.next_element_seed(IdSeed { ctx, kind: &tag })?
                 .ok_or_else(|| ctx.fail(WireError::message(&tag, "missing id")))
         };
-        let msg = match tag.as_str() {
+        let msg = match &*tag {
             "push" => Message::Push(expr(&mut seq)?),
             "stream" => Message::Stream(expr(&mut seq)?),
             "abort" => Message::Abort(expr(&mut seq)?),

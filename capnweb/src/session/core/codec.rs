@@ -90,7 +90,40 @@ impl Exporter for SessionExporter<'_> {
 /// Resolves ids in an incoming expression against the session's tables.
 pub(super) struct SessionImporter<'a> {
     pub(super) core: &'a Arc<Core>,
-    pub(super) started: Vec<Stub>,
+    pub(super) started: Started,
+}
+
+/// The local calls an expression started, in order. Usually one, the push's own call (started
+/// last, after its arguments), kept apart so that it needs no allocation.
+#[derive(Default)]
+pub(super) struct Started {
+    earlier: Vec<Stub>,
+    last: Option<Stub>,
+}
+
+impl Started {
+    fn push(&mut self, call: Stub) {
+        if let Some(previous) = self.last.replace(call) {
+            self.earlier.push(previous);
+        }
+    }
+
+    /// Forgets `call` if it was started.
+    pub(super) fn remove(&mut self, call: &Stub) {
+        if self.last.as_ref().is_some_and(|s| s.same(call)) {
+            self.last = self.earlier.pop();
+        } else {
+            self.earlier.retain(|s| !s.same(call));
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.last.is_none()
+    }
+
+    pub(super) fn calls(self) -> impl Iterator<Item = Stub> {
+        self.earlier.into_iter().chain(self.last)
+    }
 }
 
 impl SessionImporter<'_> {

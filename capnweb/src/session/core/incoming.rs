@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 
-use super::codec::{SessionExporter, SessionImporter};
+use super::codec::{SessionExporter, SessionImporter, Started};
 use super::{release_export, Answer, Core, ExportEntry, State};
 use crate::error::RpcError;
 use crate::eval::evaluate;
@@ -60,19 +60,21 @@ impl Core {
     ) -> Result<Value, RpcError> {
         let mut importer = SessionImporter {
             core: self,
-            started: Vec::new(),
+            started: Started::default(),
         };
         let v = evaluate(e, &mut importer);
         let mut started = importer.started;
         if let Ok(v) = &v {
             if skip(v) {
-                started.retain(|s| !matches!(v, Value::Promise(p) if p.same(s)));
+                if let Value::Promise(p) = v {
+                    started.remove(p);
+                }
             }
         }
         if !started.is_empty() {
             // Calls nested in the expression run now, as they would in JavaScript.
             let mut st = self.lock();
-            for call in started {
+            for call in started.calls() {
                 st.tasks.push(Box::pin(call.0.resolve().map(drop)));
             }
         }
@@ -263,7 +265,7 @@ impl Core {
             }
             return;
         }
-        let mut waiters = std::mem::take(&mut entry.waiters);
+        let waiters = std::mem::take(&mut entry.waiters);
         entry.resolution = Some(result);
         let refcount = entry.remote_refcount;
         if !entry.released && !aborted {
@@ -272,7 +274,7 @@ impl Core {
                 .push(write_message(&Message::Release(id, refcount)));
         }
         // Woken by the session task once its read burst is handled.
-        st.settled_waiters.append(&mut waiters);
+        waiters.move_into(&mut st.settled_waiters);
     }
 }
 

@@ -25,6 +25,7 @@ use crate::error::RpcError;
 use crate::stream::ReadableStream;
 use crate::stub::{BoxFuture, PromiseHook, Stub};
 use crate::value::{ErrorValue, Value};
+use crate::waiters::Waiters;
 use crate::wire::{self, write_value, Limits, WireError};
 
 /// A session table. Ids are small integers a peer may choose, so the hash is seeded per process
@@ -77,7 +78,7 @@ pub(crate) struct ImportEntry {
     pulled: bool,
     pub(crate) resolution: Option<Result<Value, RpcError>>,
     /// Tasks awaiting the resolution (see `ImportWait`).
-    pub(crate) waiters: Vec<Waker>,
+    pub(crate) waiters: Waiters,
     /// For a `stream` call: what to do with its answer (the entry then goes away).
     on_settle: Option<(usize, StreamDone)>,
 }
@@ -90,7 +91,7 @@ impl ImportEntry {
             released: false,
             pulled,
             resolution: None,
-            waiters: Vec::new(),
+            waiters: Waiters::None,
             on_settle: None,
         }
     }
@@ -162,7 +163,20 @@ impl Drop for Guard<'_> {
                 )
             });
             drop(g);
-            drop(trash);
+            if let Some((mut stubs, mut values)) = trash {
+                // Dropped unlocked (a drop may take the lock), then the emptied buffers go back
+                // unless the lock is busy: the next call's trash needs no allocation.
+                stubs.clear();
+                values.clear();
+                if let Ok(mut g) = self.core.state.try_lock() {
+                    if g.trash.is_empty() && stubs.capacity() <= 1024 {
+                        g.trash = stubs;
+                    }
+                    if g.trash_values.is_empty() && values.capacity() <= 1024 {
+                        g.trash_values = values;
+                    }
+                }
+            }
             // The session task looks for work itself before it sleeps again.
             if wake && !self.core.driving.load(Ordering::SeqCst) {
                 self.core.wake.notify_one();
@@ -271,7 +285,7 @@ impl Core {
         let mut waiters = std::mem::take(&mut st.settled_waiters);
         let mut streams = Vec::new();
         for entry in st.imports.values_mut() {
-            waiters.append(&mut entry.waiters);
+            std::mem::take(&mut entry.waiters).move_into(&mut waiters);
             streams.extend(entry.on_settle.take());
             if entry.resolution.is_none() {
                 entry.resolution = Some(Err(reason.clone()));
@@ -321,22 +335,37 @@ impl Core {
         self.lock().pending_pulls
     }
 
-    /// Wakes whoever waits on the imports settled since the last call.
-    pub(crate) fn wake_settled(self: &Arc<Self>) {
-        let waiters = std::mem::take(&mut self.lock().settled_waiters);
-        waiters.into_iter().for_each(Waker::wake);
+    /// Wakes whoever waits on the imports settled since the last call; `spare` (empty) is
+    /// swapped in, so the two buffers take turns and are allocated once.
+    pub(crate) fn wake_settled(self: &Arc<Self>, spare: &mut Vec<Waker>) {
+        std::mem::swap(&mut self.lock().settled_waiters, spare);
+        spare.drain(..).for_each(Waker::wake);
+        recycle(spare);
     }
 
     pub(crate) fn take_tasks(self: &Arc<Self>) -> Vec<BoxFuture<()>> {
         std::mem::take(&mut self.lock().tasks)
     }
 
-    pub(crate) fn take_work(self: &Arc<Self>) -> (Vec<String>, Vec<BoxFuture<()>>, bool) {
+    /// Swaps the queued frames and tasks into `out` and `tasks` (both empty, their buffers then
+    /// serve the state); returns whether the session has been aborted.
+    pub(crate) fn take_work(
+        self: &Arc<Self>,
+        out: &mut Vec<String>,
+        tasks: &mut Vec<BoxFuture<()>>,
+    ) -> bool {
         let mut st = self.lock();
-        let out = std::mem::take(&mut st.outbox);
-        let tasks = std::mem::take(&mut st.tasks);
-        let aborted = st.aborted.is_some();
-        (out, tasks, aborted)
+        std::mem::swap(&mut st.outbox, out);
+        std::mem::swap(&mut st.tasks, tasks);
+        st.aborted.is_some()
+    }
+}
+
+/// Keeps an emptied buffer for reuse unless a burst made it large: an idle session should not
+/// hold the memory of its busiest moment.
+pub(crate) fn recycle<T>(buffer: &mut Vec<T>) {
+    if buffer.capacity() > 1024 {
+        *buffer = Vec::new();
     }
 }
 

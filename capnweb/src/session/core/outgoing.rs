@@ -177,9 +177,7 @@ impl Future for ImportWait {
         if aborted {
             return Poll::Ready(Err(st.aborted.clone().expect("aborted above")));
         }
-        if !entry.waiters.iter().any(|w| w.will_wake(cx.waker())) {
-            entry.waiters.push(cx.waker().clone());
-        }
+        entry.waiters.register(cx.waker());
         if !entry.pulled {
             entry.pulled = true;
             let pull = write_message(&Message::Pull(self.id));

@@ -80,8 +80,8 @@ impl<'de> Visitor<'de> for ExprSeed<'_> {
 }
 
 /// The first member of an array expression: a type code, or the array an escape wraps.
-enum Head {
-    Tag(String),
+enum Head<'de> {
+    Tag(Cow<'de, str>),
     Array(Vec<Expr>),
 }
 
@@ -91,21 +91,24 @@ struct HeadSeed<'c> {
 }
 
 impl<'de> DeserializeSeed<'de> for HeadSeed<'_> {
-    type Value = Head;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Head, D::Error> {
+    type Value = Head<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Head<'de>, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for HeadSeed<'_> {
-    type Value = Head;
+    type Value = Head<'de>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a type code or an escaped array")
     }
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Head, E> {
-        Ok(Head::Tag(s.to_owned()))
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Head<'de>, E> {
+        Ok(Head::Tag(Cow::Borrowed(s)))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Head, A::Error> {
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Head<'de>, E> {
+        Ok(Head::Tag(Cow::Owned(s.to_owned())))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Head<'de>, A::Error> {
         let mut items = Vec::new();
         while let Some(item) = seq.next_element_seed(ExprSeed {
             ctx: self.ctx,
@@ -115,22 +118,22 @@ impl<'de> Visitor<'de> for HeadSeed<'_> {
         }
         Ok(Head::Array(items))
     }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Head, E> {
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Head<'de>, E> {
         Err(self.unknown(&v.to_string()))
     }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Head, E> {
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Head<'de>, E> {
         Err(self.unknown(&v.to_string()))
     }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Head, E> {
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Head<'de>, E> {
         Err(self.unknown(&v.to_string()))
     }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Head, E> {
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Head<'de>, E> {
         Err(self.unknown(&v.to_string()))
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Head, E> {
+    fn visit_unit<E: de::Error>(self) -> Result<Head<'de>, E> {
         Err(self.unknown("null"))
     }
-    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Head, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Head<'de>, A::Error> {
         Err(self.unknown("{...}"))
     }
 }
@@ -155,10 +158,12 @@ impl Tagged<'_, '_> {
     }
 
     fn string<'de, A: SeqAccess<'de>>(&self, seq: &mut A) -> Result<Option<String>, A::Error> {
-        seq.next_element_seed(StrSeed {
-            ctx: self.ctx,
-            kind: self.tag,
-        })
+        Ok(seq
+            .next_element_seed(StrSeed {
+                ctx: self.ctx,
+                kind: self.tag,
+            })?
+            .map(Cow::into_owned))
     }
 
     fn required_string<'de, A: SeqAccess<'de>>(

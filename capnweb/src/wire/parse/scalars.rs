@@ -27,49 +27,53 @@ impl<'de, F: Fn() -> WireError> Visitor<'de> for Refuse<'_, F> {
 // ---------------------------------------------------------------------------------------------
 // Scalars: strings, ids, path keys
 
-/// A string member of a message or expression.
+/// A string member of a message or expression: borrowed from the text unless it has escapes
+/// (type codes and message tags are compared, never kept).
 pub(super) struct StrSeed<'c> {
     pub(super) ctx: &'c Ctx,
     pub(super) kind: &'c str,
 }
 
 impl<'de> DeserializeSeed<'de> for StrSeed<'_> {
-    type Value = String;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for StrSeed<'_> {
-    type Value = String;
+    type Value = Cow<'de, str>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a string")
     }
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<String, E> {
-        Ok(s.to_owned())
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(s))
     }
-    fn visit_string<E: de::Error>(self, s: String) -> Result<String, E> {
-        Ok(s)
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(s.to_owned()))
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<String, E> {
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(s))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Cow<'de, str>, E> {
         Err(self.wrong())
     }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<String, E> {
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Cow<'de, str>, E> {
         Err(self.wrong())
     }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<String, E> {
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Cow<'de, str>, E> {
         Err(self.wrong())
     }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<String, E> {
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Cow<'de, str>, E> {
         Err(self.wrong())
     }
-    fn visit_unit<E: de::Error>(self) -> Result<String, E> {
+    fn visit_unit<E: de::Error>(self) -> Result<Cow<'de, str>, E> {
         Err(self.wrong())
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<String, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Cow<'de, str>, A::Error> {
         Err(self.wrong())
     }
-    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<String, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Cow<'de, str>, A::Error> {
         Err(self.wrong())
     }
 }
