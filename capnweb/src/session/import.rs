@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use super::core::Core;
+use super::core::{Core, ImportWait};
 use crate::error::RpcError;
 use crate::stub::{Hook, Resolution, Stub};
 use crate::value::Value;
@@ -38,13 +38,7 @@ impl Hook for ImportHook {
         if !self.promise {
             return Resolution::ready(Ok(Value::Stub(Stub(self))));
         }
-        let fut = self.core.await_import(self.id);
-        // Keep the import alive until its resolution arrives.
-        Resolution::boxed(async move {
-            let r = fut.await;
-            drop(self);
-            r
-        })
+        Resolution::import(ImportWait(self))
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use self::core::Core;
+pub(crate) use self::core::ImportWait;
 use crate::error::RpcError;
 use crate::stub::Stub;
 use crate::transport::Transport;

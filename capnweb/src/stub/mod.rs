@@ -139,6 +139,9 @@ impl Stub {
     /// reference) the stub itself. Promises nested in the value are resolved too.
     pub async fn resolve(&self) -> Result<Value, RpcError> {
         let v = self.0.clone().resolve().await?;
+        if !v.contains_promise() {
+            return Ok(v);
+        }
         resolve_promises(v).await
     }
 

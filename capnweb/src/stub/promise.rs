@@ -11,6 +11,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use super::{BoxFuture, Stub};
 use crate::error::RpcError;
+use crate::session::ImportWait;
 use crate::value::Value;
 use crate::waiters::Waiters;
 
@@ -138,14 +139,14 @@ impl Drop for PollGuard<'_> {
     }
 }
 
-/// What resolving a hook gives: the value it stands for, once known. Settled values and local
-/// promises need no allocation; other hooks box their future.
+/// What resolving a hook gives: the value it stands for, once known. None of its forms needs an
+/// allocation: a settled value, a local promise, a session's import.
 pub(crate) struct Resolution(Inner);
 
 enum Inner {
     Ready(Option<Output>),
     Promise(Arc<PromiseHook>),
-    Boxed(BoxFuture<Output>),
+    Import(ImportWait),
 }
 
 impl Resolution {
@@ -153,8 +154,9 @@ impl Resolution {
         Resolution(Inner::Ready(Some(result)))
     }
 
-    pub(crate) fn boxed(fut: impl Future<Output = Output> + Send + 'static) -> Resolution {
-        Resolution(Inner::Boxed(Box::pin(fut)))
+    /// The resolution of a session's import: no box, the commonest wait of a client.
+    pub(crate) fn import(wait: ImportWait) -> Resolution {
+        Resolution(Inner::Import(wait))
     }
 }
 
@@ -166,7 +168,7 @@ impl Future for Resolution {
                 Poll::Ready(result.take().expect("Resolution polled after completion"))
             }
             Inner::Promise(hook) => hook.poll_result(cx),
-            Inner::Boxed(fut) => fut.as_mut().poll(cx),
+            Inner::Import(wait) => Pin::new(wait).poll(cx),
         }
     }
 }

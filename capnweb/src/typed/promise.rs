@@ -1,15 +1,17 @@
 //! [`RpcPromise`]: the result of a typed call, to await, pipeline through, or map.
 
-use std::future::IntoFuture;
+use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
 use std::ops::Deref;
+use std::pin::Pin;
 use std::sync::OnceLock;
+use std::task::{ready, Context, Poll};
 
 use serde::de::DeserializeOwned;
 
 use super::RpcClient;
 use crate::error::RpcError;
-use crate::stub::{BoxFuture, Stub};
+use crate::stub::{resolve_promises, BoxFuture, Resolution, Stub};
 use crate::value::{from_value, Value};
 
 /// The result of a call, before it arrives.
@@ -71,11 +73,51 @@ impl<T> RpcPromise<T> {
 
 impl<T: DeserializeOwned + Send + 'static> IntoFuture for RpcPromise<T> {
     type Output = Result<T, RpcError>;
-    type IntoFuture = BoxFuture<Result<T, RpcError>>;
+    type IntoFuture = RpcFuture<T>;
 
-    fn into_future(self) -> Self::IntoFuture {
-        let stub = self.stub;
-        Box::pin(async move { Ok(from_value(stub.resolve().await?)?) })
+    fn into_future(self) -> RpcFuture<T> {
+        RpcFuture {
+            state: Awaiting::Result(self.stub.0.clone().resolve()),
+            _result: PhantomData,
+        }
+    }
+}
+
+/// An awaited [`RpcPromise`]: its result, with any promises nested in it resolved, as a `T`.
+/// A plain result takes no allocation.
+#[must_use = "futures do nothing unless awaited"]
+pub struct RpcFuture<T> {
+    state: Awaiting,
+    _result: PhantomData<fn() -> T>,
+}
+
+enum Awaiting {
+    Result(Resolution),
+    /// The result held promises (rare): they resolve in turn.
+    Nested(BoxFuture<Result<Value, RpcError>>),
+    Done,
+}
+
+impl<T: DeserializeOwned> Future for RpcFuture<T> {
+    type Output = Result<T, RpcError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let result = match &mut self.state {
+                Awaiting::Result(r) => ready!(Pin::new(r).poll(cx)),
+                Awaiting::Nested(f) => ready!(f.as_mut().poll(cx)),
+                Awaiting::Done => panic!("RpcFuture polled after completion"),
+            };
+            match result {
+                Ok(v) if v.contains_promise() && matches!(self.state, Awaiting::Result(_)) => {
+                    self.state = Awaiting::Nested(resolve_promises(v));
+                }
+                result => {
+                    self.state = Awaiting::Done;
+                    return Poll::Ready(result.and_then(|v| Ok(from_value(v)?)));
+                }
+            }
+        }
     }
 }
 

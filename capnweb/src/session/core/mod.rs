@@ -18,6 +18,7 @@ mod incoming;
 mod outgoing;
 mod streams;
 
+pub(crate) use self::outgoing::ImportWait;
 pub(crate) use self::streams::StreamDone;
 use super::import::ImportHook;
 use super::SendErrorHook;

@@ -120,14 +120,6 @@ impl Core {
         })
     }
 
-    /// What waits for import `id`'s resolution; the first poll asks the peer for it (once).
-    pub(crate) fn await_import(self: &Arc<Self>, id: i64) -> ImportWait {
-        ImportWait {
-            core: self.clone(),
-            id,
-        }
-    }
-
     /// One local handle on import `id` was dropped.
     pub(crate) fn drop_import(self: &Arc<Self>, id: i64) {
         let mut st = self.lock();
@@ -154,18 +146,17 @@ impl Core {
 }
 
 /// Waits for an import's resolution by looking at its table entry when woken (no channel per
-/// call): `settle_import` and `abort` wake the entry's waiters.
-pub(crate) struct ImportWait {
-    core: Arc<Core>,
-    id: i64,
-}
+/// call): `settle_import` and `abort` wake the entry's waiters. The first poll asks the peer for
+/// the resolution (once). Holding the hook keeps the import alive until then.
+pub(crate) struct ImportWait(pub(crate) Arc<ImportHook>);
 
 impl Future for ImportWait {
     type Output = Result<Value, RpcError>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut st = self.core.lock();
+        let id = self.0.id;
+        let mut st = self.0.core.lock();
         let aborted = st.aborted.is_some();
-        let Some(entry) = st.imports.get_mut(&self.id) else {
+        let Some(entry) = st.imports.get_mut(&id) else {
             let reason = st.aborted.clone();
             return Poll::Ready(Err(
                 reason.unwrap_or_else(|| RpcError::disconnected("import released"))
@@ -180,7 +171,7 @@ impl Future for ImportWait {
         entry.waiters.register(cx.waker());
         if !entry.pulled {
             entry.pulled = true;
-            let pull = write_message(&Message::Pull(self.id));
+            let pull = write_message(&Message::Pull(id));
             st.outbox.push(pull);
         }
         Poll::Pending
