@@ -1,4 +1,5 @@
-//! Encode and decode cost of representative messages (criterion):
+//! Encode and decode cost of representative messages, and the server's cost of an HTTP batch
+//! (criterion):
 //! `cargo bench --manifest-path bench/Cargo.toml`.
 
 use std::hint::black_box;
@@ -33,5 +34,29 @@ fn codec(c: &mut Criterion) {
     let _: &Value = &value;
 }
 
-criterion_group!(benches, codec);
+/// The server's whole work on an HTTP batch body of 1,000 `square` calls (no HTTP): parsing,
+/// calls, answers.
+fn batch(c: &mut Criterion) {
+    let body: Vec<String> = (1..=1000)
+        .map(|i| format!("[\"push\",[\"pipeline\",0,[\"square\"],[{i}]]]\n[\"pull\",{i}]"))
+        .collect();
+    let body = body.join("\n");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let options = capnweb::SessionOptions::default();
+    c.bench_function("serve batch of 1000 calls", |b| {
+        b.iter(|| {
+            let main = capnweb_examples::interop::test_target();
+            let out = rt.block_on(capnweb::transport::http_batch::serve_batch(
+                black_box(&body),
+                main,
+                options.clone(),
+            ));
+            assert_eq!(out.lines().count(), 1000);
+        })
+    });
+}
+
+criterion_group!(benches, codec, batch);
 criterion_main!(benches);

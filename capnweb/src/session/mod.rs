@@ -277,6 +277,13 @@ impl RpcSession {
         }
     }
 
+    /// Makes room for `n` more exports (an HTTP batch knows how many pushes it holds), within
+    /// the limit on exports.
+    pub(crate) fn reserve_exports(&self, n: usize) {
+        self.core
+            .reserve_exports(n.min(self.core.limits.max_exports));
+    }
+
     /// Ends the session without telling the peer (its transport is about to close anyway).
     pub(crate) fn core_abort_quietly(&self, reason: RpcError) {
         self.core.abort(reason, false);

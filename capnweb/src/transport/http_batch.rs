@@ -224,7 +224,14 @@ pub async fn serve_batch(body: &str, main: Stub, options: SessionOptions) -> Str
         all_read: all_read.clone(),
         signalled: false,
     };
+    // Every push becomes an export: sized once rather than grown (and rehashed) call by call.
+    let pushes = transport
+        .lines
+        .iter()
+        .filter(|l| l.starts_with("[\"push\""))
+        .count();
     let (session, run) = RpcSession::new(transport, Some(main), options);
+    session.reserve_exports(pushes);
     let run = tokio::spawn(run);
     let finish = async {
         all_read.notified().await;

@@ -94,12 +94,23 @@ impl Core {
             Value::Stub(s) => (s, false),
             other => (Stub::resolved(other), true),
         };
+        // Most calls finish when first polled: run now (as the reference runs a call when its
+        // push arrives), and the export starts settled, with no task. Streamed and mapped calls,
+        // and traced ones (their span), take the task below.
+        let settled = (running && !stream && !mapped && span.is_none())
+            .then(|| poll_once(&stub))
+            .flatten();
         let mut st = self.lock();
         // Checked here, under the lock taken anyway: over the limit, the session aborts.
         st.check_export_room(self.limits.max_exports)?;
         let id = st.next_peer_push;
         st.next_peer_push += 1;
-        let answer = if running || stream {
+        let answer = if let Some(result) = settled {
+            if let Err(e) = &result {
+                tracing::debug!(error = %e, "call failed");
+            }
+            Answer::Settled(result)
+        } else if running || stream {
             Answer::Running { pulled: stream }
         } else {
             Answer::Idle
@@ -275,6 +286,17 @@ impl Core {
         }
         // Woken by the session task once its read burst is handled.
         waiters.move_into(&mut st.settled_waiters);
+    }
+}
+
+/// The result of `stub` if it is ready when first polled.
+fn poll_once(stub: &Stub) -> Option<Result<Value, RpcError>> {
+    let mut resolution = stub.0.clone().resolve();
+    // A later poll (the answer task's) registers a real waker if this one finds it pending.
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match resolution.poll_unpin(&mut cx) {
+        std::task::Poll::Ready(result) => Some(result),
+        std::task::Poll::Pending => None,
     }
 }
 

@@ -322,6 +322,10 @@ impl Core {
     }
 
     /// Whether any call from the peer is still running or unanswered.
+    pub(crate) fn reserve_exports(self: &Arc<Self>, n: usize) {
+        self.lock().exports.reserve(n);
+    }
+
     pub(crate) fn busy(self: &Arc<Self>) -> bool {
         let st = self.lock();
         st.pending_pulls > 0
