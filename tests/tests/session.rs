@@ -292,3 +292,33 @@ async fn errors_go_without_stacks_unless_a_hook_adds_one() {
     );
     assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn a_batch_whose_method_panics_is_still_answered() {
+    // `Stub::from_fn` is called as a function (an empty path); the first call panics.
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = calls.clone();
+    let main = Stub::from_fn(move |_args| {
+        let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            assert!(n > 0, "the first call panics");
+            Ok(Value::from(n as f64))
+        }
+    });
+    let body = "[\"push\",[\"pipeline\",0,[],[]]]\n[\"pull\",1]";
+    let answer = tokio::time::timeout(
+        Duration::from_secs(5),
+        capnweb::transport::http_batch::serve_batch(body, main.clone(), SessionOptions::default()),
+    )
+    .await
+    .expect("the batch is answered, not left hanging");
+    assert!(
+        !answer.contains("resolve"),
+        "no result for the panicked call: {answer}"
+    );
+
+    // The next batch runs normally.
+    let answer =
+        capnweb::transport::http_batch::serve_batch(body, main, SessionOptions::default()).await;
+    assert_eq!(answer, "[\"resolve\",1,1]");
+}

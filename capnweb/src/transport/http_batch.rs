@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
+use futures_util::future::Either;
 use futures_util::{FutureExt, Sink, Stream};
 
 use super::TransportError;
@@ -232,15 +233,20 @@ pub async fn serve_batch(body: &str, main: Stub, options: SessionOptions) -> Str
         .count();
     let (session, run) = RpcSession::new(transport, Some(main), options);
     session.reserve_exports(pushes);
-    let run = tokio::spawn(run);
     let finish = async {
         all_read.notified().await;
         let _ = session.drain().await;
         // Ending the session makes its task write what is queued, then stop.
         session.core_abort_quietly(RpcError::disconnected(BATCH_ENDED));
     };
-    finish.await;
-    let _ = run.await;
+    // Both in this task, not a task of its own: no hand-off between threads (each a wake-up of
+    // an idle core) per batch. A session that ends early (a panicking method, say) ends the
+    // wait: the response holds what was written.
+    let run = std::pin::pin!(std::panic::AssertUnwindSafe(run).catch_unwind());
+    let finish = std::pin::pin!(finish);
+    if let Either::Right(((), run)) = futures_util::future::select(run, finish).await {
+        let _ = run.await;
+    }
     let lines = std::mem::take(&mut *out.lock().unwrap_or_else(|p| p.into_inner()));
     lines.join("\n")
 }
