@@ -12,8 +12,12 @@ pub(crate) enum Waiters {
 }
 
 impl Waiters {
-    /// Adds `waker` unless it would wake a task already waiting.
+    /// Adds `waker` unless it would wake a task already waiting (or nobody: a no-op waker, as a
+    /// first poll to see whether a call is done at once uses).
     pub(crate) fn register(&mut self, waker: &Waker) {
+        if waker.will_wake(Waker::noop()) {
+            return;
+        }
         match self {
             Waiters::None => *self = Waiters::One(waker.clone()),
             Waiters::One(first) if first.will_wake(waker) => {}
@@ -75,6 +79,10 @@ mod tests {
         waiters.wake();
         assert_eq!(a.0.load(Ordering::SeqCst), 1);
         assert_eq!(b.0.load(Ordering::SeqCst), 1);
+
+        let mut none = Waiters::default();
+        none.register(Waker::noop());
+        assert!(matches!(none, Waiters::None));
 
         let mut later = Vec::new();
         let mut one = Waiters::default();

@@ -321,11 +321,12 @@ impl Core {
         e
     }
 
-    /// Whether any call from the peer is still running or unanswered.
+    /// Makes room for `n` more exports at once.
     pub(crate) fn reserve_exports(self: &Arc<Self>, n: usize) {
         self.lock().exports.reserve(n);
     }
 
+    /// Whether any call from the peer is still running or unanswered.
     pub(crate) fn busy(self: &Arc<Self>) -> bool {
         let st = self.lock();
         st.pending_pulls > 0
