@@ -294,7 +294,7 @@ async fn errors_go_without_stacks_unless_a_hook_adds_one() {
 }
 
 #[tokio::test]
-async fn a_batch_whose_method_panics_is_still_answered() {
+async fn a_method_that_panics_fails_its_call_and_the_batch_is_answered() {
     // `Stub::from_fn` is called as a function (an empty path); the first call panics.
     let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let seen = calls.clone();
@@ -312,13 +312,44 @@ async fn a_batch_whose_method_panics_is_still_answered() {
     )
     .await
     .expect("the batch is answered, not left hanging");
-    assert!(
-        !answer.contains("resolve"),
-        "no result for the panicked call: {answer}"
+    // As a JavaScript method that throws: the call fails, the session goes on.
+    assert_eq!(
+        answer,
+        r#"["reject",1,["error","Error","the call panicked"]]"#
     );
 
     // The next batch runs normally.
     let answer =
         capnweb::transport::http_batch::serve_batch(body, main, SessionOptions::default()).await;
     assert_eq!(answer, "[\"resolve\",1,1]");
+}
+
+#[tokio::test]
+async fn a_method_that_panics_fails_its_call_and_the_session_goes_on() {
+    let main = Stub::from_fn(|args| async move {
+        match args.first() {
+            Some(Value::Number(n)) if n.as_f64() < 0.0 => panic!("negative"),
+            _ => Ok(Value::from("fine")),
+        }
+    });
+    let (a, mut b) = in_process::pair();
+    let _session = RpcSession::spawn(a, Some(main), SessionOptions::default());
+    let reply = exchange(
+        &mut b,
+        &[
+            r#"["push",["pipeline",0,[],[-1]]]"#,
+            r#"["pull",1]"#,
+            r#"["push",["pipeline",0,[],[1]]]"#,
+            r#"["pull",2]"#,
+        ],
+        2,
+    )
+    .await;
+    assert_eq!(
+        reply,
+        [
+            r#"["reject",1,["error","Error","the call panicked"]]"#,
+            r#"["resolve",2,"fine"]"#,
+        ]
+    );
 }
