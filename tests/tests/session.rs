@@ -326,10 +326,16 @@ async fn a_method_that_panics_fails_its_call_and_the_batch_is_answered() {
 
 #[tokio::test]
 async fn a_method_that_panics_fails_its_call_and_the_session_goes_on() {
-    let main = Stub::from_fn(|args| async move {
-        match args.first() {
-            Some(Value::Number(n)) if n.as_f64() < 0.0 => panic!("negative"),
-            _ => Ok(Value::from("fine")),
+    // Below -1 it panics making its future, at -1 inside it.
+    let main = Stub::from_fn(|args| {
+        let n = match args.first() {
+            Some(Value::Number(n)) => n.as_f64(),
+            _ => 0.0,
+        };
+        assert!(n >= -1.0, "far too negative");
+        async move {
+            assert!(n >= 0.0, "negative");
+            Ok(Value::from("fine"))
         }
     });
     let (a, mut b) = in_process::pair();
@@ -339,17 +345,20 @@ async fn a_method_that_panics_fails_its_call_and_the_session_goes_on() {
         &[
             r#"["push",["pipeline",0,[],[-1]]]"#,
             r#"["pull",1]"#,
-            r#"["push",["pipeline",0,[],[1]]]"#,
+            r#"["push",["pipeline",0,[],[-2]]]"#,
             r#"["pull",2]"#,
+            r#"["push",["pipeline",0,[],[1]]]"#,
+            r#"["pull",3]"#,
         ],
-        2,
+        3,
     )
     .await;
     assert_eq!(
         reply,
         [
             r#"["reject",1,["error","Error","the call panicked"]]"#,
-            r#"["resolve",2,"fine"]"#,
+            r#"["reject",2,["error","Error","the call panicked"]]"#,
+            r#"["resolve",3,"fine"]"#,
         ]
     );
 }

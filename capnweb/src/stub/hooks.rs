@@ -1,14 +1,24 @@
 //! The local hooks: an application object, a pending or settled result (`promise`), an error.
 
 use std::any::Any;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use super::path::{follow, not_a_function, Followed};
-use super::promise::{PromiseHook, Resolution};
-use super::{resolve_promises, Hook, RpcTarget, Stub};
+use super::promise::{panicked, PromiseHook, Resolution};
+use super::{resolve_promises, BoxFuture, Hook, RpcTarget, Stub};
 use crate::error::RpcError;
 use crate::value::Value;
 use crate::wire::{Expr, PathKey};
+
+/// A target's future as a promise; if the target panics making it, the call fails (its future
+/// may panic too: `PromiseHook` catches that).
+fn guarded(make: impl FnOnce() -> BoxFuture<Result<Value, RpcError>>) -> Stub {
+    match std::panic::catch_unwind(AssertUnwindSafe(make)) {
+        Ok(fut) => PromiseHook::boxed(fut),
+        Err(_) => PromiseHook::ready(Err(panicked())),
+    }
+}
 
 /// A local object.
 pub(crate) struct TargetHook {
@@ -28,7 +38,7 @@ impl Hook for TargetHook {
                         target.call(&method, args).await
                     })
                 } else {
-                    PromiseHook::boxed(target.call(&method, args))
+                    guarded(|| target.call(&method, args))
                 }
             }
             [init @ .., last] => self.get(init).0.call(std::slice::from_ref(last), args),
@@ -39,10 +49,10 @@ impl Hook for TargetHook {
         match path {
             [] => PromiseHook::ready(Ok(Value::Stub(Stub(self)))),
             [first, rest @ ..] => {
-                let fut = self.target.clone().get(&first.to_name());
                 if rest.is_empty() {
-                    return PromiseHook::boxed(fut);
+                    return guarded(|| self.target.clone().get(&first.to_name()));
                 }
+                let fut = self.target.clone().get(&first.to_name());
                 let rest = rest.to_vec();
                 PromiseHook::pending(async move { get_value(fut.await?, &rest).await })
             }

@@ -87,7 +87,7 @@ impl PromiseHook {
         let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
             future.as_mut().poll(&mut Context::from_waker(&waker))
         }))
-        .unwrap_or_else(|_| Poll::Ready(Err(RpcError::error("the call panicked"))));
+        .unwrap_or_else(|_| Poll::Ready(Err(panicked())));
         let mut st = self.lock();
         match polled {
             Poll::Ready(result) => {
@@ -125,6 +125,11 @@ impl Wake for PromiseHook {
         drop(st);
         waiters.wake();
     }
+}
+
+/// The error of a call whose method panicked.
+pub(crate) fn panicked() -> RpcError {
+    RpcError::error("the call panicked")
 }
 
 /// What resolving a hook gives: the value it stands for, once known. None of its forms needs an
@@ -240,7 +245,7 @@ mod tests {
             let result = waiter.await.expect("the waiter survives the panic");
             assert_eq!(
                 result.expect_err("an error").to_string(),
-                RpcError::error("the call panicked").to_string()
+                panicked().to_string()
             );
         }
         assert!(wait(&stub).await.is_err());
