@@ -11,13 +11,13 @@ use crate::error::RpcError;
 use crate::value::Value;
 use crate::wire::{Expr, PathKey};
 
-/// A target's future as a promise; if the target panics making it, the call fails (its future
-/// may panic too: `PromiseHook` catches that).
-fn guarded(make: impl FnOnce() -> BoxFuture<Result<Value, RpcError>>) -> Stub {
-    match std::panic::catch_unwind(AssertUnwindSafe(make)) {
-        Ok(fut) => PromiseHook::boxed(fut),
-        Err(_) => PromiseHook::ready(Err(panicked())),
-    }
+/// Makes a target's future; if the target panics making it, the call fails (a future that
+/// panics later is caught by `PromiseHook`).
+fn guarded(
+    make: impl FnOnce() -> BoxFuture<Result<Value, RpcError>>,
+) -> BoxFuture<Result<Value, RpcError>> {
+    std::panic::catch_unwind(AssertUnwindSafe(make))
+        .unwrap_or_else(|_| Box::pin(std::future::ready(Err(panicked()))))
 }
 
 /// A local object.
@@ -38,7 +38,7 @@ impl Hook for TargetHook {
                         target.call(&method, args).await
                     })
                 } else {
-                    guarded(|| target.call(&method, args))
+                    PromiseHook::boxed(guarded(|| target.call(&method, args)))
                 }
             }
             [init @ .., last] => self.get(init).0.call(std::slice::from_ref(last), args),
@@ -49,10 +49,10 @@ impl Hook for TargetHook {
         match path {
             [] => PromiseHook::ready(Ok(Value::Stub(Stub(self)))),
             [first, rest @ ..] => {
+                let fut = guarded(|| self.target.clone().get(&first.to_name()));
                 if rest.is_empty() {
-                    return guarded(|| self.target.clone().get(&first.to_name()));
+                    return PromiseHook::boxed(fut);
                 }
-                let fut = self.target.clone().get(&first.to_name());
                 let rest = rest.to_vec();
                 PromiseHook::pending(async move { get_value(fut.await?, &rest).await })
             }

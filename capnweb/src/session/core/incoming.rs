@@ -106,9 +106,7 @@ impl Core {
         let id = st.next_peer_push;
         st.next_peer_push += 1;
         let answer = if let Some(result) = settled {
-            if let Err(e) = &result {
-                tracing::debug!(error = %e, "call failed");
-            }
+            log_failure(&result);
             Answer::Settled(result)
         } else if running || stream {
             Answer::Running { pulled: stream }
@@ -148,9 +146,7 @@ impl Core {
     }
 
     pub(super) fn settle_export(self: &Arc<Self>, id: i64, result: Result<Value, RpcError>) {
-        if let Err(e) = &result {
-            tracing::debug!(error = %e, "call failed");
-        }
+        log_failure(&result);
         let mut st = self.lock();
         let Some(entry) = st.exports.get_mut(&id) else {
             return;
@@ -286,6 +282,12 @@ impl Core {
         }
         // Woken by the session task once its read burst is handled.
         waiters.move_into(&mut st.settled_waiters);
+    }
+}
+
+fn log_failure(result: &Result<Value, RpcError>) {
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "call failed");
     }
 }
 

@@ -169,11 +169,13 @@ impl Drop for Guard<'_> {
                 // unless the lock is busy: the next call's trash needs no allocation.
                 stubs.clear();
                 values.clear();
+                recycle(&mut stubs);
+                recycle(&mut values);
                 if let Ok(mut g) = self.core.state.try_lock() {
-                    if g.trash.is_empty() && stubs.capacity() <= 1024 {
+                    if g.trash.is_empty() {
                         g.trash = stubs;
                     }
-                    if g.trash_values.is_empty() && values.capacity() <= 1024 {
+                    if g.trash_values.is_empty() {
                         g.trash_values = values;
                     }
                 }
