@@ -53,10 +53,13 @@ pub(crate) async fn run(core: Arc<Core>, transport: impl Transport, options: Ses
         m.session_opened();
     }
     if span.is_disabled() {
-        drive(core, transport, options).await;
+        drive(core.clone(), transport, options).await;
     } else {
-        drive(core, transport, options).instrument(span).await;
+        drive(core.clone(), transport, options)
+            .instrument(span)
+            .await;
     }
+    core.end_tasks();
     if let Some(m) = &metrics {
         m.session_closed();
     }

@@ -284,8 +284,32 @@ impl RpcSession {
             .reserve_exports(n.min(self.core.limits.max_exports));
     }
 
+    /// The peer can send nothing more (see `Core::end_of_input`).
+    pub(crate) fn end_of_input(&self, reason: RpcError) {
+        self.core.end_of_input(reason);
+    }
+
     /// Ends the session without telling the peer (its transport is about to close anyway).
     pub(crate) fn core_abort_quietly(&self, reason: RpcError) {
         self.core.abort(reason, false);
     }
+}
+
+/// How many sessions are alive in this process: each [`RpcSession`] counts from its creation
+/// until its state is freed, which is after it has ended and every handle, stub and task that
+/// refers to it is gone. A count that does not return to where it was once sessions end is a
+/// leak.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use capnweb::{session::live_sessions, transport::in_process, RpcSession, SessionOptions};
+/// let before = live_sessions();
+/// let (a, b) = in_process::pair();
+/// let s = RpcSession::spawn(a, None, SessionOptions::default());
+/// assert!(live_sessions() > before);
+/// drop((s, b)); // the peer's end closes: the session ends and frees itself
+/// # });
+/// ```
+pub fn live_sessions() -> usize {
+    self::core::LIVE_CORES.load(std::sync::atomic::Ordering::Relaxed)
 }

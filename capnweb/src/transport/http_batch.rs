@@ -235,6 +235,11 @@ pub async fn serve_batch(body: &str, main: Stub, options: SessionOptions) -> Str
     session.reserve_exports(pushes);
     let finish = async {
         all_read.notified().await;
+        // The peer can send nothing more: what waits on its promises or callbacks would wait
+        // forever (and hold the request open). It fails instead, as the calls that need it.
+        session.end_of_input(RpcError::error(
+            "the HTTP batch ended before the client could answer this",
+        ));
         let _ = session.drain().await;
         // Ending the session makes its task write what is queued, then stop.
         session.core_abort_quietly(RpcError::disconnected(BATCH_ENDED));

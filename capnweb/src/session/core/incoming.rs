@@ -16,6 +16,10 @@ use crate::wire::{self, write_message, write_value, Expr, Message, WireError};
 impl Core {
     /// Handles one incoming message; an error aborts the session.
     pub(crate) fn handle(self: &Arc<Self>, text: &str) -> Result<(), RpcError> {
+        if self.lock().aborted.is_some() {
+            // Read in the same burst as an abort: nothing may join the emptied tables.
+            return Ok(());
+        }
         let msg = wire::parse_message(text, &self.limits)?;
         match msg {
             Message::Push(e) => self.on_push(e, false),

@@ -50,6 +50,15 @@ pub(crate) struct Core {
     pub(crate) idle: Notify,
 }
 
+/// Session cores alive in this process (see [`live_sessions`](crate::session::live_sessions)).
+pub(crate) static LIVE_CORES: AtomicUsize = AtomicUsize::new(0);
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        LIVE_CORES.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct State {
     imports: Table<i64, ImportEntry>,
@@ -70,6 +79,8 @@ pub(crate) struct State {
     /// Waiters of imports settled during the current read burst: woken together once the burst
     /// is handled (`wake_settled`), so they do not contend for the lock with the rest of it.
     settled_waiters: Vec<Waker>,
+    /// Set once the session task has stopped: tasks queued after that are dropped, not kept.
+    ended: bool,
 }
 
 pub(crate) struct ImportEntry {
@@ -106,6 +117,8 @@ struct ExportEntry {
     auto_release: bool,
     /// For a pipe the peer opened: its readable end, until an expression takes it.
     pipe_readable: Option<ReadableStream>,
+    /// A pipe the peer opened (its writable end is the stub).
+    peer_pipe: bool,
 }
 
 impl ExportEntry {
@@ -116,6 +129,7 @@ impl ExportEntry {
             answer,
             auto_release: false,
             pipe_readable: None,
+            peer_pipe: false,
         }
     }
 }
@@ -153,6 +167,9 @@ impl std::ops::DerefMut for Guard<'_> {
 impl Drop for Guard<'_> {
     fn drop(&mut self) {
         if let Some(mut g) = self.guard.take() {
+            // Nothing runs a task queued after the session task stopped: drop it (a task may hold
+            // the core, and would keep it alive forever).
+            let orphans = (g.ended && !g.tasks.is_empty()).then(|| std::mem::take(&mut g.tasks));
             let wake = !g.outbox.is_empty() || !g.tasks.is_empty();
             self.core
                 .queued_tasks
@@ -164,6 +181,7 @@ impl Drop for Guard<'_> {
                 )
             });
             drop(g);
+            drop(orphans);
             if let Some((mut stubs, mut values)) = trash {
                 // Dropped unlocked (a drop may take the lock), then the emptied buffers go back
                 // unless the lock is busy: the next call's trash needs no allocation.
@@ -224,6 +242,7 @@ impl Core {
             .exports
             .insert(0, ExportEntry::new(main, Answer::Idle));
         state.imports.insert(0, ImportEntry::new(false));
+        LIVE_CORES.fetch_add(1, Ordering::Relaxed);
         Arc::new(Core {
             state: Mutex::new(state),
             wake: Notify::new(),
@@ -287,15 +306,31 @@ impl Core {
         st.aborted = Some(reason.clone());
         let mut waiters = std::mem::take(&mut st.settled_waiters);
         let mut streams = Vec::new();
+        let mut dropped = Vec::new();
         for entry in st.imports.values_mut() {
             std::mem::take(&mut entry.waiters).move_into(&mut waiters);
             streams.extend(entry.on_settle.take());
-            if entry.resolution.is_none() {
-                entry.resolution = Some(Err(reason.clone()));
+            // A resolution that holds handles (stubs, streams) may hold this session's own
+            // imports: a cycle through the core that would never be freed. Those handles are
+            // dead now anyway; the resolution becomes the reason. Plain data stays readable.
+            let keep = entry.resolution.as_ref().is_some_and(|r| !holds_handles(r));
+            if !keep {
+                match entry.resolution.replace(Err(reason.clone())) {
+                    Some(Ok(v)) => dropped.push(v),
+                    // Dropped unlocked too: its properties may hold handles.
+                    Some(Err(RpcError::Remote(e))) => dropped.push(Value::Error(e)),
+                    _ => {}
+                }
             }
         }
+        st.trash_values.append(&mut dropped);
         let exports: Vec<ExportEntry> = st.exports.drain().map(|(_, e)| e).collect();
-        st.trash.extend(exports.into_iter().map(|e| e.stub));
+        for e in exports {
+            st.trash.push(e.stub);
+            if let Answer::Settled(Ok(v)) = e.answer {
+                st.trash_values.push(v);
+            }
+        }
         st.reverse.clear();
         st.pending_pulls = 0;
         drop(st);
@@ -306,6 +341,36 @@ impl Core {
         }
         self.closed.send_replace(Some(reason));
         self.wake.notify_one();
+    }
+
+    /// The peer can send nothing more (an HTTP batch whose every message was read): every
+    /// import still waiting for its answer fails with `reason`, and every pipe it opened is
+    /// aborted with it, so that nothing waits for what cannot come.
+    pub(crate) fn end_of_input(self: &Arc<Self>, reason: RpcError) {
+        let mut st = self.lock();
+        let pipes: Vec<Stub> = (st.exports.values())
+            .filter(|e| e.peer_pipe)
+            .map(|e| e.stub.clone())
+            .collect();
+        let mut waiters = Vec::new();
+        let mut streams = Vec::new();
+        for entry in st.imports.values_mut() {
+            if entry.resolution.is_none() {
+                std::mem::take(&mut entry.waiters).move_into(&mut waiters);
+                streams.extend(entry.on_settle.take());
+                entry.resolution = Some(Err(reason.clone()));
+            }
+        }
+        drop(st);
+        waiters.into_iter().for_each(Waker::wake);
+        for (size, done) in streams {
+            done(size, Err(reason.clone()));
+        }
+        let abort = [crate::wire::PathKey::Name("abort".into())];
+        for pipe in pipes {
+            let reason = Value::Error(Box::new(reason.to_value()));
+            drop(pipe.0.call(&abort, vec![reason]));
+        }
     }
 
     /// Counts of live table entries.
@@ -351,6 +416,16 @@ impl Core {
         recycle(spare);
     }
 
+    /// The session task has stopped: what it would have run is dropped, now and from now on.
+    pub(crate) fn end_tasks(self: &Arc<Self>) {
+        let mut st = self.lock();
+        st.ended = true;
+        let tasks = std::mem::take(&mut st.tasks);
+        let outbox = std::mem::take(&mut st.outbox);
+        drop(st);
+        drop((tasks, outbox));
+    }
+
     pub(crate) fn take_tasks(self: &Arc<Self>) -> Vec<BoxFuture<()>> {
         std::mem::take(&mut self.lock().tasks)
     }
@@ -374,6 +449,29 @@ impl Core {
 pub(crate) fn recycle<T>(buffer: &mut Vec<T>) {
     if buffer.capacity() > 1024 {
         *buffer = Vec::new();
+    }
+}
+
+/// Whether a resolution holds anything that may refer to a session (a stub, a stream).
+fn holds_handles(result: &Result<Value, RpcError>) -> bool {
+    fn value(v: &Value) -> bool {
+        match v {
+            Value::Stub(_) | Value::Promise(_) | Value::Readable(_) | Value::Writable(_) => true,
+            Value::Array(items) => items.iter().any(value),
+            Value::Object(o) => o.values().any(value),
+            Value::Error(e) => e.props.values().any(value),
+            Value::Request(r) => init(&r.1),
+            Value::Response(r) => value(&r.0) || init(&r.1),
+            _ => false,
+        }
+    }
+    fn init(i: &crate::value::OpaqueInit) -> bool {
+        i.fields.iter().any(|(_, v)| value(v)) || i.body.as_ref().is_some_and(value)
+    }
+    match result {
+        Ok(v) => value(v),
+        Err(RpcError::Remote(e)) => e.props.values().any(value),
+        Err(_) => false,
     }
 }
 

@@ -23,15 +23,15 @@ impl Core {
         args: Option<Vec<Value>>,
     ) -> Stub {
         let mut st = self.lock();
+        if let Some(reason) = &st.aborted {
+            return Stub::broken(not_delivered(reason));
+        }
         if let Some(settled) = st.settled(id) {
             drop(st);
             return match args {
                 Some(args) => settled.0.call(path, args),
                 None => settled.0.get(path),
             };
-        }
-        if let Some(reason) = &st.aborted {
-            return Stub::broken(not_delivered(reason));
         }
         let mut text = String::with_capacity(64);
         crate::client::run_log::sent();
@@ -76,12 +76,15 @@ impl Core {
         instructions: Arc<[Expr]>,
     ) -> Stub {
         let mut st = self.lock();
+        if let Some(reason) = &st.aborted {
+            let reason = not_delivered(reason);
+            drop(st);
+            drop(captures);
+            return Stub::broken(reason);
+        }
         if let Some(settled) = st.settled(id) {
             drop(st);
             return settled.0.map(path, captures, instructions);
-        }
-        if let Some(reason) = &st.aborted {
-            return Stub::broken(not_delivered(reason));
         }
         let mut caps = Vec::with_capacity(captures.len());
         for c in &captures {

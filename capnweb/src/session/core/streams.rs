@@ -70,6 +70,7 @@ impl Core {
         st.next_peer_push += 1;
         let mut entry = ExportEntry::new(writable, Answer::Idle);
         entry.pipe_readable = Some(readable);
+        entry.peer_pipe = true;
         st.exports.insert(id, entry);
         Ok(())
     }
