@@ -1,21 +1,28 @@
 //! One path of a server: answers WebSocket upgrades and HTTP batch POSTs (and CORS preflights),
-//! after the origin, connection-limit and auth checks.
+//! after the origin, auth and connection-limit checks.
+//!
+//! A connection slot is taken only once a request is complete (a batch's body read, an upgrade's
+//! headers), so peers that have not finished sending cannot lock out those that have; a batch
+//! body must arrive within the body timeout, and is counted against the buffer budget.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::budget::{Budget, MeteredTransport};
 use super::connect::{AuthHook, ConnectInfo, MainFactory};
 use super::registry::Registry;
+use super::upgrade;
 use crate::session::{RpcSession, SessionOptions};
 use crate::transport::http_batch::serve_batch;
-use crate::transport::websocket::AxumWebSocket;
+use crate::transport::websocket::{self, WebSocketTransport};
 
 /// What every path of a server shares.
 pub(crate) struct Config {
@@ -34,6 +41,10 @@ pub(crate) struct Config {
     pub(crate) max_connections: usize,
     pub(crate) connections: Arc<Semaphore>,
     pub(crate) registry: Arc<Registry>,
+    /// Bytes buffered from peers, server-wide.
+    pub(crate) budget: Budget,
+    /// How long a batch body may take to arrive, and an upgrade to complete.
+    pub(crate) body_timeout: Duration,
 }
 
 pub(crate) async fn handle(
@@ -70,27 +81,22 @@ async fn respond(
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    if is_upgrade {
-        if let (Some(allowed), Some(origin)) = (&config.allowed_origins, origin) {
-            if !allowed.iter().any(|a| a == origin) {
-                return error(
-                    StatusCode::FORBIDDEN,
-                    format!("origin {origin} is not allowed"),
-                );
-            }
-        }
-    } else if req.method() != Method::POST {
+    if !is_upgrade && req.method() != Method::POST {
         return error(
             StatusCode::METHOD_NOT_ALLOWED,
             "This endpoint only accepts POST or WebSocket requests.".into(),
         );
     }
-    let Ok(permit) = config.connections.clone().try_acquire_owned() else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("too many connections (limit {})", config.max_connections),
-        );
-    };
+    // Before anything runs: a browser on a refused origin gets nothing done, over either
+    // transport (a `text/plain` POST needs no preflight, so CORS alone would not stop it).
+    if let Some(origin) = origin {
+        if !origin_allowed(config, origin, is_upgrade) {
+            return error(
+                StatusCode::FORBIDDEN,
+                format!("origin {origin} is not allowed"),
+            );
+        }
+    }
     let peer = req
         .extensions()
         .get::<axum::extract::ConnectInfo<SocketAddr>>()
@@ -103,47 +109,88 @@ async fn respond(
         }
     }
     if is_upgrade {
-        upgrade(req, factory, config, info, permit).await
+        upgrade(req, factory, config, info)
     } else {
         batch(req, factory, config, info).await
     }
 }
 
-async fn upgrade(
+/// Whether a browser page on `origin` may use this server. With no policy configured, any may:
+/// see `Server::allowed_origins`.
+fn origin_allowed(config: &Config, origin: &str, upgrade: bool) -> bool {
+    let listed = |list: &Option<Vec<String>>| {
+        list.as_ref()
+            .is_some_and(|l| l.iter().any(|a| a == "*" || a == origin))
+    };
+    match (&config.allowed_origins, &config.cors) {
+        (None, None) => true,
+        // CORS is about batch requests; WebSocket upgrades follow `allowed_origins` alone.
+        (None, Some(_)) if upgrade => true,
+        _ => listed(&config.allowed_origins) || (!upgrade && listed(&config.cors)),
+    }
+}
+
+/// A connection slot, or the answer that there is none.
+fn slot(config: &Config) -> Result<OwnedSemaphorePermit, Response> {
+    config.connections.clone().try_acquire_owned().map_err(|_| {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("too many connections (limit {})", config.max_connections),
+        )
+    })
+}
+
+fn upgrade(
     req: Request,
     factory: Arc<dyn MainFactory>,
     config: &Config,
     info: ConnectInfo,
-    permit: OwnedSemaphorePermit,
 ) -> Response {
     let (mut parts, _) = req.into_parts();
-    let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
-        Ok(ws) => ws,
-        Err(rejection) => return rejection.into_response(),
+    let accept = match upgrade::accept_key(&parts.method, &parts.headers) {
+        Ok(accept) => accept,
+        Err(refused) => return refused,
+    };
+    let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
+        return error(
+            StatusCode::UPGRADE_REQUIRED,
+            "this connection cannot be upgraded".into(),
+        );
+    };
+    let permit = match slot(config) {
+        Ok(permit) => permit,
+        Err(refused) => return refused,
     };
     let max = config.options.limits.max_message_size;
+    let ws_config = websocket::config(max).read_buffer_size(config.read_buffer);
     let options = config.options.clone();
     let registry = config.registry.clone();
     let keepalive = config.keepalive;
-    let read_buffer = config.read_buffer;
-    // See `Server::read_buffer`.
-    ws.max_message_size(max)
-        .max_frame_size(max)
-        .read_buffer_size(read_buffer)
-        .on_upgrade(move |socket| async move {
-            let main = factory.make(&info);
-            // Not kept for the session's life: the factory took what it needs.
-            drop(info);
-            let mut transport = AxumWebSocket::new(socket);
-            if let Some(every) = keepalive {
-                transport = transport.keepalive(every);
-            }
-            let (session, run) = RpcSession::new(transport, Some(main), options);
-            let id = registry.add(&session);
-            run.await;
-            registry.remove(id);
-            drop(permit);
-        })
+    let within = config.body_timeout;
+    let share = Arc::new(Mutex::new(config.budget.share()));
+    tokio::spawn(async move {
+        let Some(socket) = upgrade::socket(on_upgrade, within, ws_config, share.clone()).await
+        else {
+            return;
+        };
+        let main = factory.make(&info);
+        // Not kept for the session's life: the factory took what it needs.
+        drop(info);
+        let mut transport = WebSocketTransport::new(socket);
+        if let Some(every) = keepalive {
+            transport = transport.keepalive(every);
+        }
+        let transport = MeteredTransport {
+            inner: transport,
+            share,
+        };
+        let (session, run) = RpcSession::new(transport, Some(main), options);
+        let id = registry.add(&session);
+        run.await;
+        registry.remove(id);
+        drop(permit);
+    });
+    upgrade::switching(accept)
 }
 
 async fn batch(
@@ -153,12 +200,46 @@ async fn batch(
     info: ConnectInfo,
 ) -> Response {
     let limit = config.options.limits.max_message_size;
-    let Ok(body) = axum::body::to_bytes(req.into_body(), limit).await else {
-        return error(
+    let too_large = || {
+        error(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("batch body exceeds the maximum message size of {limit} bytes"),
-        );
+        )
     };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large();
+    }
+    // The body, within the time limit and the buffer budget (held until the answer is made).
+    let mut share = config.budget.share();
+    let mut body = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+    let mut chunks = req.into_body().into_data_stream();
+    let deadline = tokio::time::Instant::now() + config.body_timeout;
+    loop {
+        let chunk = match tokio::time::timeout_at(deadline, chunks.next()).await {
+            Err(_) => {
+                return error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!("batch body not received within {:?}", config.body_timeout),
+                )
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                return error(StatusCode::BAD_REQUEST, format!("batch body: {e}"));
+            }
+            Ok(Some(Ok(chunk))) => chunk,
+        };
+        if body.len() + chunk.len() > limit {
+            return too_large();
+        }
+        if let Err(why) = share.take(chunk.len()) {
+            return error(StatusCode::SERVICE_UNAVAILABLE, why);
+        }
+        body.extend_from_slice(&chunk);
+    }
     let Ok(text) = std::str::from_utf8(&body) else {
         return error(StatusCode::BAD_REQUEST, "batch body is not UTF-8".into());
     };
@@ -175,7 +256,13 @@ async fn batch(
             ),
         );
     }
+    // Only now, with the whole request here, does it take a connection slot.
+    let _permit = match slot(config) {
+        Ok(permit) => permit,
+        Err(refused) => return refused,
+    };
     let answer = serve_batch(text, factory.make(&info), config.options.clone()).await;
+    drop(share);
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")

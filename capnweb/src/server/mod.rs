@@ -5,9 +5,12 @@
 //! answers WebSocket upgrades and HTTP batch POSTs with a new main object per connection, after
 //! the origin, connection-limit and auth checks.
 
+mod accept;
+mod budget;
 mod connect;
 mod endpoint;
 mod registry;
+mod upgrade;
 
 pub use connect::{per_connection, AuthRejection, ConnectInfo, MainFactory, PerConnection};
 
@@ -21,6 +24,7 @@ use axum::Router;
 use futures_util::FutureExt;
 use tokio::sync::Semaphore;
 
+use self::budget::Budget;
 use self::connect::{auth_hook, AuthHook};
 use self::endpoint::{handle, Config};
 use self::registry::Registry;
@@ -77,6 +81,9 @@ pub struct Server {
     max_batch_calls: usize,
     keepalive: Option<Duration>,
     read_buffer: usize,
+    header_timeout: Duration,
+    body_timeout: Duration,
+    max_buffered_bytes: usize,
     shutdown_grace: Duration,
     shutdown: Option<BoxFuture<()>>,
     metrics: Arc<Metrics>,
@@ -96,6 +103,9 @@ impl Server {
             max_batch_calls: 10_000,
             keepalive: None,
             read_buffer: crate::transport::websocket::READ_BUFFER,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_buffered_bytes: 256 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(10),
             shutdown: None,
             metrics: Arc::new(Metrics::default()),
@@ -115,6 +125,9 @@ impl Server {
     }
 
     /// At most `n` WebSocket sessions and batch requests at once; beyond, `503`. Default 10,000.
+    ///
+    /// A request takes its slot only once it is complete (an upgrade's headers, a batch's
+    /// whole body), so peers still sending cannot lock out those that have finished.
     pub fn max_connections(mut self, n: usize) -> Server {
         self.max_connections = n;
         self
@@ -138,6 +151,31 @@ impl Server {
     /// large messages in fewer reads, at that much more memory per connection.
     pub fn read_buffer(mut self, bytes: usize) -> Server {
         self.read_buffer = bytes.max(256);
+        self
+    }
+
+    /// How long a peer may take to send a request's headers (from the connection's start, or the
+    /// end of its previous request); the connection is then closed. Default 10 s. Applies to
+    /// servers started here ([`serve`](Self::serve), [`listen`](Self::listen),
+    /// [`start`](Self::start)); a [`router`](Self::router) mounted elsewhere has its host's.
+    pub fn header_timeout(mut self, d: Duration) -> Server {
+        self.header_timeout = d;
+        self
+    }
+
+    /// How long a batch body may take to arrive in full (`408` after), and a WebSocket upgrade
+    /// to be handed over once accepted. Default 30 s.
+    pub fn body_timeout(mut self, d: Duration) -> Server {
+        self.body_timeout = d;
+        self
+    }
+
+    /// At most `bytes` buffered from peers at once, server-wide: batch bodies being received and
+    /// WebSocket messages not yet complete. A batch that would go beyond is answered `503`; a
+    /// WebSocket whose message would, has its session ended with a reason naming this limit.
+    /// Default 256 MiB. (Each message is also bounded by the session's `max_message_size`.)
+    pub fn max_buffered_bytes(mut self, bytes: usize) -> Server {
+        self.max_buffered_bytes = bytes;
         self
     }
 
@@ -167,8 +205,13 @@ impl Server {
         self
     }
 
-    /// Only browsers on these origins may open a WebSocket (others get 403). Clients that send
-    /// no `Origin` (not browsers) are not affected.
+    /// Only browser pages on these origins (`"*"` for any) may open a WebSocket or make an HTTP
+    /// batch request; others get `403` before anything runs. Clients that send no `Origin` (not
+    /// browsers) are not affected.
+    ///
+    /// With neither this nor [`cors`](Self::cors) set, pages on any origin may: a page's
+    /// `text/plain` POST needs no CORS preflight, so with cookie-based auth that is cross-site
+    /// request forgery. Set an origin policy whenever browsers carry credentials for you.
     pub fn allowed_origins<S: Into<String>>(
         mut self,
         origins: impl IntoIterator<Item = S>,
@@ -177,7 +220,9 @@ impl Server {
         self
     }
 
-    /// Lets browsers on these origins (`"*"` for any) make HTTP batch requests (CORS).
+    /// Lets browsers on these origins (`"*"` for any) make HTTP batch requests (CORS). Once set,
+    /// a batch from a page on any other origin is refused with `403` before any call runs
+    /// (WebSocket upgrades follow [`allowed_origins`](Self::allowed_origins)).
     pub fn cors<S: Into<String>>(mut self, origins: impl IntoIterator<Item = S>) -> Server {
         self.cors = Some(origins.into_iter().map(Into::into).collect());
         self
@@ -207,6 +252,8 @@ impl Server {
             max_connections: self.max_connections,
             connections: Arc::new(Semaphore::new(self.max_connections)),
             registry: registry.clone(),
+            budget: Budget::new(self.max_buffered_bytes),
+            body_timeout: self.body_timeout,
         });
         let mut router = Router::new();
         for (path, factory) in std::mem::take(&mut self.routes) {
@@ -255,14 +302,14 @@ impl Server {
             .unwrap_or_else(|| Box::pin(shutdown_signal()))
             .shared();
         let grace = server.shutdown_grace;
+        let header_timeout = server.header_timeout;
         Ok((addr, async move {
-            let app = router.into_make_service_with_connect_info::<SocketAddr>();
-            let serve = axum::serve(listener, app).with_graceful_shutdown(signal.clone());
+            let serve = accept::serve(listener, router, header_timeout, signal.clone(), grace);
             let drain = async {
                 signal.await;
                 registry.shut_down(grace).await;
             };
-            let (served, ()) = tokio::join!(std::future::IntoFuture::into_future(serve), drain);
+            let (served, ()) = tokio::join!(serve, drain);
             served
         }))
     }

@@ -1,5 +1,5 @@
-//! WebSocket: one protocol message per text frame. The client uses tokio-tungstenite; the server
-//! side is axum's WebSocket (tungstenite underneath). One adapter serves both.
+//! WebSocket: one protocol message per text frame, over tokio-tungstenite on both sides (the
+//! server upgrades its connections itself, see `server::upgrade`).
 
 use std::fmt::Display;
 use std::future::Future;
@@ -34,12 +34,9 @@ struct Keepalive {
 /// The client side of a WebSocket connection made with [`connect`].
 pub type ClientWebSocket = WebSocketTransport<WebSocketStream<MaybeTlsStream<TcpStream>>>;
 
-/// The server side of a WebSocket accepted by axum.
-pub type AxumWebSocket = WebSocketTransport<axum::extract::ws::WebSocket>;
-
 impl<W> WebSocketTransport<W> {
-    /// Wraps an established WebSocket (a tokio-tungstenite `WebSocketStream` or an axum
-    /// `WebSocket`).
+    /// Wraps an established WebSocket (a tokio-tungstenite `WebSocketStream`, or anything with
+    /// the same shape whose message type implements [`WsMessage`]).
     pub fn new(ws: W) -> Self {
         WebSocketTransport {
             ws,
@@ -159,7 +156,7 @@ pub trait WsMessage: Sized {
     fn frame(self) -> Frame;
 }
 
-/// Both libraries' message types have the same shape; only their text constructor differs.
+/// WebSocket libraries' message types have the same shape; only their text constructor differs.
 macro_rules! ws_message {
     ($ty:ty, $text:expr) => {
         impl WsMessage for $ty {
@@ -184,7 +181,6 @@ macro_rules! ws_message {
 ws_message!(tokio_tungstenite::tungstenite::Message, |s: String| {
     Self::text(s)
 });
-ws_message!(axum::extract::ws::Message, |s: String| Self::Text(s.into()));
 
 fn transport_error(e: impl Display) -> TransportError {
     TransportError::new(e.to_string())

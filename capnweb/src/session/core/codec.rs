@@ -28,9 +28,29 @@ impl Exporter for SessionExporter<'_> {
     }
 
     fn export(&mut self, stub: &Stub, promise: bool) -> Result<WireRef, WireError> {
+        self.export_following(stub, promise, 0)
+    }
+}
+
+/// How many settled imports an export follows to what they resolved to: a peer can make an
+/// import resolve to itself, or a cycle.
+const MAX_HOPS: usize = 64;
+
+impl SessionExporter<'_> {
+    fn export_following(
+        &mut self,
+        stub: &Stub,
+        promise: bool,
+        hops: usize,
+    ) -> Result<WireRef, WireError> {
+        if hops > MAX_HOPS {
+            return Err(WireError::Unserializable(
+                "a promise that resolves to itself".into(),
+            ));
+        }
         if let Some(owning) = stub.downcast::<OwningMain>() {
             let inner = owning.inner.clone();
-            return self.export(&inner, promise);
+            return self.export_following(&inner, promise, hops + 1);
         }
         if let Some(import) = stub.downcast::<ImportHook>() {
             if Arc::ptr_eq(&import.core, self.core) {
@@ -45,11 +65,11 @@ impl Exporter for SessionExporter<'_> {
                     }
                     Some((Some(Ok(Value::Stub(s) | Value::Promise(s))), true)) => {
                         let s = s.clone();
-                        return self.export(&s, promise);
+                        return self.export_following(&s, promise, hops + 1);
                     }
                     Some((Some(result), true)) => {
                         let settled = PromiseHook::ready(result.clone());
-                        return self.export(&settled, true);
+                        return self.export_following(&settled, true, hops + 1);
                     }
                     _ => {
                         return Err(WireError::Unserializable(
