@@ -19,6 +19,10 @@ use crate::session::{RpcSession, SessionOptions};
 use crate::stub::Stub;
 use crate::transport::websocket;
 
+/// How long [`connect`] and [`connect_with`] wait for the WebSocket to open (TCP, TLS and the
+/// upgrade): 30 s. A [`Client`] has its own, configurable, `connect_timeout`.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Connects to `url` (`ws://host:port/path`) and returns the server's main object. The session
 /// lives until every clone of the returned main object is dropped, or the connection ends.
 ///
@@ -39,12 +43,22 @@ pub async fn connect_with(
     local_main: Option<Stub>,
     options: SessionOptions,
 ) -> Result<RpcSession, RpcError> {
-    let transport = websocket::connect(url, options.limits.max_message_size)
-        .await
-        .map_err(|e| RpcError::Disconnected {
-            reason: e.0,
-            maybe_delivered: false,
-        })?;
+    let connecting = websocket::connect(url, options.limits.max_message_size);
+    let transport = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+        Ok(Ok(transport)) => transport,
+        Ok(Err(e)) => {
+            return Err(RpcError::Disconnected {
+                reason: e.message().to_owned(),
+                maybe_delivered: false,
+            })
+        }
+        Err(_) => {
+            return Err(RpcError::Disconnected {
+                reason: format!("no connection to {url} within {CONNECT_TIMEOUT:?}"),
+                maybe_delivered: false,
+            })
+        }
+    };
     Ok(RpcSession::spawn(transport, local_main, options))
 }
 

@@ -131,6 +131,11 @@ impl<C: From<Stub> + Clone + Send + Sync + 'static> Client<C> {
     /// while reconnecting. Fails at once when every endpoint's circuit is open, or when too
     /// many are already waiting.
     pub async fn main(&self) -> Result<C, RpcError> {
+        self.live().await.map(|(_, main)| main)
+    }
+
+    /// The least loaded live session and its main object (see [`main`](Self::main)).
+    async fn live(&self) -> Result<(RpcSession, C), RpcError> {
         if let Some(main) = self.inner.pick() {
             return Ok(main);
         }
@@ -177,42 +182,54 @@ impl<C: From<Stub> + Clone + Send + Sync + 'static> Client<C> {
     pub async fn run_with_timeout<T, F, Fut>(
         &self,
         limit: Option<Duration>,
-        mut work: F,
+        work: F,
     ) -> Result<T, RpcError>
     where
         F: FnMut(C) -> Fut,
         Fut: IntoFuture<Output = Result<T, RpcError>>,
     {
         let start = Instant::now();
+        // The limit bounds the whole unit: waiting for a session, every attempt and the
+        // backoff between them ("the deadline wins").
+        let result = match limit {
+            Some(after) => tokio::time::timeout(after, self.attempts(work))
+                .await
+                .unwrap_or(Err(RpcError::Timeout { after })),
+            None => self.attempts(work).await,
+        };
+        self.inner.stats.call(start.elapsed(), result.is_ok());
+        result
+    }
+
+    /// Runs `work` until it succeeds, fails other than by a disconnection, or may not be
+    /// repeated (see [`run`](Self::run)).
+    async fn attempts<T, F, Fut>(&self, mut work: F) -> Result<T, RpcError>
+    where
+        F: FnMut(C) -> Fut,
+        Fut: IntoFuture<Output = Result<T, RpcError>>,
+    {
         let retry = self.inner.config.retry;
         let mut attempt = 0;
-        let result = loop {
-            let main = match self.main().await {
-                Ok(main) => main,
-                Err(e) => break Err(e),
-            };
+        loop {
+            let (session, main) = self.live().await?;
             let log = Arc::new(RunLog::default());
-            let once = run_log::logged(&log, || work(main));
-            let result = match limit {
-                Some(after) => tokio::time::timeout(after, once)
-                    .await
-                    .unwrap_or(Err(RpcError::Timeout { after })),
-                None => once.await,
-            };
+            // Calls made outside the log (from a task the work spawned, say) are counted by the
+            // session: any of them makes the work unsafe to repeat.
+            let escaped = session.unlogged_calls();
+            let result = run_log::logged(&log, || work(main)).await;
+            let escaped = session.unlogged_calls() != escaped;
             match result {
                 Err(RpcError::Disconnected { .. })
-                    if attempt + 1 < retry.attempts && log.safe_to_repeat() =>
+                    if attempt + 1 < retry.attempts && log.safe_to_repeat() && !escaped =>
                 {
                     attempt += 1;
                     self.inner.stats.retry();
                     tracing::debug!(attempt, "capnweb client: running the work again");
                     tokio::time::sleep(retry.backoff.delay(attempt)).await;
                 }
-                other => break other,
+                other => return other,
             }
-        };
-        self.inner.stats.call(start.elapsed(), result.is_ok());
-        result
+        }
     }
 
     /// Watches where the client stands.
@@ -260,16 +277,17 @@ impl<C: Clone> Inner<C> {
     }
 
     /// The main object of the live session with the fewest calls pending.
-    fn pick(&self) -> Option<C> {
+    fn pick(&self) -> Option<(RpcSession, C)> {
         self.slots
             .iter()
             .filter_map(|slot| {
                 let slot = lock(slot);
                 let live = slot.as_ref().filter(|l| !l.session.is_closed())?;
-                Some((live.session.stats().imports, live.main.clone()))
+                let load = live.session.stats().imports;
+                Some((load, (live.session.clone(), live.main.clone())))
             })
             .min_by_key(|(load, _)| *load)
-            .map(|(_, main)| main)
+            .map(|(_, live)| live)
     }
 
     fn all_circuits_open(&self) -> bool {

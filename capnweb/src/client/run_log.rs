@@ -37,14 +37,19 @@ pub(crate) async fn logged<T, Fut: std::future::IntoFuture<Output = T>>(
     LOG.scope(log.clone(), fut).await
 }
 
-/// A call went to a peer.
-pub(crate) fn sent() {
-    let _ = LOG.try_with(|l| {
-        l.sent.fetch_add(1, Relaxed);
-        if IDEMPOTENT_CALL.with(std::cell::Cell::get) {
-            l.idempotent.fetch_add(1, Relaxed);
-        }
-    });
+/// A call went to a peer. Returns whether it was one that no unit of work's log saw and that
+/// was not idempotent (the session counts those, see `Client::run`).
+pub(crate) fn sent() -> bool {
+    let idempotent = IDEMPOTENT_CALL.with(std::cell::Cell::get);
+    let logged = LOG
+        .try_with(|l| {
+            l.sent.fetch_add(1, Relaxed);
+            if idempotent {
+                l.idempotent.fetch_add(1, Relaxed);
+            }
+        })
+        .is_ok();
+    !logged && !idempotent
 }
 
 /// Makes a call marked `#[rpc(idempotent)]`.

@@ -94,14 +94,14 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
                     m.sent(&msg);
                 }
                 if let Err(e) = transport.feed(msg).await {
-                    core.abort(RpcError::disconnected(e.0), false);
+                    core.abort(RpcError::disconnected(e.message()), false);
                     return;
                 }
             }
             recycle(&mut out);
             if wrote {
                 if let Err(e) = transport.flush().await {
-                    core.abort(RpcError::disconnected(e.0), false);
+                    core.abort(RpcError::disconnected(e.message()), false);
                     return;
                 }
             }
@@ -190,7 +190,11 @@ fn on_message(
         Some(Err(e)) => {
             // Tell the peer why, if the connection still takes it (a frame over the size
             // limit, say); a broken connection just fails the write.
-            core.abort(RpcError::disconnected(e.0), true);
+            let reason = RpcError::Disconnected {
+                reason: e.message().to_owned(),
+                maybe_delivered: !e.is_undelivered(),
+            };
+            core.abort(reason, true);
             false
         }
         None => {

@@ -289,6 +289,14 @@ impl RpcSession {
         self.core.end_of_input(reason);
     }
 
+    /// How many calls were sent that no [`Client::run`](crate::Client::run) log saw and that
+    /// were not idempotent (made from a task the work spawned, for one).
+    pub(crate) fn unlogged_calls(&self) -> usize {
+        self.core
+            .unlogged_calls
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Ends the session without telling the peer (its transport is about to close anyway).
     pub(crate) fn core_abort_quietly(&self, reason: RpcError) {
         self.core.abort(reason, false);

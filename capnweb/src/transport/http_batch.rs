@@ -19,6 +19,10 @@ use crate::error::RpcError;
 use crate::session::{RpcSession, SessionOptions};
 use crate::stub::{BoxFuture, Stub};
 
+/// How long an [`HttpBatch`] waits for its request to be answered in full: 60 s (connecting
+/// within [`CONNECT_TIMEOUT`](crate::client::CONNECT_TIMEOUT)).
+pub const BATCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The error a batch session ends with once its answers have been read.
 pub const BATCH_ENDED: &str = "Batch RPC request ended.";
 
@@ -51,7 +55,13 @@ impl<C: From<Stub>> HttpBatch<C> {
 
     /// A new batch to `url` sending these extra request headers.
     pub fn with_headers(url: &str, headers: Vec<(String, String)>) -> Self {
-        let transport = BatchClientTransport::new(url.to_owned(), reqwest::Client::new(), headers);
+        // Bounded, so that a server that never answers cannot hang the batch forever.
+        let client = reqwest::Client::builder()
+            .connect_timeout(crate::client::CONNECT_TIMEOUT)
+            .timeout(BATCH_TIMEOUT)
+            .build()
+            .unwrap_or_default();
+        let transport = BatchClientTransport::new(url.to_owned(), client, headers);
         HttpBatch {
             session: RpcSession::spawn(transport, None, SessionOptions::default()),
             main: PhantomData,
@@ -118,13 +128,26 @@ impl BatchClientTransport {
             req = req.header(k, v);
         }
         Box::pin(async move {
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| TransportError::new(format!("RPC request failed: {e}")))?;
+            let resp = req.send().await.map_err(|e| {
+                let message = format!("RPC request failed: {e}");
+                // No connection: nothing reached the server.
+                if e.is_connect() {
+                    TransportError::undelivered(message)
+                } else {
+                    TransportError::new(message)
+                }
+            })?;
             let status = resp.status();
             if !status.is_success() {
-                return Err(TransportError::new(format!("RPC request failed: {status}")));
+                let message = format!("RPC request failed: {status}");
+                // The server refuses a batch (4xx, 503) before running any of it; another 5xx
+                // may come from a proxy after the server ran it.
+                let refused = status.is_client_error() || status.as_u16() == 503;
+                return Err(if refused {
+                    TransportError::undelivered(message)
+                } else {
+                    TransportError::new(message)
+                });
             }
             let text = resp
                 .text()

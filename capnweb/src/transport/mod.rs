@@ -14,13 +14,39 @@ use futures_util::{Sink, Stream};
 
 /// Why a transport failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("transport error: {0}")]
-pub struct TransportError(pub String);
+#[error("transport error: {message}")]
+pub struct TransportError {
+    message: String,
+    undelivered: bool,
+}
 
 impl TransportError {
     /// A transport error with this description.
     pub fn new(message: impl Into<String>) -> TransportError {
-        TransportError(message.into())
+        TransportError {
+            message: message.into(),
+            undelivered: false,
+        }
+    }
+
+    /// A failure known to have delivered nothing the session sent (a refused HTTP batch, a
+    /// connection that never opened): its pending calls fail with
+    /// `Disconnected { maybe_delivered: false }`.
+    pub fn undelivered(message: impl Into<String>) -> TransportError {
+        TransportError {
+            message: message.into(),
+            undelivered: true,
+        }
+    }
+
+    /// The description.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether nothing the session sent can have reached the peer.
+    pub fn is_undelivered(&self) -> bool {
+        self.undelivered
     }
 }
 

@@ -53,12 +53,12 @@ pub(super) async fn supervise<C: From<Stub> + Clone + Send + Sync + 'static>(
         };
         match connect_once(&client, endpoint).await {
             Ok(live) => {
-                attempt = 0;
+                // Not a success yet: a session that dies at once counts as a failure, and the
+                // backoff goes on growing (see below).
                 client.ever_connected.store(true, Ordering::Release);
                 client
                     .stats
                     .connected(endpoint, !std::mem::replace(&mut slot_connected, true));
-                client.circuits()[endpoint].success();
                 let session = live.session.clone();
                 *lock(&client.slots[slot]) = Some(live);
                 client.publish_state();
@@ -72,13 +72,24 @@ pub(super) async fn supervise<C: From<Stub> + Clone + Send + Sync + 'static>(
                 };
                 tracing::debug!(%reason, "capnweb client: session ended");
                 lock(&client.slots[slot]).take();
-                if opened.elapsed() < quick_death.min(Duration::from_secs(1)) {
-                    // A session that dies at once is a failing endpoint.
-                    let tripped =
-                        client.circuits()[endpoint].failure(&client.config.breaker, Instant::now());
-                    client.stats.failed(endpoint, tripped);
-                }
                 client.publish_state();
+                if opened.elapsed() >= quick_death.min(Duration::from_secs(1)) {
+                    attempt = 0;
+                    client.circuits()[endpoint].success();
+                    continue;
+                }
+                // A session that dies at once is a failing endpoint: counted against its
+                // circuit, and backed off like a refused connection (no reconnect storm).
+                attempt = attempt.saturating_add(1);
+                let tripped =
+                    client.circuits()[endpoint].failure(&client.config.breaker, Instant::now());
+                client.stats.failed(endpoint, tripped);
+                if tripped {
+                    tracing::warn!(endpoint = %client.config.endpoints[endpoint], "capnweb client: circuit opened (sessions die at once)");
+                }
+                let delay = client.config.backoff.delay(attempt);
+                drop(client);
+                tokio::time::sleep(delay).await;
             }
             Err(failed) => {
                 attempt = attempt.saturating_add(1);

@@ -48,6 +48,8 @@ pub(crate) struct Core {
     pub(crate) closed: watch::Sender<Option<RpcError>>,
     /// Signalled whenever the number of unanswered pulls drops to zero.
     pub(crate) idle: Notify,
+    /// Calls sent that no unit of work of `Client::run` logged, and not idempotent.
+    pub(crate) unlogged_calls: AtomicUsize,
 }
 
 /// Session cores alive in this process (see [`live_sessions`](crate::session::live_sessions)).
@@ -252,6 +254,7 @@ impl Core {
             on_send_error,
             closed: watch::channel(None).0,
             idle: Notify::new(),
+            unlogged_calls: AtomicUsize::new(0),
         })
     }
 

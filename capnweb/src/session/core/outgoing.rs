@@ -34,7 +34,10 @@ impl Core {
             };
         }
         let mut text = String::with_capacity(64);
-        crate::client::run_log::sent();
+        if crate::client::run_log::sent() {
+            self.unlogged_calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         text.push_str("[\"push\",[\"pipeline\",");
         text.push_str(itoa::Buffer::new().format(id));
         text.push(',');
@@ -107,7 +110,10 @@ impl Core {
             captures: caps,
             instructions: instructions.to_vec(),
         }));
-        crate::client::run_log::sent();
+        if crate::client::run_log::sent() {
+            self.unlogged_calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         st.outbox.push(write_message(&Message::Push(remap)));
         let new_id = st.next_import;
         st.next_import += 1;
