@@ -131,6 +131,7 @@ fn origin_allowed(config: &Config, origin: &str, upgrade: bool) -> bool {
 }
 
 /// A connection slot, or the answer that there is none.
+#[allow(clippy::result_large_err)] // the refusal is the response itself, made once
 fn slot(config: &Config) -> Result<OwnedSemaphorePermit, Response> {
     config.connections.clone().try_acquire_owned().map_err(|_| {
         error(

@@ -20,6 +20,7 @@ pub(crate) type ServerSocket = WebSocketStream<MeteredIo<TokioIo<hyper::upgrade:
 
 /// Checks an upgrade request: the `Sec-WebSocket-Accept` value of its answer, or the answer
 /// refusing it.
+#[allow(clippy::result_large_err)] // the refusal is the response itself, made once
 pub(crate) fn accept_key(method: &Method, headers: &HeaderMap) -> Result<HeaderValue, Response> {
     let has_token = |name: header::HeaderName, token: &str| {
         headers.get_all(name).iter().any(|v| {

@@ -157,6 +157,18 @@ impl SessionImporter<'_> {
     }
 }
 
+/// Positive import ids are the answers to our own pushes, allocated in order: one not allocated
+/// yet cannot be referred to (it would collide with the entry our next push makes).
+fn check_not_ours(st: &State, id: i64) -> Result<(), RpcError> {
+    if id >= st.next_import {
+        return Err(RpcError::Protocol(WireError::MalformedExpression {
+            kind: "export".into(),
+            detail: format!("no such export ID yet: {id}"),
+        }));
+    }
+    Ok(())
+}
+
 /// A new entry for import `id` with one local handle.
 fn new_import(st: &mut State, id: i64, pulled: bool) {
     let mut e = ImportEntry::new(pulled);
@@ -167,6 +179,7 @@ fn new_import(st: &mut State, id: i64, pulled: bool) {
 impl Importer for SessionImporter<'_> {
     fn import_stub(&mut self, id: i64) -> Result<Stub, RpcError> {
         let mut st = self.core.lock();
+        check_not_ours(&st, id)?;
         match st.imports.get_mut(&id) {
             Some(e) => {
                 e.remote_refcount += 1;
@@ -180,6 +193,7 @@ impl Importer for SessionImporter<'_> {
 
     fn import_promise(&mut self, id: i64) -> Result<Stub, RpcError> {
         let mut st = self.core.lock();
+        check_not_ours(&st, id)?;
         if st.imports.contains_key(&id) {
             return Ok(Stub::broken(RpcError::error(
                 "Bug in RPC system: The peer sent a promise reusing an existing export ID.",

@@ -135,7 +135,7 @@ impl Core {
         let Some(entry) = st.imports.get_mut(&id) else {
             return;
         };
-        entry.local_refs -= 1;
+        entry.local_refs = entry.local_refs.saturating_sub(1);
         if entry.local_refs > 0 {
             return;
         }
