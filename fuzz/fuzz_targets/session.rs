@@ -149,6 +149,11 @@ fuzz_target!(|data: &[u8]| {
         messages.push(message(&mut c));
     }
 
+    if std::env::var_os("CAPNWEB_FUZZ_PRINT").is_some() {
+        // To see what an artifact sends: CAPNWEB_FUZZ_PRINT=1 cargo fuzz run session <file>
+        eprintln!("client side: {client_side}, ends by abort: {end_by_abort}");
+        messages.iter().for_each(|m| eprintln!("{m}"));
+    }
     let before = live_sessions();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()

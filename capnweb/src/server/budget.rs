@@ -8,27 +8,27 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_util::{Sink, Stream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::transport::TransportError;
 
-/// The budget shared by every connection of a server.
+/// The budget shared by every connection of a server: bytes taken, against a total. Nothing
+/// ever waits for room (a peer beyond it is refused), so two atomics are all it takes.
 #[derive(Clone)]
 pub(crate) struct Budget {
-    bytes: Arc<Semaphore>,
+    taken: Arc<AtomicUsize>,
     total: usize,
 }
 
 impl Budget {
     pub(crate) fn new(total: usize) -> Budget {
-        let total = total.min(Semaphore::MAX_PERMITS);
         Budget {
-            bytes: Arc::new(Semaphore::new(total)),
+            taken: Arc::new(AtomicUsize::new(0)),
             total,
         }
     }
@@ -37,12 +37,12 @@ impl Budget {
     pub(crate) fn share(&self) -> Share {
         Share {
             budget: self.clone(),
-            held: None,
+            held: AtomicUsize::new(0),
         }
     }
 
     /// What a peer is told when the budget is exhausted.
-    pub(crate) fn exhausted(&self) -> String {
+    fn exhausted(&self) -> String {
         format!(
             "the server is buffering too much data from its peers (max_buffered_bytes {})",
             self.total
@@ -50,32 +50,42 @@ impl Budget {
     }
 }
 
-/// What one connection (or one request) holds of the budget.
+/// What one connection (or one request) holds of the budget; given back when dropped. Shared
+/// by a connection's socket (which takes) and its transport (which gives back), without a lock.
 pub(crate) struct Share {
     budget: Budget,
-    held: Option<OwnedSemaphorePermit>,
+    held: AtomicUsize,
 }
 
 impl Share {
     /// Takes `n` more bytes; fails, taking nothing, when the budget has not that many left.
-    pub(crate) fn take(&mut self, n: usize) -> Result<(), String> {
+    pub(crate) fn take(&self, n: usize) -> Result<(), String> {
         if n == 0 {
             return Ok(());
         }
-        let permit = u32::try_from(n)
-            .ok()
-            .and_then(|n| self.budget.bytes.clone().try_acquire_many_owned(n).ok())
-            .ok_or_else(|| self.budget.exhausted())?;
-        match &mut self.held {
-            Some(held) => held.merge(permit),
-            None => self.held = Some(permit),
-        }
+        let total = self.budget.total;
+        self.budget
+            .taken
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |taken| {
+                taken.checked_add(n).filter(|&after| after <= total)
+            })
+            .map_err(|_| self.budget.exhausted())?;
+        self.held.fetch_add(n, Ordering::AcqRel);
         Ok(())
     }
 
     /// Gives back everything held.
-    pub(crate) fn release(&mut self) {
-        self.held = None;
+    pub(crate) fn release(&self) {
+        let held = self.held.swap(0, Ordering::AcqRel);
+        if held > 0 {
+            self.budget.taken.fetch_sub(held, Ordering::AcqRel);
+        }
+    }
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
@@ -83,11 +93,7 @@ impl Share {
 /// message they belong to is complete (see [`MeteredTransport`]).
 pub(crate) struct MeteredIo<T> {
     pub(crate) io: T,
-    pub(crate) share: Arc<Mutex<Share>>,
-}
-
-fn lock(share: &Mutex<Share>) -> std::sync::MutexGuard<'_, Share> {
-    share.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) share: Arc<Share>,
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for MeteredIo<T> {
@@ -100,7 +106,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for MeteredIo<T> {
         let polled = Pin::new(&mut self.io).poll_read(cx, buf);
         let read = buf.filled().len() - before;
         if let Poll::Ready(Ok(())) = polled {
-            if let Err(why) = lock(&self.share).take(read) {
+            if let Err(why) = self.share.take(read) {
                 return Poll::Ready(Err(io::Error::other(why)));
             }
         }
@@ -138,7 +144,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for MeteredIo<T> {
 /// to the budget (the session parses it at once).
 pub(crate) struct MeteredTransport<T> {
     pub(crate) inner: T,
-    pub(crate) share: Arc<Mutex<Share>>,
+    pub(crate) share: Arc<Share>,
 }
 
 impl<T: Stream<Item = Result<String, TransportError>> + Unpin> Stream for MeteredTransport<T> {
@@ -146,7 +152,7 @@ impl<T: Stream<Item = Result<String, TransportError>> + Unpin> Stream for Metere
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let polled = Pin::new(&mut self.inner).poll_next(cx);
         if let Poll::Ready(Some(Ok(_))) = &polled {
-            lock(&self.share).release();
+            self.share.release();
         }
         polled
     }
@@ -175,7 +181,7 @@ mod tests {
     #[test]
     fn shares_together_never_exceed_the_budget_and_release_gives_back() {
         let budget = Budget::new(100);
-        let (mut a, mut b) = (budget.share(), budget.share());
+        let (a, b) = (budget.share(), budget.share());
         a.take(60).unwrap();
         let refused = b.take(50).unwrap_err();
         assert!(refused.contains("max_buffered_bytes 100"), "{refused}");

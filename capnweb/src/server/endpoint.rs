@@ -6,7 +6,7 @@
 //! body must arrive within the body timeout, and is counted against the buffer budget.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -168,7 +168,7 @@ fn upgrade(
     let registry = config.registry.clone();
     let keepalive = config.keepalive;
     let within = config.body_timeout;
-    let share = Arc::new(Mutex::new(config.budget.share()));
+    let share = Arc::new(config.budget.share());
     tokio::spawn(async move {
         let Some(socket) = upgrade::socket(on_upgrade, within, ws_config, share.clone()).await
         else {
@@ -215,7 +215,7 @@ async fn batch(
         return too_large();
     }
     // The body, within the time limit and the buffer budget (held until the answer is made).
-    let mut share = config.budget.share();
+    let share = config.budget.share();
     let mut body = Vec::with_capacity(declared.map_or(0, |n| n as usize));
     let mut chunks = req.into_body().into_data_stream();
     let deadline = tokio::time::Instant::now() + config.body_timeout;

@@ -2,7 +2,7 @@
 //! against the server's buffer budget, and so that a peer that never completes it is bounded
 //! in time.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -72,7 +72,7 @@ pub(crate) async fn socket(
     on_upgrade: OnUpgrade,
     within: Duration,
     config: WebSocketConfig,
-    share: Arc<Mutex<Share>>,
+    share: Arc<Share>,
 ) -> Option<ServerSocket> {
     let upgraded = match tokio::time::timeout(within, on_upgrade).await {
         Ok(Ok(upgraded)) => upgraded,

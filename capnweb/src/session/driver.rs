@@ -180,12 +180,14 @@ fn on_message(
             if let Some(m) = metrics {
                 m.received(&text);
             }
-            if let Err(e) = core.handle(&text) {
-                tracing::debug!(error = %e, "aborting session: bad message from peer");
-                core.abort(e, true);
-                return false;
+            match core.handle(&text) {
+                Ok(keep_reading) => keep_reading,
+                Err(e) => {
+                    tracing::debug!(error = %e, "aborting session: bad message from peer");
+                    core.abort(e, true);
+                    false
+                }
             }
-            true
         }
         Some(Err(e)) => {
             // Tell the peer why, if the connection still takes it (a frame over the size

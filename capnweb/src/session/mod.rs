@@ -292,9 +292,7 @@ impl RpcSession {
     /// How many calls were sent that no [`Client::run`](crate::Client::run) log saw and that
     /// were not idempotent (made from a task the work spawned, for one).
     pub(crate) fn unlogged_calls(&self) -> usize {
-        self.core
-            .unlogged_calls
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.core.lock().unlogged_calls
     }
 
     /// Ends the session without telling the peer (its transport is about to close anyway).

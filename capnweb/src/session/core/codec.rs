@@ -67,9 +67,13 @@ impl SessionExporter<'_> {
                         let s = s.clone();
                         return self.export_following(&s, promise, hops + 1);
                     }
+                    Some((Some(Ok(Value::Writable(w))), true)) => {
+                        let s = w.stub().clone();
+                        return self.export_following(&s, promise, hops + 1);
+                    }
                     Some((Some(result), true)) => {
-                        let settled = PromiseHook::ready(result.clone());
-                        return self.export_following(&settled, true, hops + 1);
+                        let (result, id) = (result.clone(), import.id);
+                        return self.export_resolution(id, result);
                     }
                     _ => {
                         return Err(WireError::Unserializable(
@@ -104,6 +108,27 @@ impl SessionExporter<'_> {
         st.exports
             .insert(id, ExportEntry::new(stub.clone(), Answer::Idle));
         Ok(WireRef::Export(id))
+    }
+}
+
+impl SessionExporter<'_> {
+    /// Exports what released import `id` settled to, as a promise: the same export each time,
+    /// so that a resolution containing the import itself does not make a new one per answer.
+    fn export_resolution(
+        &mut self,
+        id: i64,
+        result: Result<Value, RpcError>,
+    ) -> Result<WireRef, WireError> {
+        let known = self.st.imports.get(&id).and_then(|e| e.resolution_export);
+        if let Some(e) = known.and_then(|export| self.st.exports.get_mut(&export)) {
+            e.refcount += 1;
+            return Ok(WireRef::Promise(known.expect("found above")));
+        }
+        let exported = self.export_following(&PromiseHook::ready(result), true, 0)?;
+        if let (WireRef::Promise(export), Some(e)) = (&exported, self.st.imports.get_mut(&id)) {
+            e.resolution_export = Some(*export);
+        }
+        Ok(exported)
     }
 }
 

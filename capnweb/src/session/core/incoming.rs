@@ -14,13 +14,11 @@ use crate::value::Value;
 use crate::wire::{self, write_message, write_value, Expr, Message, WireError};
 
 impl Core {
-    /// Handles one incoming message; an error aborts the session.
-    pub(crate) fn handle(self: &Arc<Self>, text: &str) -> Result<(), RpcError> {
-        if self.lock().aborted.is_some() {
-            // Read in the same burst as an abort: nothing may join the emptied tables.
-            return Ok(());
-        }
+    /// Handles one incoming message; an error aborts the session. Returns whether to go on
+    /// reading (not after the peer's abort: what follows it in the same burst is ignored).
+    pub(crate) fn handle(self: &Arc<Self>, text: &str) -> Result<bool, RpcError> {
         let msg = wire::parse_message(text, &self.limits)?;
+        let aborts = matches!(msg, Message::Abort(_));
         match msg {
             Message::Push(e) => self.on_push(e, false),
             Message::Stream(e) => self.on_push(e, true),
@@ -50,6 +48,7 @@ impl Core {
                 Ok(())
             }
         }
+        .map(|()| !aborts)
     }
 
     pub(super) fn evaluate(self: &Arc<Self>, e: Expr) -> Result<Value, RpcError> {
@@ -105,6 +104,11 @@ impl Core {
             .then(|| poll_once(&stub))
             .flatten();
         let mut st = self.lock();
+        if st.aborted.is_some() {
+            // After an abort nothing joins the tables (it could hold the core in a cycle).
+            drop(st);
+            return Ok(());
+        }
         // Checked here, under the lock taken anyway: over the limit, the session aborts.
         st.check_export_room(self.limits.max_exports)?;
         let id = st.next_peer_push;
@@ -258,9 +262,12 @@ impl Core {
     pub(super) fn settle_import(self: &Arc<Self>, id: i64, result: Result<Value, RpcError>) {
         let mut st = self.lock();
         let aborted = st.aborted.is_some();
-        let Some(entry) = st.imports.get_mut(&id) else {
-            if let Ok(v) = result {
-                st.trash_values.push(v);
+        // After an abort a resolution is not kept: it could hold the core in a cycle.
+        let Some(entry) = st.imports.get_mut(&id).filter(|_| !aborted) else {
+            match result {
+                Ok(v) => st.trash_values.push(v),
+                Err(RpcError::Remote(e)) => st.trash_values.push(Value::Error(e)),
+                Err(_) => {}
             }
             return;
         };
@@ -279,7 +286,7 @@ impl Core {
         let waiters = std::mem::take(&mut entry.waiters);
         entry.resolution = Some(result);
         let refcount = entry.remote_refcount;
-        if !entry.released && !aborted {
+        if !entry.released {
             entry.released = true;
             st.outbox
                 .push(write_message(&Message::Release(id, refcount)));

@@ -48,8 +48,6 @@ pub(crate) struct Core {
     pub(crate) closed: watch::Sender<Option<RpcError>>,
     /// Signalled whenever the number of unanswered pulls drops to zero.
     pub(crate) idle: Notify,
-    /// Calls sent that no unit of work of `Client::run` logged, and not idempotent.
-    pub(crate) unlogged_calls: AtomicUsize,
 }
 
 /// Session cores alive in this process (see [`live_sessions`](crate::session::live_sessions)).
@@ -83,6 +81,8 @@ pub(crate) struct State {
     settled_waiters: Vec<Waker>,
     /// Set once the session task has stopped: tasks queued after that are dropped, not kept.
     ended: bool,
+    /// Calls sent that no unit of work of `Client::run` logged, and not idempotent.
+    pub(crate) unlogged_calls: usize,
 }
 
 pub(crate) struct ImportEntry {
@@ -95,6 +95,9 @@ pub(crate) struct ImportEntry {
     pub(crate) waiters: Waiters,
     /// For a `stream` call: what to do with its answer (the entry then goes away).
     on_settle: Option<(usize, StreamDone)>,
+    /// Once released and settled: the export standing for its resolution when it is sent on
+    /// (one for all, so that a resolution that contains the import itself is sent once).
+    resolution_export: Option<i64>,
 }
 
 impl ImportEntry {
@@ -107,6 +110,7 @@ impl ImportEntry {
             resolution: None,
             waiters: Waiters::None,
             on_settle: None,
+            resolution_export: None,
         }
     }
 }
@@ -220,6 +224,25 @@ impl State {
         Ok(())
     }
 
+    /// Fails every import still waiting for the peer's answer with `reason`. Their waiters go
+    /// to `waiters`, and the `stream` calls among them are returned: both to be woken and called
+    /// once unlocked.
+    fn fail_waiting_imports(
+        &mut self,
+        reason: &RpcError,
+        waiters: &mut Vec<Waker>,
+    ) -> Vec<(usize, StreamDone)> {
+        let mut streams = Vec::new();
+        for entry in self.imports.values_mut() {
+            if entry.resolution.is_none() {
+                std::mem::take(&mut entry.waiters).move_into(waiters);
+                streams.extend(entry.on_settle.take());
+                entry.resolution = Some(Err(reason.clone()));
+            }
+        }
+        streams
+    }
+
     /// A settled promise for import `id`'s resolution, if it has one: uses of the import go
     /// there directly instead of to the peer.
     fn settled(&self, id: i64) -> Option<Stub> {
@@ -254,7 +277,6 @@ impl Core {
             on_send_error,
             closed: watch::channel(None).0,
             idle: Notify::new(),
-            unlogged_calls: AtomicUsize::new(0),
         })
     }
 
@@ -308,30 +330,31 @@ impl Core {
         }
         st.aborted = Some(reason.clone());
         let mut waiters = std::mem::take(&mut st.settled_waiters);
-        let mut streams = Vec::new();
-        let mut dropped = Vec::new();
-        for entry in st.imports.values_mut() {
-            std::mem::take(&mut entry.waiters).move_into(&mut waiters);
-            streams.extend(entry.on_settle.take());
+        let streams = st.fail_waiting_imports(&reason, &mut waiters);
+        let State {
+            imports,
+            exports,
+            trash,
+            trash_values,
+            ..
+        } = &mut *st;
+        for entry in imports.values_mut() {
             // A resolution that holds handles (stubs, streams) may hold this session's own
             // imports: a cycle through the core that would never be freed. Those handles are
             // dead now anyway; the resolution becomes the reason. Plain data stays readable.
-            let keep = entry.resolution.as_ref().is_some_and(|r| !holds_handles(r));
-            if !keep {
+            if entry.resolution.as_ref().is_some_and(holds_handles) {
                 match entry.resolution.replace(Err(reason.clone())) {
-                    Some(Ok(v)) => dropped.push(v),
+                    Some(Ok(v)) => trash_values.push(v),
                     // Dropped unlocked too: its properties may hold handles.
-                    Some(Err(RpcError::Remote(e))) => dropped.push(Value::Error(e)),
+                    Some(Err(RpcError::Remote(e))) => trash_values.push(Value::Error(e)),
                     _ => {}
                 }
             }
         }
-        st.trash_values.append(&mut dropped);
-        let exports: Vec<ExportEntry> = st.exports.drain().map(|(_, e)| e).collect();
-        for e in exports {
-            st.trash.push(e.stub);
+        for (_, e) in exports.drain() {
+            trash.push(e.stub);
             if let Answer::Settled(Ok(v)) = e.answer {
-                st.trash_values.push(v);
+                trash_values.push(v);
             }
         }
         st.reverse.clear();
@@ -356,14 +379,7 @@ impl Core {
             .map(|e| e.stub.clone())
             .collect();
         let mut waiters = Vec::new();
-        let mut streams = Vec::new();
-        for entry in st.imports.values_mut() {
-            if entry.resolution.is_none() {
-                std::mem::take(&mut entry.waiters).move_into(&mut waiters);
-                streams.extend(entry.on_settle.take());
-                entry.resolution = Some(Err(reason.clone()));
-            }
-        }
+        let streams = st.fail_waiting_imports(&reason, &mut waiters);
         drop(st);
         waiters.into_iter().for_each(Waker::wake);
         for (size, done) in streams {

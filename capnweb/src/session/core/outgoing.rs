@@ -35,8 +35,7 @@ impl Core {
         }
         let mut text = String::with_capacity(64);
         if crate::client::run_log::sent() {
-            self.unlogged_calls
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            st.unlogged_calls += 1;
         }
         text.push_str("[\"push\",[\"pipeline\",");
         text.push_str(itoa::Buffer::new().format(id));
@@ -111,8 +110,7 @@ impl Core {
             instructions: instructions.to_vec(),
         }));
         if crate::client::run_log::sent() {
-            self.unlogged_calls
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            st.unlogged_calls += 1;
         }
         st.outbox.push(write_message(&Message::Push(remap)));
         let new_id = st.next_import;

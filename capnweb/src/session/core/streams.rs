@@ -64,6 +64,9 @@ impl Core {
     /// waits for a `["readable", id]` expression.
     pub(super) fn on_pipe(self: &Arc<Self>) -> Result<(), RpcError> {
         let mut st = self.lock();
+        if st.aborted.is_some() {
+            return Ok(());
+        }
         st.check_export_room(self.limits.max_exports)?;
         let (writable, readable) = local_pipe(self.limits.max_stream_buffer);
         let id = st.next_peer_push;
