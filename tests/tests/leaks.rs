@@ -67,6 +67,24 @@ const HOSTILE: &[&[&str]] = &[
         r#"["resolve",0,["promise",5]]"#,
         r#"["push",["pipeline",0,["echo"],[["promise",6]]]]"#,
     ],
+    // Found by the session fuzzer: an import resolved to itself, then sent on (a stack
+    // overflow); a peer naming an import id not allocated yet (a refcount underflow); an import
+    // resolved to a writable on itself, then sent on (answers looping without end).
+    &[
+        r#"["resolve",0,["export",0]]"#,
+        r#"["stream",["export",0]]"#,
+        r#"["push",0]"#,
+    ],
+    &[
+        r#"["push",["pipeline",0,["writeTo"],[["writable",4],22]]]"#,
+        r#"["abort",0]"#,
+    ],
+    &[
+        r#"["stream",{"a":["promise",-4],"result":["promise",-4]}]"#,
+        r#"["stream",["promise",-4]]"#,
+        r#"["resolve",-4,["writable",-4]]"#,
+        r#"["push",["pipeline",0,["makeCounter"],["s"]]]"#,
+    ],
     // Garbage: the session aborts.
     &[r#"["resolve",0,["promise",5]]"#, "not json"],
 ];
@@ -143,12 +161,6 @@ async fn sessions_free_everything_they_hold_whatever_the_peer_sent() {
     // A client session (no main object of its own, or a callback) given the same sequences by
     // a scripted server.
     for seq in HOSTILE {
-        // Known open: a client serving `writeTo` into the peer's writable sometimes keeps its
-        // core after the peer goes (about one run in two); the server side of the same sequence
-        // is freed, and checked above.
-        if seq[0].contains("writeTo") {
-            continue;
-        }
         for local_main in [None, Some(test_target())] {
             let (ours, mut theirs) = in_process::pair();
             let session = RpcSession::spawn(ours, local_main, SessionOptions::default());

@@ -1,13 +1,15 @@
 //! [`PromiseHook`]: a local promise (a call in progress, or its settled result) that any number
 //! of parties may await, and [`Resolution`], what resolving a hook returns.
 //!
-//! Every call a peer makes creates one of these, so it is built to cost one allocation: the
-//! hook is its own waker (no separate notifier), and waiting on it needs no box.
+//! Every call a peer makes creates one of these, so it is built to cost one allocation when the
+//! call finishes at once, and waiting on it needs no box. The computation's waker reaches the
+//! hook only weakly: a future may keep its own waker (a channel it awaits does), and a strong
+//! one would make a cycle that keeps an abandoned call, and whatever it holds, alive forever.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 
 use super::{BoxFuture, Stub};
@@ -32,6 +34,23 @@ struct State {
     waiters: Waiters,
     /// The future asked to be polled again while it was being polled.
     repoll: bool,
+    /// The waker the future is polled with, made once it did not finish at its first poll.
+    waker: Option<Waker>,
+}
+
+/// What the computation's waker holds: the hook, weakly (see the module's doc).
+struct Wakeup(Weak<PromiseHook>);
+
+impl Wake for Wakeup {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Some(hook) = self.0.upgrade() {
+            hook.progressed();
+        }
+    }
 }
 
 impl PromiseHook {
@@ -55,6 +74,7 @@ impl PromiseHook {
                 result,
                 waiters: Waiters::None,
                 repoll: false,
+                waker: None,
             }),
         })
     }
@@ -79,16 +99,28 @@ impl PromiseHook {
             return Poll::Pending;
         };
         st.repoll = false;
+        let known = st.waker.clone();
         drop(st);
-        // Polled with the hook itself as waker, so progress wakes every waiter.
-        let waker = Waker::from(self.clone());
-        // A method that panics fails its call, as a JavaScript method that throws: the waiters
-        // get the error and the session goes on. (The future is not polled again.)
-        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            future.as_mut().poll(&mut Context::from_waker(&waker))
-        }))
-        .unwrap_or_else(|_| Poll::Ready(Err(panicked())));
+        // Polled with a waker that wakes every waiter on progress. Most calls finish at their
+        // first poll, which needs none: that one goes with a no-op waker, and a call still
+        // pending is polled again at once with a real one.
+        let mut made = None;
+        let polled = match &known {
+            Some(waker) => poll_guarded(&mut future, waker),
+            None => match poll_guarded(&mut future, Waker::noop()) {
+                Poll::Pending => {
+                    let waker = Waker::from(Arc::new(Wakeup(Arc::downgrade(self))));
+                    let polled = poll_guarded(&mut future, &waker);
+                    made = Some(waker);
+                    polled
+                }
+                ready => ready,
+            },
+        };
         let mut st = self.lock();
+        if made.is_some() {
+            st.waker = made;
+        }
         match polled {
             Poll::Ready(result) => {
                 st.result = Some(result.clone());
@@ -113,18 +145,24 @@ impl PromiseHook {
     }
 }
 
-impl Wake for PromiseHook {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
+impl PromiseHook {
+    /// The computation was woken: every waiter polls again (one of them drives it).
+    fn progressed(&self) {
         let mut st = self.lock();
         st.repoll = true;
         let waiters = std::mem::take(&mut st.waiters);
         drop(st);
         waiters.wake();
     }
+}
+
+/// Polls `future` once with `waker`. A method that panics fails its call, as a JavaScript method
+/// that throws: the waiters get the error and the session goes on (it is not polled again).
+fn poll_guarded(future: &mut BoxFuture<Output>, waker: &Waker) -> Poll<Output> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| {
+        future.as_mut().poll(&mut Context::from_waker(waker))
+    }))
+    .unwrap_or_else(|_| Poll::Ready(Err(panicked())))
 }
 
 /// The error of a call whose method panicked.
@@ -227,6 +265,37 @@ mod tests {
             .expect("join");
         assert_eq!(v.expect("ok"), Value::from(7));
         assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn an_abandoned_call_whose_future_keeps_its_waker_is_freed() {
+        /// Counts its drops: the future holding it was freed.
+        struct Dropped(Arc<AtomicUsize>);
+        impl Drop for Dropped {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = oneshot::channel::<()>();
+        let guard = Dropped(dropped.clone());
+        let stub = PromiseHook::pending(async move {
+            let _guard = guard;
+            // The receiver keeps the waker it is polled with: the hook's, if it were its own.
+            let _ = rx.await;
+            Ok(Value::Null)
+        });
+        assert!(
+            wait(&stub).now_or_never().is_none(),
+            "waiting on the channel"
+        );
+        drop(stub);
+        assert_eq!(
+            dropped.load(Ordering::SeqCst),
+            1,
+            "the abandoned call is still alive"
+        );
+        drop(tx);
     }
 
     #[tokio::test]
