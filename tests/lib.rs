@@ -6,6 +6,21 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use capnweb::{Number, Value};
+
+pub mod faulty {
+    //! The interface of `bin/fault_server.rs`, the server process the fault tests kill.
+    #![allow(missing_docs)]
+    use capnweb::{rpc_interface, RpcError};
+
+    #[rpc_interface]
+    pub trait Faulty {
+        /// A side effect: must never run twice for one call.
+        async fn bump(&self, tag: f64) -> Result<f64, RpcError>;
+        /// Safe to repeat.
+        #[rpc(idempotent)]
+        async fn ping(&self) -> Result<f64, RpcError>;
+    }
+}
 use serde_json::{json, Value as Json};
 
 /// The folder of the Node harness, with its packages installed: the first call runs `npm ci`
