@@ -216,7 +216,9 @@ async fn batch(
     }
     // The body, within the time limit and the buffer budget (held until the answer is made).
     let share = config.budget.share();
-    let mut body = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+    // Sized from the declared length only up to a small bound: a peer declaring 32 MiB and
+    // sending nothing must not make the server reserve it outside the budget.
+    let mut body = Vec::with_capacity(declared.map_or(0, |n| n.min(64 * 1024) as usize));
     let mut chunks = req.into_body().into_data_stream();
     let deadline = tokio::time::Instant::now() + config.body_timeout;
     loop {
