@@ -85,6 +85,15 @@ const HOSTILE: &[&[&str]] = &[
         r#"["resolve",-4,["writable",-4]]"#,
         r#"["push",["pipeline",0,["makeCounter"],["s"]]]"#,
     ],
+    // A rejection whose error holds a stub on the session (found by the fuzzer as a deadlock:
+    // the error was dropped under the session's lock when its import went).
+    &[r#"["reject",1,["error","Error","m","",{"x":["export",-1]}]]"#],
+    &[
+        r#"["push",["pipeline",0,["echo"],[["promise",-2]]]]"#,
+        r#"["reject",-2,["error","Error","m","",{"x":["export",-3]}]]"#,
+        r#"["pull",1]"#,
+        r#"["release",1,1]"#,
+    ],
     // Garbage: the session aborts.
     &[r#"["resolve",0,["promise",5]]"#, "not json"],
 ];
@@ -102,6 +111,16 @@ async fn wait_for_count(expected: usize) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_free_everything_they_hold_whatever_the_peer_sent() {
+    // A deadlock would hang the test (and CI) instead of failing it.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watched = done.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(120));
+        if !watched.load(std::sync::atomic::Ordering::SeqCst) {
+            eprintln!("the leak test hung for 120 s (a deadlock?)");
+            std::process::abort();
+        }
+    });
     let before = live_sessions();
 
     // A real server, real WebSocket peers sending each sequence, many times over.
@@ -192,4 +211,5 @@ async fn sessions_free_everything_they_hold_whatever_the_peer_sent() {
     let _ = stop.send(());
     task.await.unwrap().unwrap();
     assert_eq!(wait_for_count(before).await, before);
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
 }

@@ -362,3 +362,42 @@ async fn a_method_that_panics_fails_its_call_and_the_session_goes_on() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejection_holding_a_stub_of_the_session_is_freed_without_deadlock() {
+    // Our session, with no main of its own; the peer is scripted.
+    let (ours, mut peer) = in_process::pair();
+    let session = RpcSession::spawn(ours, None, SessionOptions::default());
+    let call = session.main().call("x", vec![]);
+    let err = call.resolve();
+    // The peer rejects the call with an error whose properties hold a stub it exports.
+    let push = peer.next().await.unwrap().unwrap();
+    assert!(push.starts_with("[\"push\""), "{push}");
+    let reject = r#"["reject",1,["error","Error","m","",{"x":["export",-1]}]]"#;
+    peer.send(reject.to_string()).await.unwrap();
+    let err = err.await.unwrap_err();
+    assert!(err.to_string().contains('m'), "{err}");
+    drop(err);
+    // Dropping the call releases the import, and with it the error that holds a stub on the
+    // same session: that must not take the session's lock twice.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(call);
+        let _ = tx.send(());
+    });
+    assert!(
+        rx.recv_timeout(Duration::from_secs(5)).is_ok(),
+        "dropping the call deadlocked"
+    );
+    // The session goes on: the peer gets the releases.
+    let mut released = Vec::new();
+    while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_millis(200), peer.next()).await
+    {
+        released.push(m);
+    }
+    assert!(
+        released.iter().any(|m| m == "[\"release\",-1,1]"),
+        "{released:?}"
+    );
+    assert!(!session.is_closed());
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 
 use super::codec::{SessionExporter, SessionImporter, Started};
-use super::{release_export, Answer, Core, ExportEntry, State};
+use super::{discard, release_export, Answer, Core, ExportEntry, State};
 use crate::error::RpcError;
 use crate::eval::evaluate;
 use crate::stub::{BoxFuture, PromiseHook, Stub};
@@ -157,7 +157,7 @@ impl Core {
         log_failure(&result);
         let mut st = self.lock();
         let Some(entry) = st.exports.get_mut(&id) else {
-            return;
+            return discard(&mut st.trash_values, result);
         };
         match entry.answer {
             Answer::Running { pulled: true } => {
@@ -202,9 +202,7 @@ impl Core {
         }
         text.push(']');
         st.outbox.push(text);
-        if let Ok(v) = result {
-            st.trash_values.push(v);
-        }
+        discard(&mut st.trash_values, result);
         // A `stream` call's export goes once it is answered.
         if st.exports.get(&id).is_some_and(|e| e.auto_release) {
             release_export(st, id, 1);
@@ -264,15 +262,10 @@ impl Core {
         let aborted = st.aborted.is_some();
         // After an abort a resolution is not kept: it could hold the core in a cycle.
         let Some(entry) = st.imports.get_mut(&id).filter(|_| !aborted) else {
-            match result {
-                Ok(v) => st.trash_values.push(v),
-                Err(RpcError::Remote(e)) => st.trash_values.push(Value::Error(e)),
-                Err(_) => {}
-            }
-            return;
+            return discard(&mut st.trash_values, result);
         };
         if entry.resolution.is_some() {
-            return;
+            return discard(&mut st.trash_values, result);
         }
         if entry.on_settle.is_some() {
             // A `stream` call: answered once, implicitly released by the peer.

@@ -343,18 +343,15 @@ impl Core {
             // imports: a cycle through the core that would never be freed. Those handles are
             // dead now anyway; the resolution becomes the reason. Plain data stays readable.
             if entry.resolution.as_ref().is_some_and(holds_handles) {
-                match entry.resolution.replace(Err(reason.clone())) {
-                    Some(Ok(v)) => trash_values.push(v),
-                    // Dropped unlocked too: its properties may hold handles.
-                    Some(Err(RpcError::Remote(e))) => trash_values.push(Value::Error(e)),
-                    _ => {}
+                if let Some(old) = entry.resolution.replace(Err(reason.clone())) {
+                    discard(trash_values, old);
                 }
             }
         }
         for (_, e) in exports.drain() {
             trash.push(e.stub);
-            if let Answer::Settled(Ok(v)) = e.answer {
-                trash_values.push(v);
+            if let Answer::Settled(result) = e.answer {
+                discard(trash_values, result);
             }
         }
         st.reverse.clear();
@@ -471,6 +468,16 @@ pub(crate) fn recycle<T>(buffer: &mut Vec<T>) {
     }
 }
 
+/// Keeps `result` to be dropped once unlocked (see `Guard`): a value, or an error's properties,
+/// may hold handles on this session, whose drop takes the lock.
+fn discard(trash: &mut Vec<Value>, result: Result<Value, RpcError>) {
+    match result {
+        Ok(v) => trash.push(v),
+        Err(RpcError::Remote(e)) => trash.push(Value::Error(e)),
+        Err(_) => {}
+    }
+}
+
 /// Whether a resolution holds anything that may refer to a session (a stub, a stream).
 fn holds_handles(result: &Result<Value, RpcError>) -> bool {
     fn value(v: &Value) -> bool {
@@ -502,8 +509,12 @@ fn release_export(st: &mut State, id: i64, n: u64) {
             if st.reverse.get(&entry.stub.key()) == Some(&id) {
                 st.reverse.remove(&entry.stub.key());
             }
-            if matches!(entry.answer, Answer::Running { pulled: true }) {
-                st.pending_pulls = st.pending_pulls.saturating_sub(1);
+            match entry.answer {
+                Answer::Running { pulled: true } => {
+                    st.pending_pulls = st.pending_pulls.saturating_sub(1);
+                }
+                Answer::Settled(result) => discard(&mut st.trash_values, result),
+                _ => {}
             }
             st.trash.push(entry.stub);
         }

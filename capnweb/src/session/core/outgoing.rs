@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::codec::SessionExporter;
-use super::{not_delivered, Core, ImportEntry};
+use super::{discard, not_delivered, Core, ImportEntry};
 use crate::error::RpcError;
 use crate::session::import::ImportHook;
 use crate::stub::Stub;
@@ -146,8 +146,8 @@ impl Core {
             st.outbox
                 .push(write_message(&Message::Release(id, entry.remote_refcount)));
         }
-        if let Some(Ok(v)) = entry.resolution {
-            st.trash_values.push(v);
+        if let Some(result) = entry.resolution {
+            discard(&mut st.trash_values, result);
         }
     }
 }
