@@ -94,6 +94,10 @@ const HOSTILE: &[&[&str]] = &[
         r#"["pull",1]"#,
         r#"["release",1,1]"#,
     ],
+    // A call whose argument is rejected with a value holding the call itself (and one of the
+    // peer's stubs): the call's error holds the call, a cycle of promises (found by the
+    // fuzzer under LeakSanitizer).
+    &[r#"["reject",-2,[[["pipeline",0,["echo"],[["promise",-2]]],["export",-3]]]]"#],
     // Garbage: the session aborts.
     &[r#"["resolve",0,["promise",5]]"#, "not json"],
 ];

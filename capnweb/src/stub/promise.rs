@@ -121,6 +121,12 @@ impl PromiseHook {
         if made.is_some() {
             st.waker = made;
         }
+        if let Some(cancelled) = st.result.clone() {
+            // Cancelled while we polled: what it computed, or was computing, goes.
+            drop(st);
+            drop((future, polled));
+            return Poll::Ready(cancelled);
+        }
         match polled {
             Poll::Ready(result) => {
                 st.result = Some(result.clone());
@@ -146,6 +152,19 @@ impl PromiseHook {
 }
 
 impl PromiseHook {
+    /// Settles it with `reason` in place of whatever it was doing or had given, and drops its
+    /// computation and result: its session has ended. Promises can hold each other (a result
+    /// containing the call that waited for it, say), in cycles nothing else would free.
+    pub(crate) fn cancel(&self, reason: &RpcError) {
+        let mut st = self.lock();
+        let future = st.future.take();
+        let result = st.result.replace(Err(reason.clone()));
+        let waiters = std::mem::take(&mut st.waiters);
+        drop(st);
+        drop((future, result));
+        waiters.wake();
+    }
+
     /// The computation was woken: every waiter polls again (one of them drives it).
     fn progressed(&self) {
         let mut st = self.lock();

@@ -78,6 +78,7 @@ impl Core {
             // Calls nested in the expression run now, as they would in JavaScript.
             let mut st = self.lock();
             for call in started.calls() {
+                st.track_call(&call);
                 st.tasks.push(Box::pin(call.0.resolve().map(drop)));
             }
         }
@@ -113,6 +114,10 @@ impl Core {
         st.check_export_room(self.limits.max_exports)?;
         let id = st.next_peer_push;
         st.next_peer_push += 1;
+        if running && settled.is_none() {
+            // Still running: cancelled if the session ends first.
+            st.track_call(&stub);
+        }
         let answer = if let Some(result) = settled {
             log_failure(&result);
             Answer::Settled(result)

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::Waker;
 
 use tokio::sync::{watch, Notify};
@@ -24,7 +24,7 @@ use super::import::ImportHook;
 use super::SendErrorHook;
 use crate::error::RpcError;
 use crate::stream::ReadableStream;
-use crate::stub::{BoxFuture, PromiseHook, Stub};
+use crate::stub::{BoxFuture, Hook, PromiseHook, Stub};
 use crate::value::{ErrorValue, Value};
 use crate::waiters::Waiters;
 use crate::wire::{self, write_value, Limits, WireError};
@@ -83,6 +83,10 @@ pub(crate) struct State {
     ended: bool,
     /// Calls sent that no unit of work of `Client::run` logged, and not idempotent.
     pub(crate) unlogged_calls: usize,
+    /// The local calls the peer's messages started, weakly: cancelled when the session ends.
+    calls: Vec<Weak<dyn Hook>>,
+    /// How many of `calls` were alive when it was last pruned.
+    calls_alive: usize,
 }
 
 pub(crate) struct ImportEntry {
@@ -224,6 +228,17 @@ impl State {
         Ok(())
     }
 
+    /// Keeps a weak handle on `call`, a local call a peer's message started, to cancel it when
+    /// the session ends. Pruned when it has doubled since it last was, so it stays within twice
+    /// the calls alive at once.
+    pub(super) fn track_call(&mut self, call: &Stub) {
+        self.calls.push(Arc::downgrade(&call.0));
+        if self.calls.len() >= (2 * self.calls_alive).max(64) {
+            self.calls.retain(|c| c.strong_count() > 0);
+            self.calls_alive = self.calls.len();
+        }
+    }
+
     /// Fails every import still waiting for the peer's answer with `reason`. Their waiters go
     /// to `waiters`, and the `stream` calls among them are returned: both to be woken and called
     /// once unlocked.
@@ -336,6 +351,7 @@ impl Core {
             exports,
             trash,
             trash_values,
+            calls,
             ..
         } = &mut *st;
         for entry in imports.values_mut() {
@@ -349,6 +365,9 @@ impl Core {
             }
         }
         for (_, e) in exports.drain() {
+            if e.stub.downcast::<PromiseHook>().is_some() {
+                calls.push(Arc::downgrade(&e.stub.0));
+            }
             trash.push(e.stub);
             if let Answer::Settled(result) = e.answer {
                 discard(trash_values, result);
@@ -356,7 +375,14 @@ impl Core {
         }
         st.reverse.clear();
         st.pending_pulls = 0;
+        let calls = std::mem::take(&mut st.calls);
         drop(st);
+        // Unlocked: a cancelled call drops what it held, which may take the lock.
+        for call in calls.iter().filter_map(Weak::upgrade) {
+            if let Some(promise) = call.as_any().downcast_ref::<PromiseHook>() {
+                promise.cancel(&reason);
+            }
+        }
         self.idle.notify_waiters();
         waiters.into_iter().for_each(Waker::wake);
         for (size, done) in streams {
