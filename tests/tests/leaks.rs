@@ -98,6 +98,16 @@ const HOSTILE: &[&[&str]] = &[
     // peer's stubs): the call's error holds the call, a cycle of promises (found by the
     // fuzzer under LeakSanitizer).
     &[r#"["reject",-2,[[["pipeline",0,["echo"],[["promise",-2]]],["export",-3]]]]"#],
+    // More calls than `max_in_flight` (4 here) waiting on promises the peer never settles,
+    // then it goes: the session must still be reading to see it go.
+    &[
+        r#"["push",["pipeline",0,["echo"],[["promise",-4]]]]"#,
+        r#"["push",["pipeline",0,["echo"],[["promise",-5]]]]"#,
+        r#"["push",["pipeline",0,["echo"],[["promise",-6]]]]"#,
+        r#"["push",["pipeline",0,["echo"],[["promise",-7]]]]"#,
+        r#"["push",["pipeline",0,["echo"],[["promise",-8]]]]"#,
+        r#"["push",["pipeline",0,["echo"],[["promise",-9]]]]"#,
+    ],
     // Garbage: the session aborts.
     &[r#"["resolve",0,["promise",5]]"#, "not json"],
 ];
@@ -129,9 +139,11 @@ async fn sessions_free_everything_they_hold_whatever_the_peer_sent() {
 
     // A real server, real WebSocket peers sending each sequence, many times over.
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = Server::bind("127.0.0.1:0").shutdown_on(async {
-        let _ = stopped.await;
-    });
+    let server = Server::bind("127.0.0.1:0")
+        .options(SessionOptions::default().max_in_flight(4))
+        .shutdown_on(async {
+            let _ = stopped.await;
+        });
     let (addr, serve) = server.listen(test_target).await.unwrap();
     let task = tokio::spawn(serve);
     let url = format!("ws://{addr}/");

@@ -401,3 +401,30 @@ async fn a_rejection_holding_a_stub_of_the_session_is_freed_without_deadlock() {
     );
     assert!(!session.is_closed());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_waiting_on_the_peer_do_not_stop_the_session_reading_it() {
+    // At most two calls in flight; five wait on promises the peer settles only afterwards.
+    let (a, mut peer) = in_process::pair();
+    let options = SessionOptions::default().max_in_flight(2);
+    let _session = RpcSession::spawn(a, Some(test_target()), options);
+    let mut frames = Vec::new();
+    for i in 1..=5 {
+        frames.push(format!(
+            r#"["push",["pipeline",0,["echo"],[["promise",-{i}]]]]"#
+        ));
+        frames.push(format!(r#"["pull",{i}]"#));
+    }
+    for i in 1..=5 {
+        frames.push(format!(r#"["resolve",-{i},{i}]"#));
+    }
+    let frames: Vec<&str> = frames.iter().map(String::as_str).collect();
+    let mut answers: Vec<String> = exchange(&mut peer, &frames, 10)
+        .await
+        .into_iter()
+        .filter(|m| m.starts_with("[\"resolve\""))
+        .collect();
+    answers.sort();
+    let expected: Vec<String> = (1..=5).map(|i| format!("[\"resolve\",{i},{i}]")).collect();
+    assert_eq!(answers, expected);
+}

@@ -118,7 +118,9 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
             idle_at = Some(Instant::now() + d);
         }
 
-        let room = tasks.len() < options.max_in_flight;
+        // Calls waiting for the peer are not counted: their answers must still be read.
+        let waiting = core.waiting_on_peer.load(Ordering::Relaxed);
+        let room = tasks.len().saturating_sub(waiting) < options.max_in_flight;
         tokio::select! {
             msg = transport.next(), if reading && room => {
                 core.driving.store(true, Ordering::SeqCst);
@@ -129,7 +131,8 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
                 for _ in 0..READ_BURST {
                     // Count the calls this burst started too.
                     let queued = core.queued_tasks.load(Ordering::Relaxed);
-                    if !reading || tasks.len() + queued >= options.max_in_flight {
+                    let waiting = core.waiting_on_peer.load(Ordering::Relaxed);
+                    if !reading || (tasks.len() + queued).saturating_sub(waiting) >= options.max_in_flight {
                         tasks.extend(core.take_tasks());
                         break;
                     }

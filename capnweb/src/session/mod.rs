@@ -67,7 +67,9 @@ pub struct SessionOptions {
     /// What is accepted from the peer.
     pub limits: Limits,
     /// Calls from the peer that may run at once; beyond it the session stops reading from the
-    /// transport until some finish (backpressure, not a growing queue). Default 1024.
+    /// transport until some finish (backpressure, not a growing queue). Calls waiting for the
+    /// peer (on a promise it sent) do not count: what settles them must still be read, and so
+    /// must the peer's leaving. Those are bounded by `limits.max_exports`. Default 1024.
     pub max_in_flight: usize,
     /// Ends the session when nothing was received and no call ran for this long. Default none.
     pub idle_timeout: Option<Duration>,

@@ -282,6 +282,7 @@ impl Core {
             return;
         }
         let waiters = std::mem::take(&mut entry.waiters);
+        let woken = waiters.len();
         entry.resolution = Some(result);
         let refcount = entry.remote_refcount;
         if !entry.released {
@@ -290,6 +291,7 @@ impl Core {
                 .push(write_message(&Message::Release(id, refcount)));
         }
         // Woken by the session task once its read burst is handled.
+        st.waiting_on_peer = st.waiting_on_peer.saturating_sub(woken);
         waiters.move_into(&mut st.settled_waiters);
     }
 }

@@ -41,6 +41,10 @@ pub(crate) struct Core {
     pub(crate) driving: AtomicBool,
     /// How many tasks wait in the state for the session task (read without the lock).
     pub(crate) queued_tasks: AtomicUsize,
+    /// How many tasks wait for the peer to settle an import (read without the lock): they do
+    /// not count against `max_in_flight`, whose backpressure stops reading, or a peer could
+    /// leave them waiting for what it would then never be read sending.
+    pub(crate) waiting_on_peer: AtomicUsize,
     pub(crate) limits: Limits,
     /// Sees (and may change) every error before it is sent to the peer.
     on_send_error: Option<SendErrorHook>,
@@ -83,6 +87,8 @@ pub(crate) struct State {
     ended: bool,
     /// Calls sent that no unit of work of `Client::run` logged, and not idempotent.
     pub(crate) unlogged_calls: usize,
+    /// Tasks registered on the waiters of imports (see `Core::waiting_on_peer`).
+    pub(crate) waiting_on_peer: usize,
     /// The local calls the peer's messages started, weakly: cancelled when the session ends.
     calls: Vec<Weak<dyn Hook>>,
     /// How many of `calls` were alive when it was last pruned.
@@ -184,6 +190,9 @@ impl Drop for Guard<'_> {
             self.core
                 .queued_tasks
                 .store(g.tasks.len(), Ordering::Relaxed);
+            self.core
+                .waiting_on_peer
+                .store(g.waiting_on_peer, Ordering::Relaxed);
             let trash = (!g.trash.is_empty() || !g.trash_values.is_empty()).then(|| {
                 (
                     std::mem::take(&mut g.trash),
@@ -250,7 +259,9 @@ impl State {
         let mut streams = Vec::new();
         for entry in self.imports.values_mut() {
             if entry.resolution.is_none() {
-                std::mem::take(&mut entry.waiters).move_into(waiters);
+                let taken = std::mem::take(&mut entry.waiters);
+                self.waiting_on_peer = self.waiting_on_peer.saturating_sub(taken.len());
+                taken.move_into(waiters);
                 streams.extend(entry.on_settle.take());
                 entry.resolution = Some(Err(reason.clone()));
             }
@@ -288,6 +299,7 @@ impl Core {
             wake: Notify::new(),
             driving: AtomicBool::new(false),
             queued_tasks: AtomicUsize::new(0),
+            waiting_on_peer: AtomicUsize::new(0),
             limits,
             on_send_error,
             closed: watch::channel(None).0,
