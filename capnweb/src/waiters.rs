@@ -14,31 +14,19 @@ pub(crate) enum Waiters {
 impl Waiters {
     /// Adds `waker` unless it would wake a task already waiting (or nobody: a no-op waker, as a
     /// first poll to see whether a call is done at once uses).
-    /// Returns whether it was added.
-    pub(crate) fn register(&mut self, waker: &Waker) -> bool {
+    pub(crate) fn register(&mut self, waker: &Waker) {
         if waker.will_wake(Waker::noop()) {
-            return false;
+            return;
         }
         match self {
             Waiters::None => *self = Waiters::One(waker.clone()),
-            Waiters::One(first) if first.will_wake(waker) => return false,
+            Waiters::One(first) if first.will_wake(waker) => {}
             Waiters::One(first) => *self = Waiters::Many(vec![first.clone(), waker.clone()]),
             Waiters::Many(all) => {
-                if all.iter().any(|w| w.will_wake(waker)) {
-                    return false;
+                if !all.iter().any(|w| w.will_wake(waker)) {
+                    all.push(waker.clone());
                 }
-                all.push(waker.clone());
             }
-        }
-        true
-    }
-
-    /// How many tasks wait.
-    pub(crate) fn len(&self) -> usize {
-        match self {
-            Waiters::None => 0,
-            Waiters::One(_) => 1,
-            Waiters::Many(all) => all.len(),
         }
     }
 

@@ -428,3 +428,32 @@ async fn calls_waiting_on_the_peer_do_not_stop_the_session_reading_it() {
     let expected: Vec<String> = (1..=5).map(|i| format!("[\"resolve\",{i},{i}]")).collect();
     assert_eq!(answers, expected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_beyond_the_queue_abort_the_session_saying_so() {
+    let (a, mut peer) = in_process::pair();
+    let options = SessionOptions::default().max_in_flight(1).max_queued(3);
+    let session = RpcSession::spawn(a, Some(test_target()), options);
+    for i in 1..=10 {
+        let push = format!(r#"["push",["pipeline",0,["echo"],[["promise",-{i}]]]]"#);
+        if peer.send(push).await.is_err() {
+            break;
+        }
+    }
+    let reason = tokio::time::timeout(Duration::from_secs(5), session.closed())
+        .await
+        .expect("the session aborts");
+    assert!(
+        reason.to_string().contains("calls waiting to run"),
+        "{reason}"
+    );
+    let mut abort = None;
+    while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_millis(200), peer.next()).await
+    {
+        if m.starts_with("[\"abort\"") {
+            abort = Some(m);
+        }
+    }
+    let abort = abort.expect("the peer is told why");
+    assert!(abort.contains("calls waiting to run"), "{abort}");
+}

@@ -1,9 +1,12 @@
 //! The one task that runs a session: reads messages, runs the calls they start, and writes
 //! answers in batches (feed every waiting message, flush once).
 //!
-//! It stops reading while `max_in_flight` calls run (backpressure), and ends the session when it
-//! has been idle for `idle_timeout` or has reached `max_age`.
+//! It runs at most `max_in_flight` of the peer's pending calls at once; the others wait their
+//! turn, in order, up to `max_queued` (beyond, the session aborts). It never stops reading: what
+//! settles a waiting call comes from the peer, and so does its leaving. It ends the session when
+//! it has been idle for `idle_timeout` or has reached `max_age`.
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -20,6 +23,7 @@ use super::SessionOptions;
 use crate::error::RpcError;
 use crate::stub::BoxFuture;
 use crate::transport::Transport;
+use crate::wire::WireError;
 
 /// How many ready incoming messages are handled before answers are written.
 const READ_BURST: usize = 256;
@@ -68,6 +72,8 @@ pub(crate) async fn run(core: Arc<Core>, transport: impl Transport, options: Ses
 async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionOptions) {
     let metrics = options.metrics.as_deref();
     let mut tasks = FuturesUnordered::new();
+    // Calls waiting for a place among the `max_in_flight` running ones.
+    let mut waiting = VecDeque::new();
     // Buffers swapped with the shared state's each burst (see `Core::take_work`).
     let (mut out, mut new_tasks, mut woken) = (Vec::new(), Vec::new(), Vec::new());
     let mut reading = true;
@@ -84,7 +90,25 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
         loop {
             let aborted = core.take_work(&mut out, &mut new_tasks);
             let mut progressed = !new_tasks.is_empty();
-            start(&mut tasks, &mut new_tasks).await;
+            let room = Room {
+                waiting: &mut waiting,
+                max: options.max_in_flight,
+            };
+            progressed |= start(&mut tasks, &mut new_tasks, room).await;
+            core.pending_calls
+                .store(tasks.len() + waiting.len(), Ordering::Relaxed);
+            if waiting.len() > options.max_queued {
+                waiting.clear();
+                let limit = options.max_queued;
+                core.abort(
+                    RpcError::Protocol(WireError::LimitExceeded {
+                        what: "the calls waiting to run (max_in_flight are running)",
+                        limit,
+                    }),
+                    true,
+                );
+                continue;
+            }
             while let Some(Some(())) = tasks.next().now_or_never() {
                 progressed = true;
             }
@@ -113,27 +137,20 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
                 break;
             }
         }
-        if let (Some(d), false) = (idle_timeout, tasks.is_empty()) {
+        if let (Some(d), false) = (idle_timeout, tasks.is_empty() && waiting.is_empty()) {
             // Calls running are not idleness.
             idle_at = Some(Instant::now() + d);
         }
 
-        // Calls waiting for the peer are not counted: their answers must still be read.
-        let waiting = core.waiting_on_peer.load(Ordering::Relaxed);
-        let room = tasks.len().saturating_sub(waiting) < options.max_in_flight;
         tokio::select! {
-            msg = transport.next(), if reading && room => {
+            msg = transport.next(), if reading => {
                 core.driving.store(true, Ordering::SeqCst);
                 if let Some(d) = idle_timeout {
                     idle_at = Some(Instant::now() + d);
                 }
                 reading = on_message(&core, msg, metrics);
                 for _ in 0..READ_BURST {
-                    // Count the calls this burst started too.
-                    let queued = core.queued_tasks.load(Ordering::Relaxed);
-                    let waiting = core.waiting_on_peer.load(Ordering::Relaxed);
-                    if !reading || (tasks.len() + queued).saturating_sub(waiting) >= options.max_in_flight {
-                        tasks.extend(core.take_tasks());
+                    if !reading {
                         break;
                     }
                     match transport.next().now_or_never() {
@@ -156,18 +173,44 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
     }
 }
 
-/// Polls each new task once, and keeps only those not done yet: most calls finish at once, and
-/// need no place in the set of running tasks.
-async fn start(tasks: &mut FuturesUnordered<BoxFuture<()>>, new_tasks: &mut Vec<BoxFuture<()>>) {
+/// The calls waiting for a place, and how many may run at once.
+struct Room<'a> {
+    waiting: &'a mut VecDeque<BoxFuture<()>>,
+    max: usize,
+}
+
+/// Starts tasks while fewer than `room.max` run: those waiting first, in the order they came,
+/// then the new ones; the rest wait. Each is polled once when started, and kept only if not done
+/// yet: most calls finish at once, and need no place. Returns whether any started.
+async fn start(
+    tasks: &mut FuturesUnordered<BoxFuture<()>>,
+    new_tasks: &mut Vec<BoxFuture<()>>,
+    room: Room<'_>,
+) -> bool {
     // `move`: the closure holds `&mut` (Send), not the `&` that `push` takes (needs Sync).
     std::future::poll_fn(move |cx| {
-        for mut task in new_tasks.drain(..) {
+        let mut started = false;
+        let mut run = |mut task: BoxFuture<()>, tasks: &mut FuturesUnordered<_>| {
+            started = true;
             if task.as_mut().poll(cx).is_pending() {
                 tasks.push(task);
             }
+        };
+        while tasks.len() < room.max {
+            let Some(task) = room.waiting.pop_front() else {
+                break;
+            };
+            run(task, tasks);
+        }
+        for task in new_tasks.drain(..) {
+            if tasks.len() < room.max && room.waiting.is_empty() {
+                run(task, tasks);
+            } else {
+                room.waiting.push_back(task);
+            }
         }
         recycle(new_tasks);
-        Poll::Ready(())
+        Poll::Ready(started)
     })
     .await
 }

@@ -66,11 +66,13 @@ pub type SendErrorHook = Arc<dyn Fn(&mut ErrorValue) + Send + Sync>;
 pub struct SessionOptions {
     /// What is accepted from the peer.
     pub limits: Limits,
-    /// Calls from the peer that may run at once; beyond it the session stops reading from the
-    /// transport until some finish (backpressure, not a growing queue). Calls waiting for the
-    /// peer (on a promise it sent) do not count: what settles them must still be read, and so
-    /// must the peer's leaving. Those are bounded by `limits.max_exports`. Default 1024.
+    /// Calls from the peer that may be pending at once (calls that finish when first run take
+    /// no place); the others wait their turn, in order. Default 1024.
     pub max_in_flight: usize,
+    /// Calls that may wait for a place among `max_in_flight`; beyond, the session aborts with a
+    /// reason naming this limit. The session never stops reading instead: the messages that
+    /// settle waiting calls come from the peer, and so does its leaving. Default 16,384.
+    pub max_queued: usize,
     /// Ends the session when nothing was received and no call ran for this long. Default none.
     pub idle_timeout: Option<Duration>,
     /// Ends the session, normally, once it is this old (so a server can drain). Default none.
@@ -87,6 +89,7 @@ impl std::fmt::Debug for SessionOptions {
         f.debug_struct("SessionOptions")
             .field("limits", &self.limits)
             .field("max_in_flight", &self.max_in_flight)
+            .field("max_queued", &self.max_queued)
             .field("idle_timeout", &self.idle_timeout)
             .field("max_age", &self.max_age)
             .field("metrics", &self.metrics.is_some())
@@ -100,6 +103,7 @@ impl Default for SessionOptions {
         SessionOptions {
             limits: Limits::default(),
             max_in_flight: 1024,
+            max_queued: 16 * 1024,
             idle_timeout: None,
             max_age: None,
             metrics: None,
@@ -118,6 +122,12 @@ impl SessionOptions {
     /// Sets how many of the peer's calls may run at once.
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.max_in_flight = n.max(1);
+        self
+    }
+
+    /// Sets how many of the peer's calls may wait to run.
+    pub fn max_queued(mut self, n: usize) -> Self {
+        self.max_queued = n;
         self
     }
 
@@ -196,7 +206,12 @@ impl RpcSession {
         let main = local_main.unwrap_or_else(|| {
             Stub::broken(RpcError::error("This connection has no main object."))
         });
-        let core = Core::new(main, options.limits, options.on_send_error.clone());
+        let core = Core::new(
+            main,
+            options.limits,
+            options.max_in_flight,
+            options.on_send_error.clone(),
+        );
         let run = driver::run(core.clone(), transport, options);
         (RpcSession { core }, run)
     }

@@ -101,7 +101,8 @@ impl Core {
         // Most calls finish when first polled: run now (as the reference runs a call when its
         // push arrives), and the export starts settled, with no task. Streamed and mapped calls,
         // and traced ones (their span), take the task below.
-        let settled = (running && !stream && !mapped && span.is_none())
+        // With `max_in_flight` calls pending, it waits its turn instead (the answer task).
+        let settled = (running && !stream && !mapped && span.is_none() && !self.full())
             .then(|| poll_once(&stub))
             .flatten();
         let mut st = self.lock();
@@ -130,6 +131,8 @@ impl Core {
             st.pending_pulls += 1;
         }
         if matches!(answer, Answer::Running { .. }) {
+            self.pending_calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let mut task = self.answer_task(id, &stub);
             if mapped {
                 let max = self.limits.max_map_applications;
@@ -282,7 +285,6 @@ impl Core {
             return;
         }
         let waiters = std::mem::take(&mut entry.waiters);
-        let woken = waiters.len();
         entry.resolution = Some(result);
         let refcount = entry.remote_refcount;
         if !entry.released {
@@ -291,7 +293,6 @@ impl Core {
                 .push(write_message(&Message::Release(id, refcount)));
         }
         // Woken by the session task once its read burst is handled.
-        st.waiting_on_peer = st.waiting_on_peer.saturating_sub(woken);
         waiters.move_into(&mut st.settled_waiters);
     }
 }

@@ -39,13 +39,12 @@ pub(crate) struct Core {
     pub(crate) wake: Notify,
     /// Set while the session task is handling messages or looking for work (it needs no wake).
     pub(crate) driving: AtomicBool,
-    /// How many tasks wait in the state for the session task (read without the lock).
-    pub(crate) queued_tasks: AtomicUsize,
-    /// How many tasks wait for the peer to settle an import (read without the lock): they do
-    /// not count against `max_in_flight`, whose backpressure stops reading, or a peer could
-    /// leave them waiting for what it would then never be read sending.
-    pub(crate) waiting_on_peer: AtomicUsize,
     pub(crate) limits: Limits,
+    /// The peer's calls that may be pending at once (`SessionOptions::max_in_flight`).
+    max_in_flight: usize,
+    /// The peer's calls pending now, running or waiting for a place: set by the session task
+    /// each round, counted up as pushes queue theirs (read without the lock).
+    pub(crate) pending_calls: AtomicUsize,
     /// Sees (and may change) every error before it is sent to the peer.
     on_send_error: Option<SendErrorHook>,
     /// `Some(reason)` once the session has ended.
@@ -87,8 +86,6 @@ pub(crate) struct State {
     ended: bool,
     /// Calls sent that no unit of work of `Client::run` logged, and not idempotent.
     pub(crate) unlogged_calls: usize,
-    /// Tasks registered on the waiters of imports (see `Core::waiting_on_peer`).
-    pub(crate) waiting_on_peer: usize,
     /// The local calls the peer's messages started, weakly: cancelled when the session ends.
     calls: Vec<Weak<dyn Hook>>,
     /// How many of `calls` were alive when it was last pruned.
@@ -187,12 +184,6 @@ impl Drop for Guard<'_> {
             // the core, and would keep it alive forever).
             let orphans = (g.ended && !g.tasks.is_empty()).then(|| std::mem::take(&mut g.tasks));
             let wake = !g.outbox.is_empty() || !g.tasks.is_empty();
-            self.core
-                .queued_tasks
-                .store(g.tasks.len(), Ordering::Relaxed);
-            self.core
-                .waiting_on_peer
-                .store(g.waiting_on_peer, Ordering::Relaxed);
             let trash = (!g.trash.is_empty() || !g.trash_values.is_empty()).then(|| {
                 (
                     std::mem::take(&mut g.trash),
@@ -259,9 +250,7 @@ impl State {
         let mut streams = Vec::new();
         for entry in self.imports.values_mut() {
             if entry.resolution.is_none() {
-                let taken = std::mem::take(&mut entry.waiters);
-                self.waiting_on_peer = self.waiting_on_peer.saturating_sub(taken.len());
-                taken.move_into(waiters);
+                std::mem::take(&mut entry.waiters).move_into(waiters);
                 streams.extend(entry.on_settle.take());
                 entry.resolution = Some(Err(reason.clone()));
             }
@@ -281,6 +270,7 @@ impl Core {
     pub(crate) fn new(
         main: Stub,
         limits: Limits,
+        max_in_flight: usize,
         on_send_error: Option<SendErrorHook>,
     ) -> Arc<Core> {
         let mut state = State {
@@ -298,9 +288,9 @@ impl Core {
             state: Mutex::new(state),
             wake: Notify::new(),
             driving: AtomicBool::new(false),
-            queued_tasks: AtomicUsize::new(0),
-            waiting_on_peer: AtomicUsize::new(0),
             limits,
+            max_in_flight,
+            pending_calls: AtomicUsize::new(0),
             on_send_error,
             closed: watch::channel(None).0,
             idle: Notify::new(),
@@ -480,8 +470,10 @@ impl Core {
         drop((tasks, outbox));
     }
 
-    pub(crate) fn take_tasks(self: &Arc<Self>) -> Vec<BoxFuture<()>> {
-        std::mem::take(&mut self.lock().tasks)
+    /// Whether `max_in_flight` of the peer's calls are pending: a new one then waits its turn
+    /// instead of starting when it arrives.
+    pub(crate) fn full(&self) -> bool {
+        self.pending_calls.load(Ordering::Relaxed) >= self.max_in_flight
     }
 
     /// Swaps the queued frames and tasks into `out` and `tasks` (both empty, their buffers then

@@ -142,7 +142,6 @@ impl Core {
             return;
         }
         let entry = st.imports.remove(&id).expect("present above");
-        st.waiting_on_peer = st.waiting_on_peer.saturating_sub(entry.waiters.len());
         if !entry.released && st.aborted.is_none() {
             st.outbox
                 .push(write_message(&Message::Release(id, entry.remote_refcount)));
@@ -176,13 +175,11 @@ impl Future for ImportWait {
         if aborted {
             return Poll::Ready(Err(st.aborted.clone().expect("aborted above")));
         }
-        let added = entry.waiters.register(cx.waker());
-        let pull = !std::mem::replace(&mut entry.pulled, true);
-        if added {
-            st.waiting_on_peer += 1;
-        }
-        if pull {
-            st.outbox.push(write_message(&Message::Pull(id)));
+        entry.waiters.register(cx.waker());
+        if !entry.pulled {
+            entry.pulled = true;
+            let pull = write_message(&Message::Pull(id));
+            st.outbox.push(pull);
         }
         Poll::Pending
     }
