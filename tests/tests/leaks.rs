@@ -108,6 +108,16 @@ const HOSTILE: &[&[&str]] = &[
         r#"["push",["pipeline",0,["echo"],[["promise",-8]]]]"#,
         r#"["push",["pipeline",0,["echo"],[["promise",-9]]]]"#,
     ],
+    // The same through a local call that waits on the peer's promise: streams on it wait too.
+    &[
+        r#"["push",["pipeline",0,["makeCounter"],[["promise",-4]]]]"#,
+        r#"["stream",["import",1]]"#,
+        r#"["stream",["import",1]]"#,
+        r#"["stream",["import",1]]"#,
+        r#"["stream",["import",1]]"#,
+        r#"["stream",["import",1]]"#,
+        r#"["stream",["import",1]]"#,
+    ],
     // Garbage: the session aborts.
     &[r#"["resolve",0,["promise",5]]"#, "not json"],
 ];
