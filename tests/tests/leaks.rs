@@ -118,6 +118,19 @@ const HOSTILE: &[&[&str]] = &[
         r#"["stream",["import",1]]"#,
         r#"["stream",["import",1]]"#,
     ],
+    // Promises forwarding to one another without end (found by the fuzzer as a stack overflow,
+    // which took the whole process down).
+    &[
+        r#"["push",["promise",-3]]"#,
+        r#"["push",[[null,{"a":[[["writable",0]]],"result":{"a":{"a":{"a":25,"result":30},"result":["import",0]},"result":["import",1]}}]]]"#,
+        r#"["stream",["import",1]]"#,
+        r#"["stream",{"a":233,"result":"s"}]"#,
+        r#"["stream",["import",0]]"#,
+        r#"["push",[[]]]"#,
+        r#"["pull",1]"#,
+        r#"["reject",1,["import",1]]"#,
+        r#"["stream",["import",1]]"#,
+    ],
     // Garbage: the session aborts.
     &[r#"["resolve",0,["promise",5]]"#, "not json"],
 ];

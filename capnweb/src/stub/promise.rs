@@ -175,13 +175,32 @@ impl PromiseHook {
     }
 }
 
+/// How deep promises may poll one another in one thread: a promise forwarded to its own
+/// resolution, which a peer can arrange, would otherwise recurse until the stack overflows (and
+/// the process with it). Legitimate chains (pipelined calls) are far shallower.
+const MAX_POLL_DEPTH: usize = 128;
+
+thread_local! {
+    static POLL_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Polls `future` once with `waker`. A method that panics fails its call, as a JavaScript method
-/// that throws: the waiters get the error and the session goes on (it is not polled again).
+/// that throws: the waiters get the error and the session goes on (it is not polled again). So
+/// does a promise polled deeper than `MAX_POLL_DEPTH`.
 fn poll_guarded(future: &mut BoxFuture<Output>, waker: &Waker) -> Poll<Output> {
-    std::panic::catch_unwind(AssertUnwindSafe(|| {
-        future.as_mut().poll(&mut Context::from_waker(waker))
-    }))
-    .unwrap_or_else(|_| Poll::Ready(Err(panicked())))
+    let depth = POLL_DEPTH.with(|d| d.replace(d.get() + 1));
+    let polled = if depth >= MAX_POLL_DEPTH {
+        Poll::Ready(Err(RpcError::error(
+            "promises forward to one another too deeply (one resolves to itself?)",
+        )))
+    } else {
+        std::panic::catch_unwind(AssertUnwindSafe(|| {
+            future.as_mut().poll(&mut Context::from_waker(waker))
+        }))
+        .unwrap_or_else(|_| Poll::Ready(Err(panicked())))
+    };
+    POLL_DEPTH.with(|d| d.set(depth));
+    polled
 }
 
 /// The error of a call whose method panicked.
@@ -315,6 +334,21 @@ mod tests {
             "the abandoned call is still alive"
         );
         drop(tx);
+    }
+
+    #[test]
+    fn promises_polling_one_another_too_deeply_fail_instead_of_overflowing_the_stack() {
+        // Each awaits the one before: polling the last polls them all, one inside the other.
+        let mut stub = PromiseHook::pending(std::future::pending());
+        for _ in 0..2_000 {
+            let before = stub.clone();
+            stub = PromiseHook::pending(async move { before.0.clone().resolve().await });
+        }
+        let polled = wait(&stub)
+            .now_or_never()
+            .expect("settled by the depth limit");
+        let error = polled.expect_err("an error").to_string();
+        assert!(error.contains("too deeply"), "{error}");
     }
 
     #[tokio::test]
