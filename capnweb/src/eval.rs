@@ -31,6 +31,10 @@ pub(crate) trait Importer {
     fn max_blob_size(&self) -> usize {
         Limits::default().max_blob_size
     }
+    /// The most mapper applications one received `remap` may make.
+    fn max_map_applications(&self) -> usize {
+        Limits::default().max_map_applications
+    }
     /// A call was started while evaluating; the session drives it.
     fn started(&mut self, _call: &Stub) {}
 }
@@ -135,7 +139,10 @@ pub(crate) fn evaluate(e: Expr, imp: &mut dyn Importer) -> Result<Value, RpcErro
                     Capture::Export(id) => imp.import_stub(id),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let result = subject.map_raw(&r.path, captures, Arc::from(r.instructions));
+            let mapped = subject.map_raw(&r.path, captures, Arc::from(r.instructions));
+            // The map carries its own budget of applications (nested maps included), whoever
+            // drives it and wherever in a message it was.
+            let result = crate::map::budgeted(imp.max_map_applications(), mapped);
             imp.started(&result);
             Value::Promise(result)
         }

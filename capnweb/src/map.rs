@@ -259,6 +259,16 @@ pub(crate) async fn with_budget<T>(max: usize, fut: impl std::future::Future<Out
     BUDGET.scope(Arc::new(AtomicUsize::new(max)), fut).await
 }
 
+/// `map`, a map a peer's message started, with a budget of `max` applications of its own,
+/// whoever drives it, unless it runs within one already (a map nested in another's instructions
+/// shares the outer map's).
+pub(crate) fn budgeted(max: usize, map: Stub) -> Stub {
+    if BUDGET.try_with(|_| ()).is_ok() || map.downcast::<PromiseHook>().is_none() {
+        return map;
+    }
+    PromiseHook::pending(with_budget(max, map.0.resolve()))
+}
+
 /// Takes `n` applications from the budget in force (a default one outside any call).
 fn spend(n: usize) -> Result<(), RpcError> {
     let left = BUDGET.try_with(|b| {

@@ -457,3 +457,28 @@ async fn calls_beyond_the_queue_abort_the_session_saying_so() {
     let abort = abort.expect("the peer is told why");
     assert!(abort.contains("calls waiting to run"), "{abort}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maps_nested_anywhere_in_a_message_are_bounded() {
+    // Maps nested four deep over a 183-element array, in a rejection (not a push's own map):
+    // about 10^9 applications unbounded. With a budget per map, the session goes on.
+    let (a, mut peer) = in_process::pair();
+    let limits = capnweb::wire::Limits {
+        max_map_applications: 1_000,
+        ..capnweb::wire::Limits::default()
+    };
+    let _session = RpcSession::spawn(
+        a,
+        Some(test_target()),
+        SessionOptions::default().limits(limits),
+    );
+    // Each level maps over the captured array, capturing it again for the next.
+    let frames = [
+        r#"["push",["pipeline",0,["generateFibonacci"],[183]]]"#,
+        r#"["reject",-1,["remap",1,[],[["import",1]],[["remap",-1,[],[["import",-1]],[["remap",-1,[],[["import",-1]],[["remap",-1,[],[["import",-1]],[48]]]]]]]]]"#,
+        r#"["push",["pipeline",0,["square"],[3]]]"#,
+        r#"["pull",2]"#,
+    ];
+    let answers = exchange(&mut peer, &frames, 1).await;
+    assert_eq!(answers, vec!["[\"resolve\",2,9]".to_owned()]);
+}

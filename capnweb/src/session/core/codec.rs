@@ -251,6 +251,10 @@ impl Importer for SessionImporter<'_> {
         self.core.limits.max_blob_size
     }
 
+    fn max_map_applications(&self) -> usize {
+        self.core.limits.max_map_applications
+    }
+
     fn started(&mut self, call: &Stub) {
         if call.downcast::<PromiseHook>().is_some() {
             self.started.push(call.clone());

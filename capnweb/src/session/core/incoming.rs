@@ -87,7 +87,6 @@ impl Core {
 
     pub(super) fn on_push(self: &Arc<Self>, e: Expr, stream: bool) -> Result<(), RpcError> {
         let span = call_span(&e);
-        let mapped = matches!(e, Expr::Remap(_));
         // The push's own call is driven by its answer task.
         let v = self.evaluate_driving(e, |v| matches!(v, Value::Promise(_)))?;
         let (stub, running) = match v {
@@ -99,10 +98,10 @@ impl Core {
             other => (Stub::resolved(other), true),
         };
         // Most calls finish when first polled: run now (as the reference runs a call when its
-        // push arrives), and the export starts settled, with no task. Streamed and mapped calls,
+        // push arrives), and the export starts settled, with no task. Streamed calls,
         // and traced ones (their span), take the task below.
         // With `max_in_flight` calls pending, it waits its turn instead (the answer task).
-        let settled = (running && !stream && !mapped && span.is_none() && !self.full())
+        let settled = (running && !stream && span.is_none() && !self.full())
             .then(|| poll_once(&stub))
             .flatten();
         let mut st = self.lock();
@@ -133,11 +132,7 @@ impl Core {
         if matches!(answer, Answer::Running { .. }) {
             self.pending_calls
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let mut task = self.answer_task(id, &stub);
-            if mapped {
-                let max = self.limits.max_map_applications;
-                task = Box::pin(crate::map::with_budget(max, task));
-            }
+            let task = self.answer_task(id, &stub);
             st.tasks.push(match span {
                 Some(span) => Box::pin(traced(task, span)),
                 None => task,
