@@ -131,6 +131,21 @@ const HOSTILE: &[&[&str]] = &[
         r#"["reject",1,["import",1]]"#,
         r#"["stream",["import",1]]"#,
     ],
+    // A client's import resolved to a promise whose value holds the import: sending it on
+    // exported a new promise each time, without end (found by the fuzzer as a spin).
+    &[
+        r#"["stream",["promise",2]]"#,
+        r#"["push",{"a":null,"result":["export",2]}]"#,
+        r#"["pipe"]"#,
+        r#"["stream",["date",1]]"#,
+        r#"["stream",["bigint","12"]]"#,
+        r#"["stream",["pipeline",2,[]]]"#,
+        r#"["resolve",2,["pipeline",2,[]]]"#,
+        r#"["stream",["pipeline",2,["readStream"]]]"#,
+        r#"["stream",["pipeline",2,[]]]"#,
+        r#"["stream",["pipeline",2,[]]]"#,
+        r#"["reject",1,{"a":{"a":["bigint","12"],"result":["promise",-4]},"result":0}]"#,
+    ],
     // Garbage: the session aborts.
     &[r#"["resolve",0,["promise",5]]"#, "not json"],
 ];

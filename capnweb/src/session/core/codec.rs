@@ -63,7 +63,10 @@ impl SessionExporter<'_> {
                             WireRef::Import(import.id)
                         })
                     }
-                    Some((Some(Ok(Value::Stub(s) | Value::Promise(s))), true)) => {
+                    // A promise it settled to goes as the import's one resolution export
+                    // below: followed afresh each time, a promise whose value holds the
+                    // import would be exported anew without end.
+                    Some((Some(Ok(Value::Stub(s))), true)) => {
                         let s = s.clone();
                         return self.export_following(&s, promise, hops + 1);
                     }
