@@ -482,3 +482,37 @@ async fn maps_nested_anywhere_in_a_message_are_bounded() {
     let answers = exchange(&mut peer, &frames, 1).await;
     assert_eq!(answers, vec!["[\"resolve\",2,9]".to_owned()]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promise_whose_value_holds_itself_is_answered_with_an_error_not_forever() {
+    // `callFunction` awaits the peer's function, which the peer resolves to the call itself:
+    // the call's value holds the call. Each resolution exported it anew, a new promise
+    // export and message each time, without end (found by the session fuzzer as a timeout).
+    let (_session, mut peer) = raw_peer();
+    let frames = [
+        r#"["push",["pipeline",0,["callFunction"],[["export",0]]]]"#,
+        r#"["resolve",1,["import",1]]"#,
+        r#"["stream",["import",1]]"#,
+    ];
+    for f in frames {
+        peer.send(f.to_owned()).await.unwrap();
+    }
+    let mut sent = Vec::new();
+    while let Ok(Some(Ok(msg))) =
+        tokio::time::timeout(Duration::from_millis(500), peer.next()).await
+    {
+        sent.push(msg);
+        assert!(sent.len() < 200, "messages without end: {:?}", &sent[..5]);
+    }
+    let refused = sent.iter().find(|m| m.starts_with("[\"reject\""));
+    let refused = refused.expect("the nesting is refused");
+    assert!(refused.contains("holds itself"), "{refused}");
+    // And the session goes on.
+    let answers = exchange(
+        &mut peer,
+        &[r#"["push",["pipeline",0,["square"],[3]]]"#, r#"["pull",3]"#],
+        1,
+    )
+    .await;
+    assert_eq!(answers, vec!["[\"resolve\",3,9]".to_owned()]);
+}

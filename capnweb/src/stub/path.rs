@@ -60,40 +60,77 @@ pub(crate) fn not_a_function(path: &[PathKey]) -> RpcError {
     RpcError::type_error(format!("'{}' is not a function.", names.join(".")))
 }
 
+/// How many promises deep `resolve_promises` follows: a value may hold the promise it is the
+/// value of (a peer can arrange that), which would be followed without end.
+const MAX_NESTED_PROMISES: usize = 64;
+
 /// Replaces every promise nested in `v` by its resolution.
 pub(crate) fn resolve_promises(v: Value) -> BoxFuture<Result<Value, RpcError>> {
+    resolve_nested(v, 0)
+}
+
+fn resolve_nested(v: Value, depth: usize) -> BoxFuture<Result<Value, RpcError>> {
     if !v.contains_promise() {
         return Box::pin(std::future::ready(Ok(v)));
     }
+    if depth >= MAX_NESTED_PROMISES {
+        return Box::pin(std::future::ready(Err(RpcError::error(format!(
+            "promises nested in one another's values more than {MAX_NESTED_PROMISES} deep \
+             (a promise whose value holds itself?)"
+        )))));
+    }
     Box::pin(async move {
         Ok(match v {
-            Value::Promise(s) => resolve_promises(s.0.resolve().await?).await?,
+            Value::Promise(s) => resolve_nested(s.0.resolve().await?, depth + 1).await?,
             Value::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
-                    out.push(resolve_promises(item).await?);
+                    out.push(resolve_nested(item, depth).await?);
                 }
                 Value::Array(out)
             }
             Value::Object(o) => {
                 let mut out = crate::value::Object::with_capacity(o.len());
                 for (k, item) in o {
-                    out.insert(k, resolve_promises(item).await?);
+                    out.insert(k, resolve_nested(item, depth).await?);
                 }
                 Value::Object(out)
             }
             Value::Error(mut e) => {
                 let props = std::mem::take(&mut e.props);
-                if let Value::Object(p) = resolve_promises(Value::Object(props)).await? {
+                if let Value::Object(p) = resolve_nested(Value::Object(props), depth).await? {
                     e.props = p;
                 }
                 Value::Error(e)
             }
             Value::Response(r) => {
                 let (body, init) = *r;
-                Value::Response(Box::new((resolve_promises(body).await?, init)))
+                Value::Response(Box::new((resolve_nested(body, depth).await?, init)))
             }
             other => other,
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stub::PromiseHook;
+
+    #[tokio::test]
+    async fn a_promise_whose_value_holds_itself_is_an_error_not_a_loop() {
+        let (tx, rx) = tokio::sync::oneshot::channel::<Value>();
+        let p = PromiseHook::pending(async move { Ok(rx.await.unwrap()) });
+        let mut o = crate::value::Object::new();
+        o.insert("again".into(), Value::Promise(p.clone()));
+        tx.send(Value::Object(o)).unwrap();
+        let e = p.resolve().await.unwrap_err();
+        assert!(e.to_string().contains("holds itself"), "{e}");
+        // Sixty-three promises deep is fine.
+        let mut v = Value::from(7);
+        for _ in 0..63 {
+            v = Value::Promise(Stub::resolved(v));
+        }
+        assert_eq!(resolve_promises(v).await.unwrap().as_f64(), Some(7.0));
+    }
 }

@@ -17,6 +17,37 @@ use crate::wire::{Exporter, WireError, WireRef};
 pub(super) struct SessionExporter<'a> {
     pub(super) st: &'a mut State,
     pub(super) core: &'a Arc<Core>,
+    /// How many promise resolutions the value being written is nested in.
+    depth: u8,
+}
+
+/// How deep promises may be exported in one another's resolutions. A promise whose value holds
+/// itself (which a peer can arrange) would otherwise be exported anew in each resolution, a new
+/// export and message each time, without end.
+const MAX_PROMISE_NESTING: u8 = 64;
+
+impl<'a> SessionExporter<'a> {
+    /// For a message's own values (a call's arguments, a map's captures).
+    pub(super) fn new(st: &'a mut State, core: &'a Arc<Core>) -> Self {
+        SessionExporter { st, core, depth: 0 }
+    }
+
+    /// For the resolution of an export nested `depth` promises deep.
+    pub(super) fn nested(st: &'a mut State, core: &'a Arc<Core>, depth: u8) -> Self {
+        SessionExporter { st, core, depth }
+    }
+
+    /// A new export needs room: the peer holds at most `max_exports` of ours at once.
+    fn check_room(&self) -> Result<(), WireError> {
+        let limit = self.core.limits.max_exports;
+        if self.st.exports.len() >= limit {
+            return Err(WireError::LimitExceeded {
+                what: "the number of exports held by the peer",
+                limit,
+            });
+        }
+        Ok(())
+    }
 }
 
 impl Exporter for SessionExporter<'_> {
@@ -86,25 +117,33 @@ impl SessionExporter<'_> {
                 }
             }
         }
-        let st = &mut *self.st;
         if promise || stub.is_promise() {
+            if self.depth >= MAX_PROMISE_NESTING {
+                return Err(WireError::Unserializable(format!(
+                    "promises nested in one another's resolutions more than \
+                     {MAX_PROMISE_NESTING} deep (a promise whose value holds itself?)"
+                )));
+            }
+            self.check_room()?;
+            let st = &mut *self.st;
             let id = st.next_export;
             st.next_export -= 1;
             st.pending_pulls += 1;
             let task = self.core.answer_task(id, stub);
             st.tasks.push(task);
-            st.exports.insert(
-                id,
-                ExportEntry::new(stub.clone(), Answer::Running { pulled: true }),
-            );
+            let mut entry = ExportEntry::new(stub.clone(), Answer::Running { pulled: true });
+            entry.depth = self.depth;
+            st.exports.insert(id, entry);
             return Ok(WireRef::Promise(id));
         }
-        if let Some(&id) = st.reverse.get(&stub.key()) {
-            if let Some(e) = st.exports.get_mut(&id) {
+        if let Some(&id) = self.st.reverse.get(&stub.key()) {
+            if let Some(e) = self.st.exports.get_mut(&id) {
                 e.refcount += 1;
                 return Ok(WireRef::Export(id));
             }
         }
+        self.check_room()?;
+        let st = &mut *self.st;
         let id = st.next_export;
         st.next_export -= 1;
         st.reverse.insert(stub.key(), id);

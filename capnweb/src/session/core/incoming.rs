@@ -182,12 +182,14 @@ impl Core {
             self.idle.notify_waiters();
         }
         let mut text = String::with_capacity(32);
+        // Promises in the resolution are nested one deeper than this export.
+        let depth = st.exports.get(&id).map_or(0, |e| e.depth.saturating_add(1));
         let written = match &result {
             Ok(v) => {
                 text.push_str("[\"resolve\",");
                 text.push_str(itoa::Buffer::new().format(id));
                 text.push(',');
-                write_value(&mut text, v, &mut SessionExporter { st, core: self })
+                write_value(&mut text, v, &mut SessionExporter::nested(st, self, depth))
                     .map_err(RpcError::Protocol)
             }
             Err(e) => Err(e.clone()),

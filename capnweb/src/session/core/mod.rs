@@ -132,6 +132,9 @@ struct ExportEntry {
     pipe_readable: Option<ReadableStream>,
     /// A pipe the peer opened (its writable end is the stub).
     peer_pipe: bool,
+    /// For a promise exported in another promise's resolution: how many such resolutions it
+    /// is nested in (bounded: a promise whose value holds itself would nest without end).
+    depth: u8,
 }
 
 impl ExportEntry {
@@ -143,6 +146,7 @@ impl ExportEntry {
             auto_release: false,
             pipe_readable: None,
             peer_pipe: false,
+            depth: 0,
         }
     }
 }

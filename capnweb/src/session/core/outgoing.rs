@@ -43,14 +43,9 @@ impl Core {
         wire::write_path(&mut text, path);
         if let Some(args) = &args {
             text.push(',');
-            if let Err(e) = wire::write_args(
-                &mut text,
-                args,
-                &mut SessionExporter {
-                    st: &mut st,
-                    core: self,
-                },
-            ) {
+            if let Err(e) =
+                wire::write_args(&mut text, args, &mut SessionExporter::new(&mut st, self))
+            {
                 return Stub::broken(RpcError::Protocol(e));
             }
         }
@@ -91,12 +86,7 @@ impl Core {
         let mut caps = Vec::with_capacity(captures.len());
         for c in &captures {
             caps.push(
-                match (SessionExporter {
-                    st: &mut st,
-                    core: self,
-                })
-                .export(c, false)
-                {
+                match (SessionExporter::new(&mut st, self)).export(c, false) {
                     Ok(WireRef::Import(i) | WireRef::Pipeline(i, _)) => wire::Capture::Import(i),
                     Ok(WireRef::Export(i) | WireRef::Promise(i)) => wire::Capture::Export(i),
                     Err(e) => return Stub::broken(RpcError::Protocol(e)),

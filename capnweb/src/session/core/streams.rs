@@ -39,14 +39,7 @@ impl Core {
         text.push(',');
         wire::write_path(&mut text, &[PathKey::Name(method.to_owned())]);
         text.push(',');
-        wire::write_args(
-            &mut text,
-            &args,
-            &mut SessionExporter {
-                st: &mut st,
-                core: self,
-            },
-        )?;
+        wire::write_args(&mut text, &args, &mut SessionExporter::new(&mut st, self))?;
         text.push_str("]]");
         let size = text.len();
         st.outbox.push(text);
