@@ -1,7 +1,7 @@
 // The interop test interface, mirroring `Counter` and `TestTarget` from capnweb's own
 // __tests__/test-util.ts (which is not shipped in the npm package).
 import './ws-global.mjs';
-import { RpcTarget } from 'capnweb';
+import { RpcStub, RpcTarget } from 'capnweb';
 
 export class Counter extends RpcTarget {
   #i;
@@ -58,6 +58,13 @@ export class TestTarget extends RpcTarget {
 
   incrementCounter(counter, i = 1) {
     return counter.increment(i);
+  }
+
+  // Increments `counter` by each of the first `n` Fibonacci numbers, through a map on a
+  // promise of this object: the calls reach `counter` with promise arguments settled later,
+  // in order, and their answers are the running sums.
+  incrementByFibonacci(counter, n) {
+    return new RpcStub(this).generateFibonacci(n).map((x) => counter.increment(x));
   }
 
   generateFibonacci(length) {

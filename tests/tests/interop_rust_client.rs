@@ -264,3 +264,43 @@ async fn streams_and_blobs_cross_to_the_typescript_server() {
         .sum();
     assert_eq!(total, 3 * 1024 * 1024);
 }
+
+/// The reference's map on a promise pushes calls on our counter whose arguments are promises
+/// it settles afterwards, in order: the calls must reach the counter in the order pushed.
+async fn calls_from_a_typescript_map_reach_our_counter_in_order(main: &TestTargetClient) {
+    let mine = CounterClient::from_impl(Count::new(0.0));
+    let sums = main
+        .stub()
+        .call(
+            "incrementByFibonacci",
+            vec![Value::Stub(mine.clone().into()), Value::from(8.0)],
+        )
+        .resolve()
+        .await
+        .unwrap();
+    let sums: Vec<f64> = sums
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(sums, vec![0.0, 1.0, 2.0, 4.0, 7.0, 12.0, 20.0, 33.0]);
+}
+
+#[tokio::test]
+async fn typescript_calls_with_promise_arguments_keep_their_order() {
+    let server = TsServer::start();
+    let main = connect_to(&server).await;
+    for _ in 0..30 {
+        calls_from_a_typescript_map_reach_our_counter_in_order(&main).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typescript_calls_with_promise_arguments_keep_their_order_multi_thread() {
+    let server = TsServer::start();
+    let main = connect_to(&server).await;
+    for _ in 0..30 {
+        calls_from_a_typescript_map_reach_our_counter_in_order(&main).await;
+    }
+}

@@ -516,3 +516,85 @@ async fn a_promise_whose_value_holds_itself_is_answered_with_an_error_not_foreve
     .await;
     assert_eq!(answers, vec!["[\"resolve\",3,9]".to_owned()]);
 }
+
+/// Six `increment` calls pushed on one counter, each with an argument the peer resolves later,
+/// in order: the running sums they answer show the order they reached the counter in. The
+/// last three come with the resolutions, in one read: they must not overtake the first three.
+async fn calls_with_promise_arguments_reach_their_target_in_order() {
+    let (_session, mut peer) = raw_peer();
+    let push = |k: i32| format!(r#"["push",["pipeline",1,["increment"],[["promise",-{k}]]]]"#);
+    let mut first = vec![r#"["push",["pipeline",0,["makeCounter"],[0]]]"#.to_owned()];
+    first.extend((1..=3).map(push));
+    let mut rest: Vec<String> = (4..=6).map(push).collect();
+    rest.extend((1..=6).map(|k| format!(r#"["resolve",-{k},{k}]"#)));
+    rest.extend((2..=7).map(|id| format!(r#"["pull",{id}]"#)));
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    exchange(&mut peer, &first, 0).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let mut answers = exchange(&mut peer, &rest, 12).await;
+    answers.retain(|m| m.starts_with("[\"resolve\""));
+    answers.sort();
+    let expected: Vec<String> = [1, 3, 6, 10, 15, 21]
+        .iter()
+        .zip(2..)
+        .map(|(sum, id)| format!("[\"resolve\",{id},{sum}]"))
+        .collect();
+    assert_eq!(answers, expected);
+}
+
+#[tokio::test]
+async fn calls_with_promise_arguments_keep_their_order_on_a_current_thread_runtime() {
+    for _ in 0..50 {
+        calls_with_promise_arguments_reach_their_target_in_order().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_with_promise_arguments_keep_their_order_on_a_multi_thread_runtime() {
+    for _ in 0..50 {
+        calls_with_promise_arguments_reach_their_target_in_order().await;
+    }
+}
+
+#[tokio::test]
+async fn a_pipelined_path_into_a_promise_held_in_a_result_gets_its_value() {
+    // `callSquare(self, i)` answers `{ result: self.square(i) }`, the promise not yet settled
+    // (here `self` is the server's own main object). Calls pipelined on `.result`, however
+    // deep, get the number, not a stub.
+    let (_session, mut peer) = raw_peer();
+    let frames = [
+        r#"["push",["pipeline",0,["callSquare"],[["import",0],2]]]"#,
+        r#"["push",["pipeline",0,["square"],[["pipeline",1,["result"]]]]]"#,
+        r#"["pull",2]"#,
+        r#"["push",["pipeline",0,["echo"],[{"a":["pipeline",1,["result"]]}]]]"#,
+        r#"["pull",3]"#,
+        r#"["push",["pipeline",1,["result"]]]"#,
+        r#"["pull",4]"#,
+    ];
+    let answers = exchange(&mut peer, &frames, 3).await;
+    assert_eq!(
+        answers,
+        vec![
+            "[\"resolve\",2,16]".to_owned(),
+            "[\"resolve\",3,{\"a\":4}]".to_owned(),
+            "[\"resolve\",4,4]".to_owned()
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_typed_field_pipelined_into_a_call_gets_the_value_of_the_promise_it_holds() {
+    use capnweb::RpcClient;
+    use capnweb_examples::interop::TestTargetClient;
+    let (a, b) = in_process::pair();
+    let _server = RpcSession::spawn(a, Some(test_target()), SessionOptions::default());
+    let session = RpcSession::spawn(b, None, SessionOptions::default());
+    let main = TestTargetClient::from_stub(session.main());
+    let pending = main.call_square(main.clone(), 2.0);
+    assert_eq!(main.square(pending.field("result")).await.unwrap(), 16.0);
+    // Two promises deep: the square of a square.
+    let inner = main.call_square(main.clone(), 3.0).field::<f64>("result");
+    let outer = main.call_square(main.clone(), inner).field::<f64>("result");
+    assert_eq!(outer.await.unwrap(), 81.0);
+}

@@ -90,6 +90,12 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
         loop {
             let aborted = core.take_work(&mut out, &mut new_tasks);
             let mut progressed = !new_tasks.is_empty();
+            // Calls woken by what settled run before the calls new in the same burst: those
+            // were pushed earlier, and a call reaches its target in the order its arguments
+            // settled (the new ones found theirs settled when pushed, or after).
+            while let Some(Some(())) = tasks.next().now_or_never() {
+                progressed = true;
+            }
             let room = Room {
                 waiting: &mut waiting,
                 max: options.max_in_flight,
@@ -114,6 +120,7 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
             }
             let wrote = !out.is_empty();
             for msg in out.drain(..) {
+                tracing::trace!(message = %msg, "sent");
                 if let Some(m) = metrics {
                     m.sent(&msg);
                 }
@@ -223,6 +230,7 @@ fn on_message(
 ) -> bool {
     match msg {
         Some(Ok(text)) => {
+            tracing::trace!(message = %text, "received");
             if let Some(m) = metrics {
                 m.received(&text);
             }

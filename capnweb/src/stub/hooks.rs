@@ -89,10 +89,14 @@ async fn resolve_args(args: Vec<Value>) -> Result<Vec<Value>, RpcError> {
     Ok(out)
 }
 
-/// Reads `path` from a settled value, forwarding to any stub on the way.
+/// Reads `path` from a settled value, forwarding to any stub on the way. A promise it leads to
+/// is followed until it settles, as the reference's `followPath`: the value is what it reads.
 async fn get_value(v: Value, path: &[PathKey]) -> Result<Value, RpcError> {
     match follow(v, path)? {
         Followed::Value(v) => Ok(v),
+        Followed::Forward(stub, rest) if rest.is_empty() && stub.is_promise() => {
+            stub.0.resolve().await
+        }
         Followed::Forward(stub, rest) if rest.is_empty() => Ok(Value::Stub(stub)),
         Followed::Forward(stub, rest) => stub.0.get(&rest).0.resolve().await,
     }
