@@ -89,6 +89,7 @@ pub fn describe(v: &Value) -> Json {
         Value::Bool(b) => json!({"t": "bool", "v": b}),
         Value::Number(n) => json!({"t": "number", "v": js_number(*n)}),
         Value::String(s) => json!({"t": "string", "v": s}),
+        Value::Utf16(units) => json!({"t": "string", "utf16": units}),
         Value::BigInt(b) => json!({"t": "bigint", "v": b.as_str()}),
         Value::Date(d) => json!({"t": "date", "v": d.millis().map(|m| m as i64)}),
         Value::Bytes(b) => {

@@ -52,6 +52,7 @@ pub(crate) fn evaluate(e: Expr, imp: &mut dyn Importer) -> Result<Value, RpcErro
         Expr::Bool(b) => Value::Bool(b),
         Expr::Number(n) => Value::Number(n),
         Expr::String(s) => Value::String(s),
+        Expr::Utf16(units) => Value::Utf16(units),
         Expr::Array(items) => Value::Array(
             items
                 .into_iter()

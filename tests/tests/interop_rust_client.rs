@@ -94,6 +94,9 @@ async fn special_values_round_trip_through_echo() {
         "[\"url\",\"https://example.com/x?y=1\"]",
         "[\"headers\",[[\"a\",\"1\"],[\"b\",\"2\"]]]",
         "[[[[1,[[\"date\",1]]]],{\"k\":[[\"bigint\",\"1\"]],\"u\":[\"undefined\"]},\"\\u0000😀\"]]",
+        // JavaScript strings that are not Unicode: unpaired surrogates.
+        "\"a\\ud800b\"",
+        "[[\"\\udc00\\ud800\",{\"v\":\"x\\udfff\"}]]",
     ];
     for wire in values {
         let v = capnweb::deserialize(wire).unwrap();

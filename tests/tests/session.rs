@@ -598,3 +598,34 @@ async fn a_typed_field_pipelined_into_a_call_gets_the_value_of_the_promise_it_ho
     let outer = main.call_square(main.clone(), inner).field::<f64>("result");
     assert_eq!(outer.await.unwrap(), 81.0);
 }
+
+#[tokio::test]
+async fn strings_with_unpaired_surrogates_come_back_exactly_and_never_end_the_session() {
+    // `JSON.stringify` writes a JavaScript string's unpaired surrogates as `\ud800` escapes.
+    let (_session, mut peer) = raw_peer();
+    let frames = [
+        r#"["push",["pipeline",0,["echo"],["a\ud800b"]]]"#,
+        r#"["pull",1]"#,
+        r#"["push",["pipeline",0,["echo"],[[["\udc00\ud800 \ud83d\ude00",{"k\ud800":"\ufdd0"}]]]]]"#,
+        r#"["pull",2]"#,
+        // A typed `String` parameter cannot hold one: that call fails, not the session.
+        r#"["push",["pipeline",0,["makeBlob"],["\udfff","text/plain"]]]"#,
+        r#"["pull",3]"#,
+        r#"["push",["pipeline",0,["square"],[5]]]"#,
+        r#"["pull",4]"#,
+    ];
+    let answers = exchange(&mut peer, &frames, 4).await;
+    assert_eq!(answers[0], r#"["resolve",1,"a\ud800b"]"#);
+    // Keys can only be Unicode: an unpaired surrogate in one becomes U+FFFD.
+    assert_eq!(
+        answers[1],
+        "[\"resolve\",2,[[\"\\udc00\\ud800 😀\",{\"k\u{FFFD}\":\"\u{FDD0}\"}]]]"
+    );
+    assert!(
+        answers[2].starts_with(r#"["reject",3,["error","TypeError","#),
+        "{}",
+        answers[2]
+    );
+    assert!(answers[2].contains("unpaired surrogate"), "{}", answers[2]);
+    assert_eq!(answers[3], r#"["resolve",4,25]"#);
+}

@@ -42,6 +42,7 @@ impl Value {
             Value::Number(Number::UInt(u)) => Unexpected::Unsigned(*u),
             Value::Number(Number::Float(f)) => Unexpected::Float(*f),
             Value::String(s) => Unexpected::Str(s),
+            Value::Utf16(_) => Unexpected::Other("string with an unpaired surrogate (not Unicode)"),
             Value::Array(_) => Unexpected::Seq,
             Value::Object(_) => Unexpected::Map,
             other => Unexpected::Other(other.kind_name()),

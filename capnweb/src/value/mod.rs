@@ -48,6 +48,11 @@ pub enum Value {
     Number(Number),
     /// A string.
     String(String),
+    /// A string only UTF-16 can hold: a JavaScript string with an unpaired surrogate (as
+    /// `"\ud800"` on the wire), as its code units. Every other string is a
+    /// [`String`](Value::String). It goes back to the peer exactly as it came; as a Rust
+    /// `String` parameter it is a `TypeError` (take a [`Value`] to accept it).
+    Utf16(Vec<u16>),
     /// An array.
     Array(Vec<Value>),
     /// A plain object, key order preserved.
@@ -155,7 +160,7 @@ impl Value {
             Value::Null => "null",
             Value::Bool(_) => "boolean",
             Value::Number(_) => "number",
-            Value::String(_) => "string",
+            Value::String(_) | Value::Utf16(_) => "string",
             Value::Array(_) => "array",
             Value::Object(_) => "object",
             Value::BigInt(_) => "bigint",
@@ -197,6 +202,7 @@ impl PartialEq for Value {
             (Bool(a), Bool(b)) => a == b,
             (Number(a), Number(b)) => a == b,
             (String(a), String(b)) | (Url(a), Url(b)) => a == b,
+            (Utf16(a), Utf16(b)) => a == b,
             (Array(a), Array(b)) => a == b,
             (Object(a), Object(b)) => a.len() == b.len() && a.iter().eq(b.iter()),
             (BigInt(a), BigInt(b)) => a == b,

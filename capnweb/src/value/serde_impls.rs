@@ -55,6 +55,9 @@ impl Value {
             Value::Bytes(b) => s.serialize_bytes(&b.data),
             Value::Error(e) => e.serialize_plain(s),
             Value::Headers(h) => s.collect_seq(h),
+            Value::Utf16(_) => Err(ser::Error::custom(
+                "a string with an unpaired surrogate is not Unicode: only capnweb can serialize it",
+            )),
             other => Err(ser::Error::custom(format!(
                 "a {} can only be serialized by capnweb",
                 other.kind_name()

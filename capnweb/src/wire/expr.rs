@@ -98,6 +98,10 @@ pub enum Expr {
     Number(Number),
     /// A string.
     String(String),
+    /// A string with an unpaired surrogate, as UTF-16 code units (see [`Value::Utf16`]).
+    ///
+    /// [`Value::Utf16`]: crate::Value::Utf16
+    Utf16(Vec<u16>),
     /// `[[...]]`: an array of expressions.
     Array(Vec<Expr>),
     /// An object whose members are expressions.

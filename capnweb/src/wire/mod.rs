@@ -9,6 +9,7 @@ mod error;
 mod expr;
 mod limits;
 mod parse;
+mod utf16;
 mod value_writer;
 pub(crate) mod write;
 
@@ -16,6 +17,7 @@ pub use error::WireError;
 pub use expr::{Capture, ErrorExpr, Expr, FetchExpr, ImportExpr, Message, PathKey, RemapExpr};
 pub use limits::Limits;
 pub use parse::{parse_expr, parse_message};
+pub(crate) use utf16::write_utf16;
 pub(crate) use value_writer::write_args;
 pub use value_writer::{write_value, Exporter, NoExporter, WireRef};
 pub(crate) use write::write_f64;

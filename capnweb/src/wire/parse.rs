@@ -13,7 +13,7 @@ use base64::Engine as _;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::expr::{Capture, ErrorExpr, Expr, FetchExpr, ImportExpr, Message, PathKey, RemapExpr};
-use super::{Limits, WireError};
+use super::{utf16, Limits, WireError};
 use crate::value::{BigInt, ByteKind, Bytes, Date, Number, Object, Value};
 
 /// Parses one message, enforcing `limits`.
@@ -43,11 +43,7 @@ pub fn parse_expr(text: &str, limits: &Limits) -> Result<Expr, WireError> {
 
 type JsonDe<'t> = serde_json::Deserializer<serde_json::de::StrRead<'t>>;
 
-fn run<T>(
-    text: &str,
-    limits: &Limits,
-    parse: impl FnOnce(&Ctx, &mut JsonDe<'_>) -> Result<T, serde_json::Error>,
-) -> Result<T, WireError> {
+fn run<T>(text: &str, limits: &Limits, parse: Parse<T>) -> Result<T, WireError> {
     if text.len() > limits.max_message_size {
         return Err(WireError::TooLarge {
             size: text.len(),
@@ -57,24 +53,66 @@ fn run<T>(
     let ctx = Ctx {
         limits: *limits,
         error: RefCell::new(None),
+        marked: false,
     };
+    match parse_with(text, &ctx, parse) {
+        Err(e) if ctx.error.borrow().is_none() && utf16::is_surrogate_error(&e) => {
+            // A JavaScript string with an unpaired surrogate: parsed again from a marked copy
+            // (see `utf16`). Rare, so the common parse pays nothing for it.
+            let ctx = Ctx {
+                marked: true,
+                ..ctx
+            };
+            let marked = utf16::mark_unpaired(text);
+            parse_with(&marked, &ctx, parse).map_err(|e| ctx.failure(e))
+        }
+        result => result.map_err(|e| ctx.failure(e)),
+    }
+}
+
+type Parse<T> = fn(&Ctx, &mut JsonDe<'_>) -> Result<T, serde_json::Error>;
+
+fn parse_with<T>(text: &str, ctx: &Ctx, parse: Parse<T>) -> Result<T, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(text);
     // Our seeds bound the depth (see the module doc), so serde_json's limit is not needed.
     de.disable_recursion_limit();
-    let result = parse(&ctx, &mut de).and_then(|v| de.end().map(|()| v));
-    result.map_err(|e| {
-        ctx.error
-            .into_inner()
-            .unwrap_or(WireError::Json(e.to_string()))
-    })
+    parse(ctx, &mut de).and_then(|v| de.end().map(|()| v))
 }
 
 struct Ctx {
     limits: Limits,
     error: RefCell<Option<WireError>>,
+    /// Parsing a copy with unpaired surrogates marked: strings are unmarked as they are read.
+    marked: bool,
 }
 
 impl Ctx {
+    fn failure(&self, e: serde_json::Error) -> WireError {
+        self.error
+            .borrow_mut()
+            .take()
+            .unwrap_or(WireError::Json(e.to_string()))
+    }
+
+    /// A string where only Unicode fits (a key, a name): unpaired surrogates become U+FFFD.
+    fn text(&self, s: String) -> String {
+        if self.marked {
+            utf16::unmark_lossy(&s)
+        } else {
+            s
+        }
+    }
+
+    /// A string value: UTF-16 code units if it holds an unpaired surrogate.
+    fn string(&self, s: String) -> Expr {
+        if !self.marked {
+            return Expr::String(s);
+        }
+        match utf16::unmark(&s) {
+            Ok(s) => Expr::String(s),
+            Err(units) => Expr::Utf16(units),
+        }
+    }
     /// Records a typed error (the first one wins) and returns serde's stand-in for it.
     fn fail<E: de::Error>(&self, err: WireError) -> E {
         let text = err.to_string();

@@ -88,6 +88,7 @@ impl ValueWriter<'_> {
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Value::Number(n) => write_number(out, *n),
             Value::String(s) => write_str(out, s),
+            Value::Utf16(units) => super::write_utf16(out, units),
             Value::Array(items) => {
                 out.push_str("[[");
                 self.list(out, items, depth)?;

@@ -53,6 +53,7 @@ pub fn write_expr(out: &mut String, e: &Expr) {
         Expr::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Expr::Number(n) => write_number(out, *n),
         Expr::String(s) => write_str(out, s),
+        Expr::Utf16(units) => super::write_utf16(out, units),
         Expr::Array(items) => {
             out.push_str("[[");
             write_list(out, items, write_expr);

@@ -38,15 +38,16 @@ impl<'de> Visitor<'de> for ExprSeed<'_> {
         Ok(Expr::Number(Number::Float(v)))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Expr, E> {
-        Ok(Expr::String(v.to_owned()))
+        Ok(self.ctx.string(v.to_owned()))
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Expr, E> {
-        Ok(Expr::String(v))
+        Ok(self.ctx.string(v))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Expr, A::Error> {
         let mut members = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
+            let key = self.ctx.text(key);
             let value = map.next_value_seed(ExprSeed {
                 ctx: self.ctx,
                 depth: self.depth + 1,

@@ -47,13 +47,16 @@ impl<'de> Visitor<'de> for StrSeed<'_> {
         f.write_str("a string")
     }
     fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Cow<'de, str>, E> {
+        if self.ctx.marked {
+            return Ok(Cow::Owned(self.ctx.text(s.to_owned())));
+        }
         Ok(Cow::Borrowed(s))
     }
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Cow<'de, str>, E> {
-        Ok(Cow::Owned(s.to_owned()))
+        Ok(Cow::Owned(self.ctx.text(s.to_owned())))
     }
     fn visit_string<E: de::Error>(self, s: String) -> Result<Cow<'de, str>, E> {
-        Ok(Cow::Owned(s))
+        Ok(Cow::Owned(self.ctx.text(s)))
     }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Cow<'de, str>, E> {
         Err(self.wrong())
@@ -205,10 +208,10 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
         f.write_str("a property name or index")
     }
     fn visit_str<E: de::Error>(self, s: &str) -> Result<PathKey, E> {
-        Ok(PathKey::Name(s.to_owned()))
+        Ok(PathKey::Name(self.ctx.text(s.to_owned())))
     }
     fn visit_string<E: de::Error>(self, s: String) -> Result<PathKey, E> {
-        Ok(PathKey::Name(s))
+        Ok(PathKey::Name(self.ctx.text(s)))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<PathKey, E> {
         Ok(PathKey::Index(v))

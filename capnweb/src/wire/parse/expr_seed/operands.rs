@@ -189,6 +189,7 @@ impl<'de> Visitor<'de> for InitSeed<'_, '_, '_> {
         let mut body = None;
         let mut fields = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
+            let key = ctx.text(key);
             if self.with_body && key == "body" {
                 body = Some(map.next_value_seed(ExprSeed { ctx, depth })?);
             } else {
@@ -235,10 +236,10 @@ impl<'de> Visitor<'de> for LiteralSeed<'_> {
         Ok(Value::from(v))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::from(v))
+        Ok(Value::String(self.ctx.text(v.to_owned())))
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
+        Ok(Value::String(self.ctx.text(v)))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
@@ -253,6 +254,7 @@ impl<'de> Visitor<'de> for LiteralSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut obj = Object::new();
         while let Some(k) = map.next_key::<String>()? {
+            let k = self.ctx.text(k);
             let v = map.next_value_seed(LiteralSeed {
                 ctx: self.ctx,
                 depth: self.depth + 1,
