@@ -81,6 +81,7 @@ pub(crate) fn evaluate(e: Expr, imp: &mut dyn Importer) -> Result<Value, RpcErro
             }))
         }
         Expr::Url(u) => Value::Url(u),
+        Expr::RegExp(r) => Value::RegExp(r),
         Expr::Headers(h) => Value::Headers(h),
         Expr::Request(r) => {
             let r = *r;

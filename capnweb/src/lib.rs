@@ -155,7 +155,7 @@ pub use stub::{OnBroken, RpcTarget, Stub};
 pub use transport::{http_batch::HttpBatch, Transport, TransportError};
 pub use typed::{Callback, IntoStub, MapResult, Param, RpcClient, RpcPromise};
 pub use value::{
-    from_value, to_value, BigInt, ByteKind, Bytes, Date, ErrorValue, Number, Object, Value,
+    from_value, to_value, BigInt, ByteKind, Bytes, Date, ErrorValue, Number, Object, RegExp, Value,
     ValueError,
 };
 pub use wire::{Limits, WireError};

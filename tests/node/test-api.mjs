@@ -60,6 +60,11 @@ export class TestTarget extends RpcTarget {
     return counter.increment(i);
   }
 
+  // What a `Request` holds, read on this side.
+  async requestInfo(req) {
+    return { url: req.url, method: req.method, body: await req.text() };
+  }
+
   // Increments `counter` by each of the first `n` Fibonacci numbers, through a map on a
   // promise of this object: the calls reach `counter` with promise arguments settled later,
   // in order, and their answers are the running sums.

@@ -307,3 +307,53 @@ async fn typescript_calls_with_promise_arguments_keep_their_order_multi_thread()
         calls_from_a_typescript_map_reach_our_counter_in_order(&main).await;
     }
 }
+
+#[tokio::test]
+async fn a_request_with_a_body_reaches_the_typescript_server() {
+    // The reference adds `duplex: "half"` to a request with a body: without it, the
+    // TypeScript side cannot make the `Request` (the Fetch spec requires it for a stream body)
+    // and aborts the session.
+    let server = TsServer::start();
+    let main = connect_to(&server).await;
+    let init = capnweb::value::OpaqueInit {
+        fields: vec![("method".into(), Value::from("POST"))],
+        body: Some(Value::Readable(ReadableStream::from_bytes(b"posted"))),
+    };
+    let request = Value::Request(Box::new(("https://x.test/upload".into(), init)));
+    let info = main
+        .stub()
+        .call("requestInfo", vec![request])
+        .resolve()
+        .await
+        .unwrap();
+    let field = |k: &str| info.get(k).and_then(Value::as_str).map(str::to_owned);
+    assert_eq!(field("url").as_deref(), Some("https://x.test/upload"));
+    assert_eq!(field("method").as_deref(), Some("POST"));
+    assert_eq!(field("body").as_deref(), Some("posted"));
+}
+
+#[tokio::test]
+async fn a_promise_made_from_a_rust_future_is_sent_before_it_settles() {
+    // As the reference's `new RpcPromise(promise)`: the call goes out at once with a promise
+    // the TypeScript server waits for; the future settles it later.
+    let server = TsServer::start();
+    let main = connect_to(&server).await;
+    let (tx, rx) = tokio::sync::oneshot::channel::<f64>();
+    let later = capnweb::RpcPromise::from_future(async move {
+        rx.await.map_err(|_| RpcError::error("dropped"))
+    });
+    let squared = tokio::spawn(main.square(later).into_future());
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(!squared.is_finished(), "waits for the future");
+    tx.send(9.0).unwrap();
+    assert_eq!(squared.await.unwrap().unwrap(), 81.0);
+    // Untyped, and failing: the server's call fails with the future's error.
+    let failing = capnweb::Stub::from_future(async { Err(RpcError::error("no value")) });
+    let err = main
+        .stub()
+        .call("square", vec![Value::Promise(failing)])
+        .resolve()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no value"), "{err}");
+}

@@ -732,3 +732,41 @@ async fn many_concurrent_clients_each_get_their_own_answers() {
         assert_eq!(v, c as f64 + 20.0);
     }
 }
+
+#[tokio::test]
+async fn an_aborted_websocket_session_closes_with_code_3000_and_the_reason_cut_to_123_bytes() {
+    use tokio_tungstenite::tungstenite::Message;
+    let (port, _stop, _task) = start(Server::bind("127.0.0.1:0")).await;
+    for (frame, expected) in [
+        // A short reason, whole.
+        ("[\"pull\",\"x\"]".to_owned(), None),
+        // A long one of two-byte characters: cut on a character boundary.
+        (format!("[\"{}\",1]", "é".repeat(200)), Some(122)),
+    ] {
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/"))
+            .await
+            .unwrap();
+        ws.send(Message::text(frame)).await.unwrap();
+        let mut abort = None;
+        let mut close = None;
+        while let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(5), ws.next()).await
+        {
+            match msg {
+                Message::Text(t) => abort = Some(t.to_string()),
+                Message::Close(c) => close = c,
+                _ => {}
+            }
+        }
+        let abort = abort.expect("the abort message first");
+        assert!(abort.starts_with("[\"abort\","), "{abort}");
+        let close = close.expect("a close frame with a code");
+        assert_eq!(u16::from(close.code), 3000);
+        let reason = close.reason.to_string();
+        assert!(!reason.is_empty());
+        assert!(abort.contains(&reason), "{reason} is the abort's message");
+        match expected {
+            Some(len) => assert_eq!(reason.len(), len, "{reason}"),
+            None => assert!(reason.len() < 123),
+        }
+    }
+}

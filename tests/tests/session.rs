@@ -629,3 +629,17 @@ async fn strings_with_unpaired_surrogates_come_back_exactly_and_never_end_the_se
     assert!(answers[2].contains("unpaired surrogate"), "{}", answers[2]);
     assert_eq!(answers[3], r#"["resolve",4,25]"#);
 }
+
+#[tokio::test]
+async fn a_regexp_comes_back_unchanged() {
+    let (_session, mut peer) = raw_peer();
+    let frames = [
+        r#"["push",["pipeline",0,["echo"],[["regexp","^[a-z]+\\d$","gu"]]]]"#,
+        r#"["pull",1]"#,
+        r#"["push",["pipeline",0,["echo"],[{"r":["regexp","x",""]}]]]"#,
+        r#"["pull",2]"#,
+    ];
+    let answers = exchange(&mut peer, &frames, 2).await;
+    assert_eq!(answers[0], r#"["resolve",1,["regexp","^[a-z]+\\d$","gu"]]"#);
+    assert_eq!(answers[1], r#"["resolve",2,{"r":["regexp","x"]}]"#);
+}

@@ -99,6 +99,25 @@ impl Stub {
         PromiseHook::ready(Ok(value))
     }
 
+    /// A promise of what `future` gives, as the reference's `new RpcPromise(promise)`: it can
+    /// be passed to a peer at once (which gets a promise, resolved when `future` is done),
+    /// called (the calls go to the value once it is there), or awaited. The future runs when
+    /// somebody waits for it: a peer that pulls it, or [`resolve`](Stub::resolve).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use capnweb::{Stub, Value, RpcError};
+    /// let later = Stub::from_future(async { Ok::<_, RpcError>(Value::from(7)) });
+    /// assert!(later.is_promise());
+    /// assert_eq!(later.resolve().await?.as_f64(), Some(7.0));
+    /// # Ok::<(), RpcError>(()) }).unwrap();
+    /// ```
+    pub fn from_future(
+        future: impl std::future::Future<Output = Result<Value, RpcError>> + Send + 'static,
+    ) -> Stub {
+        PromiseHook::pending(future)
+    }
+
     /// Calls `method` with `args`. The call is sent at once; the result is a promise that can be
     /// awaited with [`resolve`](Stub::resolve) or used at once for further calls (pipelining).
     /// An empty `method` calls the object itself as a function.

@@ -21,6 +21,34 @@ use super::TransportError;
 pub struct WebSocketTransport<W> {
     ws: W,
     keepalive: Option<Keepalive>,
+    /// After an `abort` went out: the reason to close with, as the reference closes (code
+    /// 3000, the error's message cut to 123 bytes).
+    close_reason: Option<String>,
+}
+
+/// The close code the reference uses for a session it aborts.
+pub const ABORT_CLOSE_CODE: u16 = 3000;
+
+/// The longest close reason a WebSocket carries, in bytes (125 for the frame, less the code).
+const MAX_CLOSE_REASON: usize = 123;
+
+/// The close reason for the abort message `text`: its error's message (or the string it
+/// carries), cut to `MAX_CLOSE_REASON` bytes on a character boundary.
+fn close_reason(text: &str) -> String {
+    use crate::wire::{parse_message, Expr, Limits, Message};
+    let mut reason = match parse_message(text, &Limits::default()) {
+        Ok(Message::Abort(Expr::Error(e))) => e.message,
+        Ok(Message::Abort(Expr::String(s))) => s,
+        _ => String::new(),
+    };
+    if reason.len() > MAX_CLOSE_REASON {
+        let mut end = MAX_CLOSE_REASON;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    reason
 }
 
 /// Pings every `every`; a peer silent for a whole period after a ping is gone.
@@ -41,6 +69,7 @@ impl<W> WebSocketTransport<W> {
         WebSocketTransport {
             ws,
             keepalive: None,
+            close_reason: None,
         }
     }
 
@@ -152,19 +181,29 @@ pub trait WsMessage: Sized {
     fn text(s: String) -> Self;
     /// A ping frame.
     fn ping() -> Self;
+    /// A close frame with `code` and `reason`, if the library makes one (else the library's
+    /// own close is used).
+    fn close(code: u16, reason: String) -> Option<Self> {
+        let _ = (code, reason);
+        None
+    }
     /// What a received frame is.
     fn frame(self) -> Frame;
 }
 
-/// WebSocket libraries' message types have the same shape; only their text constructor differs.
+/// WebSocket libraries' message types have the same shape; only their text and close
+/// constructors differ.
 macro_rules! ws_message {
-    ($ty:ty, $text:expr) => {
+    ($ty:ty, $text:expr, $close:expr) => {
         impl WsMessage for $ty {
             fn text(s: String) -> Self {
                 $text(s)
             }
             fn ping() -> Self {
                 Self::Ping(Default::default())
+            }
+            fn close(code: u16, reason: String) -> Option<Self> {
+                Some($close(code, reason))
             }
             fn frame(self) -> Frame {
                 match self {
@@ -178,9 +217,16 @@ macro_rules! ws_message {
     };
 }
 
-ws_message!(tokio_tungstenite::tungstenite::Message, |s: String| {
-    Self::text(s)
-});
+ws_message!(
+    tokio_tungstenite::tungstenite::Message,
+    |s: String| Self::text(s),
+    |code: u16, reason: String| Self::Close(Some(
+        tokio_tungstenite::tungstenite::protocol::CloseFrame {
+            code: code.into(),
+            reason: reason.into(),
+        }
+    ))
+);
 
 fn transport_error(e: impl Display) -> TransportError {
     TransportError::new(e.to_string())
@@ -268,6 +314,9 @@ where
             .map_err(transport_error)
     }
     fn start_send(mut self: Pin<&mut Self>, item: String) -> Result<(), TransportError> {
+        if item.starts_with("[\"abort\",") {
+            self.close_reason = Some(close_reason(&item));
+        }
         Pin::new(&mut self.ws)
             .start_send(M::text(item))
             .map_err(transport_error)
@@ -284,6 +333,16 @@ where
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), TransportError>> {
+        if self.close_reason.is_some() {
+            // Aborted: close as the reference does, with code 3000 and the reason.
+            ready!(Pin::new(&mut self.ws).poll_ready(cx)).map_err(transport_error)?;
+            let reason = self.close_reason.take().unwrap_or_default();
+            if let Some(frame) = M::close(ABORT_CLOSE_CODE, reason) {
+                Pin::new(&mut self.ws)
+                    .start_send(frame)
+                    .map_err(transport_error)?;
+            }
+        }
         Pin::new(&mut self.ws)
             .poll_close(cx)
             .map_err(transport_error)

@@ -49,6 +49,26 @@ impl<T> RpcPromise<T> {
         }
     }
 
+    /// A promise of what `future` gives, as the reference's `new RpcPromise(promise)`: pass it
+    /// to a peer at once, pipeline through it, or await it (see [`Stub::from_future`]).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use capnweb::{RpcError, RpcPromise};
+    /// let p = RpcPromise::from_future(async { Ok::<_, RpcError>(vec![1u8, 2]) });
+    /// assert_eq!(p.await?, vec![1, 2]);
+    /// # Ok::<(), RpcError>(()) }).unwrap();
+    /// ```
+    pub fn from_future<F>(future: F) -> RpcPromise<T>
+    where
+        F: Future<Output = Result<T, RpcError>> + Send + 'static,
+        T: serde::Serialize,
+    {
+        RpcPromise::from_stub(Stub::from_future(async move {
+            crate::value::to_value(&future.await?).map_err(RpcError::from)
+        }))
+    }
+
     /// A promise that fails with `error`.
     pub fn broken(error: RpcError) -> RpcPromise<T> {
         RpcPromise::from_stub(Stub::broken(error))

@@ -15,7 +15,7 @@ mod value_error;
 pub use de::from_value;
 pub use number::Number;
 pub use ser::to_value;
-pub use special::{BigInt, ByteKind, Bytes, Date, ErrorValue, OpaqueInit};
+pub use special::{BigInt, ByteKind, Bytes, Date, ErrorValue, OpaqueInit, RegExp};
 pub use value_error::ValueError;
 
 use crate::stream::{Blob, ReadableStream, WritableStream};
@@ -67,6 +67,8 @@ pub enum Value {
     Error(Box<ErrorValue>),
     /// A `URL`, as its `href`.
     Url(String),
+    /// A `RegExp`.
+    RegExp(Box<RegExp>),
     /// A Fetch API `Headers` object, as ordered name/value pairs.
     Headers(Vec<(String, String)>),
     /// A Fetch API `Request`: its URL and its constructor's `init` object.
@@ -168,6 +170,7 @@ impl Value {
             Value::Bytes(_) => "bytes",
             Value::Error(_) => "Error",
             Value::Url(_) => "URL",
+            Value::RegExp(_) => "RegExp",
             Value::Headers(_) => "Headers",
             Value::Request(_) => "Request",
             Value::Response(_) => "Response",
@@ -202,6 +205,7 @@ impl PartialEq for Value {
             (Bool(a), Bool(b)) => a == b,
             (Number(a), Number(b)) => a == b,
             (String(a), String(b)) | (Url(a), Url(b)) => a == b,
+            (RegExp(a), RegExp(b)) => a == b,
             (Utf16(a), Utf16(b)) => a == b,
             (Array(a), Array(b)) => a == b,
             (Object(a), Object(b)) => a.len() == b.len() && a.iter().eq(b.iter()),

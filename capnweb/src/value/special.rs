@@ -4,6 +4,22 @@ use std::fmt;
 
 use super::{Object, Value};
 
+/// A JavaScript `RegExp`, as its `source` and `flags` (`["regexp", source, flags?]`, from the
+/// reference's next release on; the flags are left out when empty). Carried, not compiled.
+///
+/// ```
+/// use capnweb::{RegExp, Value};
+/// let v = capnweb::deserialize(r#"["regexp","^a+$","gi"]"#).unwrap();
+/// assert_eq!(v, Value::RegExp(Box::new(RegExp { source: "^a+$".into(), flags: "gi".into() })));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RegExp {
+    /// The pattern, as `RegExp.prototype.source` gives it.
+    pub source: String,
+    /// The flags (`"gi"`, say), possibly empty.
+    pub flags: String,
+}
+
 /// An arbitrary-size integer, kept as its canonical decimal text (`-?[0-9]+`).
 ///
 /// ```
@@ -75,10 +91,18 @@ bigint_from!(i8, i16, i32, i64, i128, u8, u16, u32, u64, u128, isize, usize);
 #[derive(Clone, Copy, Debug)]
 pub struct Date(pub f64);
 
+/// The largest time a JavaScript `Date` holds, in milliseconds either side of the epoch.
+const MAX_TIME: f64 = 8.64e15;
+
 impl Date {
-    /// A date at this many milliseconds since the epoch.
+    /// A date at this many milliseconds since the epoch, as JavaScript's `new Date(ms)`:
+    /// truncated to a whole millisecond, and invalid beyond ±8.64e15 (±100,000,000 days).
     pub fn from_millis(ms: f64) -> Date {
-        Date(ms)
+        if ms.is_finite() && ms.abs() <= MAX_TIME {
+            Date(ms.trunc() + 0.0)
+        } else {
+            Date::invalid()
+        }
     }
     /// The invalid date (`new Date(NaN)`).
     pub fn invalid() -> Date {
@@ -86,7 +110,7 @@ impl Date {
     }
     /// Milliseconds since the epoch, or `None` for an invalid date.
     pub fn millis(&self) -> Option<f64> {
-        self.0.is_finite().then_some(self.0)
+        (self.0.is_finite() && self.0.abs() <= MAX_TIME).then_some(self.0)
     }
 }
 

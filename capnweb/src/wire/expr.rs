@@ -118,6 +118,8 @@ pub enum Expr {
     Error(Box<ErrorExpr>),
     /// `["url", href]`.
     Url(String),
+    /// `["regexp", source, flags?]`.
+    RegExp(Box<crate::value::RegExp>),
     /// `["headers", [[name, value], ...]]`.
     Headers(Vec<(String, String)>),
     /// `["request", url, init]`; `init.body` is an expression.

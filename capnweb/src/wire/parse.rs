@@ -259,7 +259,8 @@ impl<'de> Visitor<'de> for MessageSeed<'_> {
             "pipe" => Message::Pipe,
             _ => return Err(ctx.fail(WireError::UnknownMessage(truncate(&tag)))),
         };
-        end(seq, ctx, || WireError::message(&tag, "too many members"))?;
+        // As the reference: members after those a message needs are ignored (a newer peer's).
+        skip_rest(seq, ctx, 1)?;
         Ok(msg)
     }
 
@@ -289,6 +290,12 @@ fn end<'de, A: SeqAccess<'de>>(
     }
 }
 
+/// Skips whatever elements `seq` has left, nested at `depth`.
+fn skip_rest<'de, A: SeqAccess<'de>>(mut seq: A, ctx: &Ctx, depth: usize) -> Result<(), A::Error> {
+    while seq.next_element_seed(Skip { ctx, depth })?.is_some() {}
+    Ok(())
+}
+
 /// The largest integer a JavaScript number holds exactly.
 const MAX_SAFE: i64 = (1 << 53) - 1;
 
@@ -296,4 +303,4 @@ mod expr_seed;
 mod scalars;
 
 use expr_seed::ExprSeed;
-use scalars::{IdSeed, PathSeed, Refuse, StrSeed};
+use scalars::{IdSeed, PathSeed, Refuse, Skip, StrSeed};

@@ -9,7 +9,7 @@ use super::write::{
 use super::WireError;
 use crate::stream::ReadableStream;
 use crate::stub::Stub;
-use crate::value::{ErrorValue, OpaqueInit, Value};
+use crate::value::{ErrorValue, Value};
 
 /// How a capability in a value being written is referred to.
 #[derive(Clone, Debug, PartialEq)]
@@ -115,13 +115,22 @@ impl ValueWriter<'_> {
             Value::Bytes(b) => write_bytes(out, b),
             Value::Error(e) => self.error(out, e, depth)?,
             Value::Url(u) => tagged_str(out, "url", u),
+            Value::RegExp(r) => super::write::write_regexp(out, r),
             Value::Headers(h) => write_headers(out, h),
             Value::Request(r) => {
                 let (url, init) = &**r;
                 out.push_str("[\"request\",");
                 write_str(out, url);
                 out.push(',');
-                self.init(out, init, depth)?;
+                if init.body.is_some() && !init.fields.iter().any(|(k, _)| k == "duplex") {
+                    // As the reference: the Fetch spec (and Chrome) require `duplex: "half"` on
+                    // a request with a body, and a TypeScript receiver rejects one without it.
+                    let mut fields = init.fields.clone();
+                    fields.push(("duplex".into(), Value::from("half")));
+                    self.init(out, &fields, init.body.as_ref(), depth)?;
+                } else {
+                    self.init(out, &init.fields, init.body.as_ref(), depth)?;
+                }
                 out.push(']');
             }
             Value::Response(r) => {
@@ -129,7 +138,7 @@ impl ValueWriter<'_> {
                 out.push_str("[\"response\",");
                 self.write(out, body, depth + 1)?;
                 out.push(',');
-                self.init(out, init, depth)?;
+                self.init(out, &init.fields, init.body.as_ref(), depth)?;
                 out.push(']');
             }
             Value::Stub(s) => write_ref(out, &self.exporter.export(s, false)?),
@@ -180,16 +189,23 @@ impl ValueWriter<'_> {
         Ok(())
     }
 
-    fn init(&mut self, out: &mut String, init: &OpaqueInit, depth: usize) -> Result<(), WireError> {
-        let mut body = None;
-        if let Some(b) = &init.body {
+    fn init(
+        &mut self,
+        out: &mut String,
+        fields: &[(String, Value)],
+        body: Option<&Value>,
+        depth: usize,
+    ) -> Result<(), WireError> {
+        let mut written = None;
+        if let Some(b) = body {
             let mut text = String::new();
             self.write(&mut text, b, depth + 1)?;
-            body = Some(text);
+            written = Some(text);
         }
+        let body = written;
         write_init(
             out,
-            &init.fields,
+            fields,
             body.map(|t| move |out: &mut String| out.push_str(&t)),
         );
         Ok(())

@@ -93,6 +93,7 @@ pub fn write_expr(out: &mut String, e: &Expr) {
             out.push(']');
         }
         Expr::Url(u) => tagged_str(out, "url", u),
+        Expr::RegExp(r) => write_regexp(out, r),
         Expr::Headers(h) => write_headers(out, h),
         Expr::Request(r) => {
             let FetchExpr { url, body, fields } = &**r;
@@ -309,6 +310,17 @@ pub(super) fn tagged_id(out: &mut String, tag: &str, id: i64) {
     out.push_str(tag);
     out.push_str("\",");
     push_int(out, id);
+    out.push(']');
+}
+
+/// `["regexp", source, flags]`, the flags left out when empty (as the reference writes it).
+pub(super) fn write_regexp(out: &mut String, r: &crate::value::RegExp) {
+    out.push_str("[\"regexp\",");
+    write_str(out, &r.source);
+    if !r.flags.is_empty() {
+        out.push(',');
+        write_str(out, &r.flags);
+    }
     out.push(']');
 }
 

@@ -258,6 +258,11 @@ impl Tagged<'_, '_> {
                 }))
             }
             "url" => Expr::Url(self.required_string(&mut seq, "href")?),
+            "regexp" => {
+                let source = self.required_string(&mut seq, "source")?;
+                let flags = self.string(&mut seq)?.unwrap_or_default();
+                Expr::RegExp(Box::new(crate::value::RegExp { source, flags }))
+            }
             "headers" => {
                 let pairs = seq
                     .next_element::<Vec<(String, String)>>()
@@ -352,7 +357,12 @@ impl Tagged<'_, '_> {
                 ))))
             }
         };
-        end(seq, ctx, || WireError::expr(self.tag, "too many members"))?;
+        if matches!(self.tag, "inf" | "-inf" | "nan" | "bigint" | "date") {
+            // As the reference, which reads only the members these need.
+            skip_rest(seq, ctx, self.depth + 1)?;
+        } else {
+            end(seq, ctx, || WireError::expr(self.tag, "too many members"))?;
+        }
         Ok(expr)
     }
 }

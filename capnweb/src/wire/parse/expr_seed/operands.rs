@@ -31,15 +31,15 @@ impl<'de> Visitor<'de> for DateSeed<'_, '_, '_> {
     fn visit_unit<E: de::Error>(self) -> Result<Date, E> {
         Ok(Date::invalid())
     }
+    // As the reference's `new Date(ms)`: whole milliseconds, invalid beyond ±8.64e15.
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Date, E> {
-        Ok(Date(v as f64))
+        Ok(Date::from_millis(v as f64))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Date, E> {
-        Ok(Date(v as f64))
+        Ok(Date::from_millis(v as f64))
     }
-    // JavaScript's `Date` keeps whole milliseconds.
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Date, E> {
-        Ok(Date(v.trunc()))
+        Ok(Date::from_millis(v))
     }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Date, E> {
         Err(self.tagged.bad("expected a number"))
