@@ -111,6 +111,47 @@ export class TestTarget extends RpcTarget {
     });
   }
 
+  // Reads one chunk of `stream`, then cancels it with `new Error(reason)`.
+  async cancelStream(stream, reason) {
+    const reader = stream.getReader();
+    const first = await reader.read();
+    await reader.cancel(new Error(reason));
+    return first.value;
+  }
+
+  // An endless stream that records why its reader cancelled it (see `lastCancelReason`).
+  makeCancellableStream() {
+    let i = 0;
+    return new ReadableStream({
+      pull: (controller) => controller.enqueue(i++),
+      cancel: (reason) => {
+        this.cancelReason = reason instanceof Error ? reason.message : String(reason);
+      },
+    });
+  }
+
+  lastCancelReason() {
+    return this.cancelReason ?? null;
+  }
+
+  // Calls `increment(1)` on each counter the stream carries.
+  async incrementEach(stream) {
+    const sums = [];
+    for await (const counter of stream) sums.push(await counter.increment(1));
+    return sums;
+  }
+
+  // A stream of `n` new counters, starting at 0, 10, 20, ...
+  makeCounterStream(n) {
+    let i = 0;
+    return new ReadableStream({
+      pull(controller) {
+        if (i < n) controller.enqueue(new Counter(10 * i++));
+        else controller.close();
+      },
+    });
+  }
+
   async writeTo(sink, n) {
     const writer = sink.getWriter();
     for (let i = 0; i < n; i++) await writer.write(i);

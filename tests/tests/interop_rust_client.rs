@@ -357,3 +357,137 @@ async fn a_promise_made_from_a_rust_future_is_sent_before_it_settles() {
         .unwrap_err();
     assert!(err.to_string().contains("no value"), "{err}");
 }
+
+/// An endless stream of numbers, one a millisecond, that tells `tx` why it was cancelled.
+fn endless(tx: tokio::sync::oneshot::Sender<RpcError>) -> ReadableStream {
+    let numbers = futures_util::stream::unfold(0, |i| async move {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        Some((Ok(Value::from(i)), i + 1))
+    });
+    ReadableStream::new(numbers).on_cancel(move |reason| drop(tx.send(reason)))
+}
+
+#[tokio::test]
+async fn a_typescript_reader_cancelling_our_stream_tells_its_source_why() {
+    let server = TsServer::start();
+    let main = connect_to(&server).await;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let first = main
+        .stub()
+        .call(
+            "cancelStream",
+            vec![Value::Readable(endless(tx)), Value::from("had enough")],
+        )
+        .resolve()
+        .await
+        .unwrap();
+    assert_eq!(first.as_f64(), Some(0.0));
+    let reason = tokio::time::timeout(std::time::Duration::from_secs(5), rx)
+        .await
+        .expect("the source is told")
+        .unwrap();
+    assert!(reason.to_string().contains("had enough"), "{reason}");
+}
+
+#[tokio::test]
+async fn our_reader_cancelling_a_typescript_stream_tells_its_source_why() {
+    use futures_util::StreamExt;
+    let server = TsServer::start();
+    let main = connect_to(&server).await;
+    let stream = main
+        .stub()
+        .call("makeCancellableStream", vec![])
+        .resolve()
+        .await
+        .unwrap();
+    let Value::Readable(mut stream) = stream else {
+        panic!("a stream, got {stream:?}")
+    };
+    assert_eq!(stream.next().await.unwrap().unwrap().as_f64(), Some(0.0));
+    stream.cancel(RpcError::error("stop now"));
+    let mut reason = Value::Null;
+    for _ in 0..100 {
+        reason = main
+            .stub()
+            .call("lastCancelReason", vec![])
+            .resolve()
+            .await
+            .unwrap();
+        if !reason.is_nullish() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let reason = reason.as_str().map(str::to_owned).unwrap_or_default();
+    assert!(reason.contains("stop now"), "{reason:?}");
+}
+
+#[tokio::test]
+async fn capabilities_travel_inside_stream_chunks_both_ways() {
+    use futures_util::StreamExt;
+    let server = TsServer::start();
+    let main = connect_to(&server).await;
+    // Ours to the server, which calls each.
+    let counters: Vec<Value> = (0..3)
+        .map(|i| Value::Stub(CounterClient::from_impl(Count::new(100.0 * f64::from(i))).into()))
+        .collect();
+    let sums = main
+        .stub()
+        .call(
+            "incrementEach",
+            vec![Value::Readable(ReadableStream::from_values(counters))],
+        )
+        .resolve()
+        .await
+        .unwrap();
+    assert_eq!(
+        sums,
+        Value::Array(vec![1.0.into(), 101.0.into(), 201.0.into()])
+    );
+    // The server's to us.
+    let stream = main
+        .stub()
+        .call("makeCounterStream", vec![Value::from(3)])
+        .resolve()
+        .await
+        .unwrap();
+    let Value::Readable(mut stream) = stream else {
+        panic!("a stream, got {stream:?}")
+    };
+    let mut got = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let counter = CounterClient::from_stub(chunk.unwrap().as_stub().expect("a stub").clone());
+        got.push(counter.increment(5.0).await.unwrap());
+    }
+    assert_eq!(got, vec![5.0, 15.0, 25.0]);
+}
+
+#[tokio::test]
+async fn our_sinks_errors_reach_the_typescript_writer() {
+    let server = TsServer::start();
+    let main = connect_to(&server).await;
+    let written = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = futures_util::sink::unfold(written.clone(), |w, v: Value| async move {
+        match v.as_f64() {
+            Some(3.0) => Err(RpcError::range_error("no threes")),
+            n => {
+                w.lock().unwrap().push(n.unwrap_or(f64::NAN));
+                Ok(w)
+            }
+        }
+    });
+    let err = main
+        .stub()
+        .call(
+            "writeTo",
+            vec![
+                Value::Writable(WritableStream::from_sink(sink)),
+                Value::from(6),
+            ],
+        )
+        .resolve()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no threes"), "{err}");
+    assert_eq!(*written.lock().unwrap(), vec![0.0, 1.0, 2.0]);
+}

@@ -410,3 +410,144 @@ async fn unknown_methods_on_a_pipe_are_errors_answered_to_the_caller() {
     );
     assert!(!session.is_closed());
 }
+
+/// A server whose main object is a function of one stream: it reads a chunk, then cancels.
+fn cancelling_server() -> Stub {
+    let (a, b) = in_process::pair();
+    let main = Stub::from_fn(|args: Vec<Value>| async move {
+        let Some(Value::Readable(mut s)) = args.into_iter().next() else {
+            return Err(RpcError::type_error("a stream"));
+        };
+        let first = s.next().await.transpose()?;
+        s.cancel(RpcError::range_error("read one, that will do"));
+        Ok(first.unwrap_or_default())
+    });
+    std::mem::forget(RpcSession::spawn(a, Some(main), SessionOptions::default()));
+    RpcSession::spawn(b, None, SessionOptions::default()).main()
+}
+
+async fn a_remote_reader_cancelling_tells_the_source_why() {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let numbers = futures_util::stream::unfold(0, |i| async move {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        Some((Ok(Value::from(i)), i + 1))
+    });
+    let source = ReadableStream::new(numbers).on_cancel(move |reason| drop(tx.send(reason)));
+    // Kept until the end: dropping it would end the session, a reason of its own.
+    let server = cancelling_server();
+    let first = server
+        .call("", vec![Value::Readable(source)])
+        .resolve()
+        .await
+        .unwrap();
+    assert_eq!(first.as_f64(), Some(0.0));
+    let reason = tokio::time::timeout(Duration::from_secs(5), rx)
+        .await
+        .expect("told in time")
+        .unwrap();
+    assert!(
+        matches!(&reason, RpcError::Remote(e) if e.name == "RangeError"),
+        "{reason:?}"
+    );
+    assert!(reason.to_string().contains("that will do"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_remote_reader_cancelling_tells_the_source_why_current_thread() {
+    for _ in 0..5 {
+        a_remote_reader_cancelling_tells_the_source_why().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_reader_cancelling_tells_the_source_why_multi_thread() {
+    for _ in 0..5 {
+        a_remote_reader_cancelling_tells_the_source_why().await;
+    }
+}
+
+#[tokio::test]
+async fn a_source_learns_when_its_session_ends_mid_stream() {
+    let (a, b) = in_process::pair();
+    let main = Stub::from_fn(|_: Vec<Value>| async move {
+        std::future::pending::<()>().await;
+        Ok(Value::Null)
+    });
+    let server = RpcSession::spawn(a, Some(main), SessionOptions::default());
+    let client = RpcSession::spawn(b, None, SessionOptions::default());
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let numbers = futures_util::stream::unfold(0, |i| async move {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        Some((Ok(Value::from(i)), i + 1))
+    });
+    let source = ReadableStream::new(numbers).on_cancel(move |reason| drop(tx.send(reason)));
+    let call = client.main().call("", vec![Value::Readable(source)]);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    server.abort(RpcError::error("going away"));
+    let reason = tokio::time::timeout(Duration::from_secs(5), rx)
+        .await
+        .expect("told in time")
+        .unwrap();
+    // The session's end, or the server's end of the pipe going with it: either way, told.
+    let told =
+        matches!(reason, RpcError::Disconnected { .. }) || reason.to_string().contains("canceled");
+    assert!(told, "{reason:?}");
+    drop(call);
+}
+
+/// A sink that takes everything and fails to close.
+struct FailsToClose(Arc<Mutex<Vec<Value>>>);
+
+impl futures_util::Sink<Value> for FailsToClose {
+    type Error = RpcError;
+    fn poll_ready(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), RpcError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn start_send(self: std::pin::Pin<&mut Self>, item: Value) -> Result<(), RpcError> {
+        self.0.lock().unwrap().push(item);
+        Ok(())
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), RpcError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), RpcError>> {
+        std::task::Poll::Ready(Err(RpcError::error("disk full")))
+    }
+}
+
+#[tokio::test]
+async fn a_sink_failing_to_close_fails_the_remote_writers_close() {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let sink = WritableStream::from_sink(FailsToClose(got.clone()));
+    let (a, b) = in_process::pair();
+    let main = Stub::from_fn(move |_: Vec<Value>| {
+        let sink = sink.clone();
+        async move { Ok(Value::Writable(sink)) }
+    });
+    let _server = RpcSession::spawn(a, Some(main), SessionOptions::default());
+    let client = RpcSession::spawn(b, None, SessionOptions::default());
+    let Value::Writable(remote) = client.main().call("", vec![]).resolve().await.unwrap() else {
+        panic!("a writable")
+    };
+    for i in 0..5 {
+        remote.write(i).await.unwrap();
+    }
+    let err = remote.close().await.unwrap_err();
+    assert!(err.to_string().contains("disk full"), "{err}");
+    let got: Vec<f64> = got
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    assert_eq!(got, vec![0.0, 1.0, 2.0, 3.0, 4.0], "in order");
+}

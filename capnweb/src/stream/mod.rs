@@ -16,9 +16,11 @@
 mod blob;
 mod pipe;
 mod readable;
+mod sink;
 mod writable;
 
 pub use blob::Blob;
 pub(crate) use pipe::local_pipe;
 pub use readable::ReadableStream;
+pub(crate) use readable::Source;
 pub use writable::WritableStream;

@@ -34,10 +34,12 @@ enum Op {
 pub(crate) fn local_pipe(max_buffered: usize) -> (Stub, ReadableStream) {
     let (tx, rx) = mpsc::unbounded_channel();
     let buffered = Arc::new(AtomicUsize::new(0));
+    let cancelled = Arc::new(Mutex::new(None));
     let writer = WritableHook {
         tx: Mutex::new(Some(tx)),
         buffered: buffered.clone(),
         max_buffered,
+        cancelled: cancelled.clone(),
     };
     let reader = PipeReader {
         rx,
@@ -45,7 +47,19 @@ pub(crate) fn local_pipe(max_buffered: usize) -> (Stub, ReadableStream) {
         pending: None,
         done: false,
     };
-    (Stub::from_hook(writer), ReadableStream::new(reader))
+    let why = cancelled.clone();
+    let readable = ReadableStream::new(reader).on_cancel(move |reason| {
+        *why.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+    });
+    (Stub::from_hook(writer), readable)
+}
+
+/// Why the reader cancelled the pipe, once it did: the writer's writes fail with it.
+type Cancelled = Arc<Mutex<Option<RpcError>>>;
+
+fn cancel_reason(cancelled: &Cancelled) -> RpcError {
+    let reason = cancelled.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    reason.unwrap_or_else(canceled)
 }
 
 /// The writable end of a local pipe.
@@ -54,6 +68,7 @@ pub(crate) struct WritableHook {
     tx: Mutex<Option<mpsc::UnboundedSender<Op>>>,
     buffered: Arc<AtomicUsize>,
     max_buffered: usize,
+    cancelled: Cancelled,
 }
 
 impl WritableHook {
@@ -85,17 +100,20 @@ impl WritableHook {
         let (ack, done) = oneshot::channel();
         if tx.send(Op::Write(chunk, size, ack)).is_err() {
             self.buffered.fetch_sub(size, Ordering::Relaxed);
-            return broken(canceled());
+            return broken(cancel_reason(&self.cancelled));
         }
-        acknowledged(done)
+        self.acknowledged(done)
     }
-}
 
-fn acknowledged(done: oneshot::Receiver<Result<(), RpcError>>) -> Stub {
-    PromiseHook::pending(async move {
-        done.await.unwrap_or_else(|_| Err(canceled()))?;
-        Ok(Value::Undefined)
-    })
+    /// The promise of an acknowledgement: the reader's cancel reason if it goes first.
+    fn acknowledged(&self, done: oneshot::Receiver<Result<(), RpcError>>) -> Stub {
+        let cancelled = self.cancelled.clone();
+        PromiseHook::pending(async move {
+            done.await
+                .unwrap_or_else(|_| Err(cancel_reason(&cancelled)))?;
+            Ok(Value::Undefined)
+        })
+    }
 }
 
 fn canceled() -> RpcError {
@@ -122,7 +140,7 @@ impl Hook for WritableHook {
                 };
                 let (ack, done) = oneshot::channel();
                 let _ = tx.send(Op::Close(ack));
-                acknowledged(done)
+                self.acknowledged(done)
             }
             "abort" => {
                 let reason = match first() {

@@ -64,6 +64,33 @@ impl WritableStream {
         (WritableStream::from_stub(stub), readable)
     }
 
+    /// A writable stream over an application's sink. Send it to a peer, and the peer's writes
+    /// reach the sink in order (`close` closes it); a write or close the sink refuses fails
+    /// with the sink's error, and so does everything after it: the remote writer gets that
+    /// error from its `write()` or `close()`.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use capnweb::{RpcError, Value, WritableStream};
+    /// // A sink that takes numbers only.
+    /// let sink = futures_util::sink::unfold((), |(), v: Value| async move {
+    ///     match v {
+    ///         Value::Number(_) => Ok(()),
+    ///         _ => Err(RpcError::type_error("numbers only")),
+    ///     }
+    /// });
+    /// let writer = WritableStream::from_sink(sink);
+    /// writer.write(1).await?;
+    /// assert!(writer.write("two").await.is_err());
+    /// assert!(writer.close().await.unwrap_err().to_string().contains("numbers only"));
+    /// # Ok::<(), RpcError>(()) }).unwrap();
+    /// ```
+    pub fn from_sink(
+        sink: impl futures_util::Sink<Value, Error = RpcError> + Send + 'static,
+    ) -> Self {
+        WritableStream::from_stub(super::sink::SinkHook::stub(sink))
+    }
+
     pub(crate) fn from_stub(stub: Stub) -> WritableStream {
         WritableStream {
             inner: Arc::new(Inner {
@@ -174,6 +201,19 @@ impl WritableStream {
             let _ = stream_call(&self.inner.stub, "abort", args, Box::new(|_, _| {}));
         } else {
             drop(self.inner.stub.call("abort", args));
+        }
+    }
+
+    /// Waits until the stream has failed (a write or close was refused, or it was aborted),
+    /// and gives the error.
+    pub(crate) async fn failed(&self) -> RpcError {
+        loop {
+            // Made before the check: a failure between the two still wakes it.
+            let changed = self.inner.room.notified();
+            if let Some(e) = &self.inner.lock().error {
+                return e.clone();
+            }
+            changed.await;
         }
     }
 

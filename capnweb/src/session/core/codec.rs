@@ -52,10 +52,10 @@ impl<'a> SessionExporter<'a> {
 
 impl Exporter for SessionExporter<'_> {
     fn pipe(&mut self, stream: &ReadableStream) -> Result<i64, WireError> {
-        let chunks = stream.take().ok_or_else(|| {
+        let source = stream.take().ok_or_else(|| {
             WireError::Unserializable("a ReadableStream that was already sent or read".into())
         })?;
-        Ok(self.open_pipe(chunks))
+        Ok(self.open_pipe(source))
     }
 
     fn export(&mut self, stub: &Stub, promise: bool) -> Result<WireRef, WireError> {

@@ -3,14 +3,13 @@
 
 use std::sync::Arc;
 
-use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 
 use super::codec::SessionExporter;
 use super::{not_delivered, Answer, Core, ExportEntry, ImportEntry};
 use crate::error::RpcError;
 use crate::session::import::ImportHook;
-use crate::stream::{local_pipe, WritableStream};
+use crate::stream::{local_pipe, Source, WritableStream};
 use crate::stub::Stub;
 use crate::value::Value;
 use crate::wire::{self, PathKey, WireError};
@@ -74,7 +73,7 @@ impl Core {
 
 impl SessionExporter<'_> {
     /// Sends `["pipe"]` and starts pumping `chunks` into it; returns the pipe's import id.
-    pub(super) fn open_pipe(&mut self, chunks: BoxStream<'static, Result<Value, RpcError>>) -> i64 {
+    pub(super) fn open_pipe(&mut self, source: Source) -> i64 {
         self.st.outbox.push("[\"pipe\"]".to_owned());
         let id = self.st.next_import;
         self.st.next_import += 1;
@@ -86,24 +85,57 @@ impl SessionExporter<'_> {
             id,
             promise: false,
         }));
-        self.st.tasks.push(Box::pin(pump(chunks, pipe)));
+        self.st.tasks.push(Box::pin(pump(source, pipe)));
         id
     }
 }
 
 /// Writes every chunk into the pipe, then closes it (or aborts it with the stream's error).
-async fn pump(mut chunks: BoxStream<'static, Result<Value, RpcError>>, pipe: WritableStream) {
-    while let Some(chunk) = chunks.next().await {
+/// If the pipe fails first (its reader cancelled it, or the session ended), the source is
+/// told why.
+async fn pump(source: Source, pipe: WritableStream) {
+    let mut source = Pumped(Some(source));
+    let chunks = &mut source.0.as_mut().expect("set above").chunks;
+    let failure = loop {
+        let chunk = tokio::select! {
+            biased;
+            reason = pipe.failed() => break reason,
+            chunk = chunks.next() => chunk,
+        };
         match chunk {
-            Ok(v) => {
-                if pipe.write(v).await.is_err() {
-                    return;
+            Some(Ok(v)) => {
+                if let Err(reason) = pipe.write(v).await {
+                    break reason;
                 }
             }
-            Err(e) => return pipe.abort(e),
+            Some(Err(e)) => {
+                source.0 = None;
+                return pipe.abort(e);
+            }
+            None => match pipe.close().await {
+                Ok(()) => {
+                    source.0 = None;
+                    return;
+                }
+                Err(reason) => break reason,
+            },
+        }
+    };
+    if let Some(s) = source.0.take() {
+        s.cancel(failure);
+    }
+}
+
+/// A source being pumped: if the pump goes before it is done (its session's tasks were
+/// dropped), the source learns that the session ended.
+struct Pumped(Option<Source>);
+
+impl Drop for Pumped {
+    fn drop(&mut self) {
+        if let Some(s) = self.0.take() {
+            s.cancel(RpcError::disconnected("the session ended"));
         }
     }
-    let _ = pipe.close().await;
 }
 
 /// The error for a `["readable", id]` that names no pipe, or one already read.
