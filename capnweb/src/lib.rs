@@ -3,14 +3,21 @@
 //!
 //! # Layout
 //!
-//! Each layer knows only the ones above it in this list:
+//! Each layer knows only the ones above it in this list (`tests/layering.rs` checks it):
 //!
-//! - [`value`]: the dynamic [`Value`] and its special types (bigint, date, bytes, errors), and
-//!   the serde bridge [`to_value`] / [`from_value`].
-//! - [`wire`]: messages and expressions, parsed from and written to JSON text, with [`Limits`].
-//! - [`stub`]: [`Stub`], a handle on something callable, and [`RpcTarget`], what a local object
-//!   implements; `eval` and `map` turn expressions into values and apply `map()`.
-//! - [`session`]: [`RpcSession`], the import and export tables of one connection.
+//! - The data, one layer (values hold stubs and streams; hooks take values):
+//!   - [`value`]: the dynamic [`Value`] and its special types (bigint, date, bytes, errors),
+//!     and the serde bridge [`to_value`] / [`from_value`].
+//!   - [`wire`]: messages and expressions, parsed from and written to JSON text, with
+//!     [`Limits`]; all of the protocol's syntax.
+//!   - [`stub`]: [`Stub`], a handle on something callable, and [`RpcTarget`], what a local
+//!     object implements; its evaluator turns expressions into values, and `map()` records
+//!     mappers (a call interceptor) and applies them. What only a session can answer (a peer's
+//!     promise, the end of its session, `stream` calls) are methods of the hooks, which the
+//!     session's import hook overrides.
+//!   - [`stream`]: readable and writable streams, and blobs.
+//! - [`session`]: [`RpcSession`], the import and export tables of one connection, over any
+//!   [`Transport`].
 //! - [`transport`]: in-process, WebSocket and HTTP batch transports, and the [`Transport`] trait.
 //! - [`typed`]: [`RpcPromise`], [`Param`], [`RpcClient`] and [`Callback`], what the code that
 //!   [`rpc_interface`] generates is made of.
@@ -40,8 +47,6 @@ extern crate self as capnweb;
 
 pub mod client;
 mod error;
-mod eval;
-mod map;
 pub mod server;
 pub mod session;
 pub mod stream;
@@ -168,7 +173,7 @@ pub use wire::{Limits, WireError};
 /// ```
 pub fn deserialize(text: &str) -> Result<Value, RpcError> {
     let e = wire::parse_expr(text, &Limits::default())?;
-    eval::evaluate(e, &mut eval::NoImporter)
+    stub::eval::evaluate(e, &mut stub::eval::NoImporter)
 }
 
 /// Writes a value as an expression without a session, as the reference's `serialize`.

@@ -79,7 +79,7 @@ fn expr(c: &mut Choices, depth: u8) -> String {
     if depth > 4 {
         return c.byte().to_string();
     }
-    match c.below(18) {
+    match c.below(20) {
         0 => c.byte().to_string(),
         1 => "\"s\"".into(),
         2 => "null".into(),
@@ -103,6 +103,8 @@ fn expr(c: &mut Choices, depth: u8) -> String {
         14 => "[\"date\",1]".into(),
         15 => "[\"bigint\",\"12\"]".into(),
         16 => "[\"bytes\",\"AAE=\"]".into(),
+        17 => "\"a\\ud800\\udc00\\udfff\"".into(),
+        18 => "[\"regexp\",\"^a\",\"g\",1]".into(),
         _ => "[\"undefined\"]".into(),
     }
 }

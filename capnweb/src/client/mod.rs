@@ -5,7 +5,6 @@ mod backoff;
 mod breaker;
 mod builder;
 mod resilient;
-pub(crate) mod run_log;
 mod stats;
 
 pub use backoff::Backoff;
@@ -20,8 +19,9 @@ use crate::stub::Stub;
 use crate::transport::websocket;
 
 /// How long [`connect`] and [`connect_with`] wait for the WebSocket to open (TCP, TLS and the
-/// upgrade): 30 s. A [`Client`] has its own, configurable, `connect_timeout`.
-pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// upgrade), and an HTTP batch for its connection: 30 s. A [`Client`] has its own,
+/// configurable, `connect_timeout`.
+pub use crate::transport::CONNECT_TIMEOUT;
 
 /// Connects to `url` (`ws://host:port/path`) and returns the server's main object. The session
 /// lives until every clone of the returned main object is dropped, or the connection ends.

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify, Semaphore};
 
 use super::breaker::Circuit;
-use super::run_log::{self, RunLog};
 use super::stats::{ClientStats, Recorder};
 use super::{Backoff, CircuitBreaker, ClientBuilder, RetryPolicy};
 use crate::error::RpcError;
+use crate::session::run_log::{self, RunLog};
 use crate::session::{RpcSession, SessionOptions};
 use crate::stub::{BoxFuture, Stub};
 

@@ -2,10 +2,13 @@
 
 use std::any::Any;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use super::core::{Core, ImportWait};
+use tokio::sync::watch;
+
+use super::core::Core;
 use crate::error::RpcError;
-use crate::stub::{Hook, Resolution, Stub};
+use crate::stub::{Hook, Resolution, StreamDone, Stub};
 use crate::value::Value;
 use crate::wire::{Expr, PathKey};
 
@@ -38,7 +41,7 @@ impl Hook for ImportHook {
         if !self.promise {
             return Resolution::ready(Ok(Value::Stub(Stub(self))));
         }
-        Resolution::import(ImportWait(self))
+        Resolution::polled(self)
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -47,6 +50,27 @@ impl Hook for ImportHook {
 
     fn is_promise(&self) -> bool {
         self.promise
+    }
+
+    fn poll_resolution(&self, cx: &mut Context<'_>) -> Poll<Result<Value, RpcError>> {
+        self.core.poll_import(self.id, cx)
+    }
+
+    fn session_end(&self) -> Option<watch::Receiver<Option<RpcError>>> {
+        Some(self.core.closed.subscribe())
+    }
+
+    fn is_remote(&self) -> bool {
+        true
+    }
+
+    fn stream_call(
+        &self,
+        method: &str,
+        args: Vec<Value>,
+        done: StreamDone,
+    ) -> Result<usize, RpcError> {
+        self.core.send_stream(self.id, method, args, done)
     }
 }
 
@@ -83,6 +107,20 @@ impl Hook for OwningMain {
     }
     fn as_any(&self) -> &dyn Any {
         self
+    }
+    fn session_end(&self) -> Option<watch::Receiver<Option<RpcError>>> {
+        self.inner.0.session_end()
+    }
+    fn is_remote(&self) -> bool {
+        self.inner.0.is_remote()
+    }
+    fn stream_call(
+        &self,
+        method: &str,
+        args: Vec<Value>,
+        done: StreamDone,
+    ) -> Result<usize, RpcError> {
+        self.inner.0.stream_call(method, args, done)
     }
 }
 

@@ -2,6 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crate::wire::MessageKind;
+
 /// Counters a user can read at any time (see [`snapshot`](Metrics::snapshot)). Sessions given
 /// the same `Metrics` (a server gives all of its own) add to it.
 ///
@@ -74,7 +76,7 @@ impl Metrics {
     pub(crate) fn received(&self, msg: &str) {
         self.messages_in.fetch_add(1, Relaxed);
         self.bytes_in.fetch_add(msg.len() as u64, Relaxed);
-        if msg.starts_with("[\"push\"") || msg.starts_with("[\"stream\"") {
+        if MessageKind::of(msg).is_call() {
             self.calls.fetch_add(1, Relaxed);
         }
     }
@@ -82,7 +84,7 @@ impl Metrics {
     pub(crate) fn sent(&self, msg: &str) {
         self.messages_out.fetch_add(1, Relaxed);
         self.bytes_out.fetch_add(msg.len() as u64, Relaxed);
-        if msg.starts_with("[\"reject\"") {
+        if MessageKind::of(msg) == MessageKind::Reject {
             self.errors.fetch_add(1, Relaxed);
         }
     }

@@ -7,6 +7,7 @@ mod core;
 mod driver;
 mod import;
 mod metrics;
+pub(crate) mod run_log;
 
 pub use metrics::{Metrics, MetricsSnapshot};
 
@@ -15,37 +16,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use self::core::Core;
-pub(crate) use self::core::ImportWait;
 use crate::error::RpcError;
 use crate::stub::Stub;
 use crate::transport::Transport;
-use crate::value::{ErrorValue, Value};
+use crate::value::ErrorValue;
 use crate::wire::Limits;
-
-/// Whether `stub` is an object of a peer (its calls go over a session).
-pub(crate) fn is_remote(stub: &Stub) -> bool {
-    stub.downcast::<import::ImportHook>().is_some()
-}
-
-/// Watches the end of the session `stub` belongs to, if it is a peer's object.
-pub(crate) fn session_end(stub: &Stub) -> Option<tokio::sync::watch::Receiver<Option<RpcError>>> {
-    let import = stub.downcast::<import::ImportHook>()?;
-    Some(import.core.closed.subscribe())
-}
-
-/// Sends a `stream` call on a peer's object (see [`is_remote`]); `done` gets its answer.
-/// Returns the size of the message.
-pub(crate) fn stream_call(
-    stub: &Stub,
-    method: &str,
-    args: Vec<Value>,
-    done: core::StreamDone,
-) -> Result<usize, RpcError> {
-    match stub.downcast::<import::ImportHook>() {
-        Some(import) => import.core.send_stream(import.id, method, args, done),
-        None => Err(RpcError::type_error("not a stream of a peer")),
-    }
-}
 
 /// A hook that sees (and may change) each error before it is sent to the peer.
 pub type SendErrorHook = Arc<dyn Fn(&mut ErrorValue) + Send + Sync>;

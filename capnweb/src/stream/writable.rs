@@ -8,7 +8,6 @@ use tokio::sync::{oneshot, Notify};
 
 use super::{local_pipe, ReadableStream};
 use crate::error::RpcError;
-use crate::session::{is_remote, stream_call};
 use crate::stub::Stub;
 use crate::value::Value;
 
@@ -119,7 +118,7 @@ impl WritableStream {
         if self.is_closed() {
             return Err(RpcError::type_error("write to a closed WritableStream"));
         }
-        if !is_remote(&self.inner.stub) {
+        if !self.inner.stub.0.is_remote() {
             // A local object: its writes are simply awaited in turn.
             let result = self.local_call("write", vec![chunk]).await;
             if let Err(e) = &result {
@@ -143,8 +142,7 @@ impl WritableStream {
         // Held while sending, so the acknowledgement cannot be counted before the send.
         let mut flow = self.inner.lock();
         let acked = Arc::downgrade(&self.inner);
-        let sent = stream_call(
-            &self.inner.stub,
+        let sent = self.inner.stub.0.stream_call(
             "write",
             vec![chunk],
             Box::new(move |size, result| {
@@ -171,12 +169,12 @@ impl WritableStream {
             return Err(e);
         }
         self.inner.closed.store(true, Ordering::Relaxed);
-        let result = if is_remote(&self.inner.stub) {
+        let result = if self.inner.stub.0.is_remote() {
             let (tx, rx) = oneshot::channel();
             let callback = Box::new(move |_, result: Result<Value, RpcError>| {
                 let _ = tx.send(result.map(drop));
             });
-            match stream_call(&self.inner.stub, "close", Vec::new(), callback) {
+            match self.inner.stub.0.stream_call("close", Vec::new(), callback) {
                 Ok(_) => rx
                     .await
                     .unwrap_or_else(|_| Err(RpcError::disconnected("session ended"))),
@@ -197,8 +195,12 @@ impl WritableStream {
         self.inner.closed.store(true, Ordering::Relaxed);
         self.inner.fail(reason.clone());
         let args = vec![Value::Error(Box::new(reason.to_value()))];
-        if is_remote(&self.inner.stub) {
-            let _ = stream_call(&self.inner.stub, "abort", args, Box::new(|_, _| {}));
+        if self.inner.stub.0.is_remote() {
+            let _ = self
+                .inner
+                .stub
+                .0
+                .stream_call("abort", args, Box::new(|_, _| {}));
         } else {
             drop(self.inner.stub.call("abort", args));
         }

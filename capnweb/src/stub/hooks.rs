@@ -68,7 +68,7 @@ impl Hook for TargetHook {
         let subject = self.get(path);
         PromiseHook::pending(async move {
             let v = subject.0.resolve().await?;
-            crate::map::apply(v, captures, instructions).await
+            crate::stub::map::apply(v, captures, instructions).await
         })
     }
 
@@ -133,7 +133,7 @@ impl Hook for PromiseHook {
                 Followed::Forward(stub, rest) => {
                     stub.0.map(&rest, captures, instructions).0.resolve().await
                 }
-                Followed::Value(v) => crate::map::apply(v, captures, instructions).await,
+                Followed::Value(v) => crate::stub::map::apply(v, captures, instructions).await,
             }
         })
     }

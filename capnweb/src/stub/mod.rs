@@ -5,7 +5,10 @@
 //! error, or (in `crate::session`) an entry of a session's import table. Dropping the last clone
 //! of a stub releases what it refers to.
 
+pub(crate) mod eval;
 mod hooks;
+mod intercept;
+pub(crate) mod map;
 mod path;
 mod promise;
 mod target;
@@ -18,6 +21,9 @@ pub use target::{not_a_function, BoxFuture, RpcTarget};
 use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio::sync::watch;
 
 use crate::error::RpcError;
 use crate::value::Value;
@@ -44,7 +50,40 @@ pub(crate) trait Hook: Send + Sync + 'static {
     fn is_promise(&self) -> bool {
         false
     }
+    /// Polls the resolution of a hook whose `resolve` gave [`Resolution::polled`] (a peer's
+    /// promise: its session answers, with no box per wait).
+    fn poll_resolution(&self, cx: &mut Context<'_>) -> Poll<Result<Value, RpcError>> {
+        let _ = cx;
+        Poll::Ready(Err(RpcError::error(
+            "nothing to poll: resolve() was not polled",
+        )))
+    }
+    /// The end of the session this object belongs to, as a watch of its reason; `None` for an
+    /// object of no session (a local object never breaks). As the reference's `onBroken`.
+    fn session_end(&self) -> Option<watch::Receiver<Option<RpcError>>> {
+        None
+    }
+    /// Whether this is a peer's object, which takes flow-controlled `stream` calls.
+    fn is_remote(&self) -> bool {
+        false
+    }
+    /// Sends a `stream` call (as the reference's `StubHook.stream`): `done` gets its answer and
+    /// the size of the message that carried it; returns that size. Only a peer's object takes
+    /// one (see [`is_remote`](Hook::is_remote)).
+    fn stream_call(
+        &self,
+        method: &str,
+        args: Vec<Value>,
+        done: StreamDone,
+    ) -> Result<usize, RpcError> {
+        let _ = (method, args, done);
+        Err(RpcError::type_error("not a stream of a peer"))
+    }
 }
+
+/// What to do with the answer to a `stream` call: told the size of the message that carried the
+/// call, and its result.
+pub(crate) type StreamDone = Box<dyn FnOnce(usize, Result<Value, RpcError>) + Send>;
 
 /// A reference to an object that can be called: a remote object, a pending result, or a local
 /// [`RpcTarget`].
@@ -127,7 +166,7 @@ impl Stub {
         } else {
             &[PathKey::Name(method.to_owned())]
         };
-        if let Some(recorded) = crate::map::record_call(self, path, &args) {
+        if let Some(recorded) = intercept::call(self, path, &args) {
             return recorded;
         }
         self.0.clone().call(path, args)
@@ -135,7 +174,7 @@ impl Stub {
 
     /// Calls the function at a property path.
     pub fn call_path(&self, path: &[PathKey], args: Vec<Value>) -> Stub {
-        if let Some(recorded) = crate::map::record_call(self, path, &args) {
+        if let Some(recorded) = intercept::call(self, path, &args) {
             return recorded;
         }
         self.0.clone().call(path, args)
@@ -148,7 +187,7 @@ impl Stub {
 
     /// Reads the property at `path`, as a promise.
     pub fn get_path(&self, path: &[PathKey]) -> Stub {
-        if let Some(recorded) = crate::map::record_get(self, path) {
+        if let Some(recorded) = intercept::get(self, path) {
             return recorded;
         }
         self.0.clone().get(path)
@@ -180,7 +219,7 @@ impl Stub {
     /// # });
     /// ```
     pub fn map(&self, f: impl FnOnce(Stub) -> Value) -> Stub {
-        crate::map::map(self, &[], f)
+        crate::stub::map::map(self, &[], f)
     }
 
     pub(crate) fn map_raw(
@@ -220,7 +259,7 @@ impl Stub {
         let task = if let Some(error) = self.downcast::<ErrorHook>() {
             let error = error.0.clone();
             tokio::spawn(async move { f(error) })
-        } else if let Some(mut end) = crate::session::session_end(self) {
+        } else if let Some(mut end) = self.0.session_end() {
             tokio::spawn(async move {
                 loop {
                     if let Some(reason) = end.borrow_and_update().clone() {

@@ -14,7 +14,6 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use super::{BoxFuture, Stub};
 use crate::error::RpcError;
-use crate::session::ImportWait;
 use crate::value::Value;
 use crate::waiters::Waiters;
 
@@ -215,7 +214,7 @@ pub(crate) struct Resolution(Inner);
 enum Inner {
     Ready(Option<Output>),
     Promise(Arc<PromiseHook>),
-    Import(ImportWait),
+    Polled(Arc<dyn super::Hook>),
 }
 
 impl Resolution {
@@ -223,9 +222,10 @@ impl Resolution {
         Resolution(Inner::Ready(Some(result)))
     }
 
-    /// The resolution of a session's import: no box, the commonest wait of a client.
-    pub(crate) fn import(wait: ImportWait) -> Resolution {
-        Resolution(Inner::Import(wait))
+    /// A resolution `hook` answers itself (`Hook::poll_resolution`): a session's import, the
+    /// commonest wait of a client, with no box.
+    pub(crate) fn polled(hook: Arc<dyn super::Hook>) -> Resolution {
+        Resolution(Inner::Polled(hook))
     }
 }
 
@@ -237,7 +237,7 @@ impl Future for Resolution {
                 Poll::Ready(result.take().expect("Resolution polled after completion"))
             }
             Inner::Promise(hook) => hook.poll_result(cx),
-            Inner::Import(wait) => Pin::new(wait).poll(cx),
+            Inner::Polled(hook) => hook.poll_resolution(cx),
         }
     }
 }

@@ -18,9 +18,10 @@ use super::TransportError;
 use crate::error::RpcError;
 use crate::session::{RpcSession, SessionOptions};
 use crate::stub::{BoxFuture, Stub};
+use crate::wire::MessageKind;
 
 /// How long an [`HttpBatch`] waits for its request to be answered in full: 60 s (connecting
-/// within [`CONNECT_TIMEOUT`](crate::client::CONNECT_TIMEOUT)).
+/// within [`CONNECT_TIMEOUT`](super::CONNECT_TIMEOUT)).
 pub const BATCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The error a batch session ends with once its answers have been read.
@@ -57,7 +58,7 @@ impl<C: From<Stub>> HttpBatch<C> {
     pub fn with_headers(url: &str, headers: Vec<(String, String)>) -> Self {
         // Bounded, so that a server that never answers cannot hang the batch forever.
         let client = reqwest::Client::builder()
-            .connect_timeout(crate::client::CONNECT_TIMEOUT)
+            .connect_timeout(super::CONNECT_TIMEOUT)
             .timeout(BATCH_TIMEOUT)
             .build()
             .unwrap_or_default();
@@ -121,7 +122,7 @@ impl BatchClientTransport {
         body.extend(
             (1..=self.pushes)
                 .filter(|id| !released.contains(id))
-                .map(|id| format!("[\"pull\",{id}]")),
+                .map(|id| crate::wire::write_message(&crate::wire::Message::Pull(id))),
         );
         let mut req = self.client.post(&self.url).body(body.join("\n"));
         for (k, v) in &self.headers {
@@ -206,19 +207,23 @@ impl Sink<String> for BatchClientTransport {
         if !matches!(self.phase, Phase::Collecting) {
             return Ok(());
         }
-        if msg.starts_with("[\"pull\",") {
+        let kind = MessageKind::of(&msg);
+        if kind == MessageKind::Pull {
             // Every call of the batch is pulled when it is sent; this one says "send now".
             self.triggered = true;
             if let Some(w) = self.waker.take() {
                 w.wake();
             }
         } else {
-            if msg.starts_with("[\"push\",") || msg.starts_with("[\"stream\",") {
+            if kind.is_call() {
                 self.pushes += 1;
-            } else if let Ok(crate::wire::Message::Release(id, _)) =
-                crate::wire::parse_message(&msg, &crate::wire::Limits::default())
-            {
-                self.released.push(id);
+            } else if kind == MessageKind::Release {
+                let limits = crate::wire::Limits::default();
+                if let Ok(crate::wire::Message::Release(id, _)) =
+                    crate::wire::parse_message(&msg, &limits)
+                {
+                    self.released.push(id);
+                }
             }
             self.queued.push(msg);
         }
@@ -252,7 +257,7 @@ pub async fn serve_batch(body: &str, main: Stub, options: SessionOptions) -> Str
     let pushes = transport
         .lines
         .iter()
-        .filter(|l| l.starts_with("[\"push\""))
+        .filter(|l| MessageKind::of(l) == MessageKind::Push)
         .count();
     let (session, run) = RpcSession::new(transport, Some(main), options);
     session.reserve_exports(pushes);

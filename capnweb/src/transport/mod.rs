@@ -7,6 +7,9 @@
 //! A custom transport is any `Stream` of incoming messages plus `Sink` of outgoing ones.
 
 pub mod http_batch;
+
+/// How long connecting waits by default (TCP, TLS, and a WebSocket's upgrade): 30 s.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 pub mod in_process;
 pub mod websocket;
 

@@ -81,7 +81,7 @@ pub fn call<T>(
         args.pop();
     }
     if idempotent {
-        return RpcPromise::from_stub(crate::client::run_log::idempotent(|| {
+        return RpcPromise::from_stub(crate::session::run_log::idempotent(|| {
             stub.call(method, args)
         }));
     }

@@ -5,6 +5,7 @@
 //! [`Value`](crate::Value) (see `crate::eval`) and writes values through an
 //! [`Exporter`].
 
+pub(crate) mod compose;
 mod error;
 mod expr;
 mod limits;
@@ -13,6 +14,7 @@ mod utf16;
 mod value_writer;
 pub(crate) mod write;
 
+pub use compose::MessageKind;
 pub use error::WireError;
 pub use expr::{Capture, ErrorExpr, Expr, FetchExpr, ImportExpr, Message, PathKey, RemapExpr};
 pub use limits::Limits;
@@ -21,5 +23,4 @@ pub(crate) use utf16::write_utf16;
 pub(crate) use value_writer::write_args;
 pub use value_writer::{write_value, Exporter, NoExporter, WireRef};
 pub(crate) use write::write_f64;
-pub(crate) use write::write_path;
 pub use write::{write_expr, write_message};

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use super::{Answer, Core, ExportEntry, ImportEntry, State};
 use crate::error::RpcError;
-use crate::eval::Importer;
 use crate::session::import::{ImportHook, OwningMain};
 use crate::stream::ReadableStream;
+use crate::stub::eval::Importer;
 use crate::stub::{PromiseHook, Stub};
 use crate::value::Value;
 use crate::wire::{Exporter, WireError, WireRef};

@@ -8,10 +8,10 @@ use futures_util::FutureExt;
 use super::codec::{SessionExporter, SessionImporter, Started};
 use super::{discard, release_export, Answer, Core, ExportEntry, State};
 use crate::error::RpcError;
-use crate::eval::evaluate;
+use crate::stub::eval::evaluate;
 use crate::stub::{BoxFuture, PromiseHook, Stub};
 use crate::value::Value;
-use crate::wire::{self, write_message, write_value, Expr, Message, WireError};
+use crate::wire::{self, compose, write_message, write_value, Expr, Message, WireError};
 
 impl Core {
     /// Handles one incoming message; an error aborts the session. Returns whether to go on
@@ -186,9 +186,7 @@ impl Core {
         let depth = st.exports.get(&id).map_or(0, |e| e.depth.saturating_add(1));
         let written = match &result {
             Ok(v) => {
-                text.push_str("[\"resolve\",");
-                text.push_str(itoa::Buffer::new().format(id));
-                text.push(',');
+                compose::resolve(&mut text, id);
                 write_value(&mut text, v, &mut SessionExporter::nested(st, self, depth))
                     .map_err(RpcError::Protocol)
             }
@@ -196,16 +194,14 @@ impl Core {
         };
         if let Err(error) = written {
             text.clear();
-            text.push_str("[\"reject\",");
-            text.push_str(itoa::Buffer::new().format(id));
-            text.push(',');
+            compose::reject(&mut text, id);
             let _ = write_value(
                 &mut text,
                 &Value::Error(Box::new(self.outgoing_error(&error))),
                 &mut wire::NoExporter,
             );
         }
-        text.push(']');
+        compose::end(&mut text);
         st.outbox.push(text);
         discard(&mut st.trash_values, result);
         // A `stream` call's export goes once it is answered.

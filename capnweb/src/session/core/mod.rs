@@ -18,13 +18,11 @@ mod incoming;
 mod outgoing;
 mod streams;
 
-pub(crate) use self::outgoing::ImportWait;
-pub(crate) use self::streams::StreamDone;
 use super::import::ImportHook;
 use super::SendErrorHook;
 use crate::error::RpcError;
 use crate::stream::ReadableStream;
-use crate::stub::{BoxFuture, Hook, PromiseHook, Stub};
+use crate::stub::{BoxFuture, Hook, PromiseHook, StreamDone, Stub};
 use crate::value::{ErrorValue, Value};
 use crate::waiters::Waiters;
 use crate::wire::{self, write_value, Limits, WireError};
@@ -344,9 +342,10 @@ impl Core {
         }
         if notify_peer {
             let err = Value::Error(Box::new(self.outgoing_error(&reason)));
-            let mut text = String::from("[\"abort\",");
+            let mut text = String::new();
+            wire::compose::abort(&mut text);
             let _ = write_value(&mut text, &err, &mut wire::NoExporter);
-            text.push(']');
+            wire::compose::end(&mut text);
             st.outbox.push(text);
         }
         st.aborted = Some(reason.clone());

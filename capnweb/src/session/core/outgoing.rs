@@ -1,8 +1,6 @@
 //! Calls on the peer's objects: `push` (calls and property reads), `remap`, `pull` when a result
 //! is awaited, `release` when the last handle goes.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -34,13 +32,10 @@ impl Core {
             };
         }
         let mut text = String::with_capacity(64);
-        if crate::client::run_log::sent() {
+        if crate::session::run_log::sent() {
             st.unlogged_calls += 1;
         }
-        text.push_str("[\"push\",[\"pipeline\",");
-        text.push_str(itoa::Buffer::new().format(id));
-        text.push(',');
-        wire::write_path(&mut text, path);
+        wire::compose::call(&mut text, false, id, path);
         if let Some(args) = &args {
             text.push(',');
             if let Err(e) =
@@ -49,7 +44,7 @@ impl Core {
                 return Stub::broken(RpcError::Protocol(e));
             }
         }
-        text.push_str("]]");
+        wire::compose::call_end(&mut text);
         st.outbox.push(text);
         let new_id = st.next_import;
         st.next_import += 1;
@@ -99,7 +94,7 @@ impl Core {
             captures: caps,
             instructions: instructions.to_vec(),
         }));
-        if crate::client::run_log::sent() {
+        if crate::session::run_log::sent() {
             st.unlogged_calls += 1;
         }
         st.outbox.push(write_message(&Message::Push(remap)));
@@ -142,16 +137,16 @@ impl Core {
     }
 }
 
-/// Waits for an import's resolution by looking at its table entry when woken (no channel per
-/// call): `settle_import` and `abort` wake the entry's waiters. The first poll asks the peer for
-/// the resolution (once). Holding the hook keeps the import alive until then.
-pub(crate) struct ImportWait(pub(crate) Arc<ImportHook>);
-
-impl Future for ImportWait {
-    type Output = Result<Value, RpcError>;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let id = self.0.id;
-        let mut st = self.0.core.lock();
+impl Core {
+    /// Polls for import `id`'s resolution by looking at its table entry when woken (no channel
+    /// per call): `settle_import` and `abort` wake the entry's waiters. The first poll asks the
+    /// peer for the resolution (once). The caller's hook keeps the import alive until then.
+    pub(crate) fn poll_import(
+        self: &Arc<Self>,
+        id: i64,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Value, RpcError>> {
+        let mut st = self.lock();
         let aborted = st.aborted.is_some();
         let Some(entry) = st.imports.get_mut(&id) else {
             let reason = st.aborted.clone();

@@ -10,13 +10,9 @@ use super::{not_delivered, Answer, Core, ExportEntry, ImportEntry};
 use crate::error::RpcError;
 use crate::session::import::ImportHook;
 use crate::stream::{local_pipe, Source, WritableStream};
-use crate::stub::Stub;
+use crate::stub::{StreamDone, Stub};
 use crate::value::Value;
 use crate::wire::{self, PathKey, WireError};
-
-/// What to do with the answer to a `stream` call: told the size of the message that carried the
-/// call, and its result.
-pub(crate) type StreamDone = Box<dyn FnOnce(usize, Result<Value, RpcError>) + Send>;
 
 impl Core {
     /// Sends `["stream", ["pipeline", id, [method], args]]`: a call whose answer goes to `done`,
@@ -33,13 +29,10 @@ impl Core {
             return Err(not_delivered(reason));
         }
         let mut text = String::with_capacity(64);
-        text.push_str("[\"stream\",[\"pipeline\",");
-        text.push_str(itoa::Buffer::new().format(id));
-        text.push(',');
-        wire::write_path(&mut text, &[PathKey::Name(method.to_owned())]);
+        wire::compose::call(&mut text, true, id, &[PathKey::Name(method.to_owned())]);
         text.push(',');
         wire::write_args(&mut text, &args, &mut SessionExporter::new(&mut st, self))?;
-        text.push_str("]]");
+        wire::compose::call_end(&mut text);
         let size = text.len();
         st.outbox.push(text);
         let new_id = st.next_import;
@@ -74,7 +67,7 @@ impl Core {
 impl SessionExporter<'_> {
     /// Sends `["pipe"]` and starts pumping `chunks` into it; returns the pipe's import id.
     pub(super) fn open_pipe(&mut self, source: Source) -> i64 {
-        self.st.outbox.push("[\"pipe\"]".to_owned());
+        self.st.outbox.push(wire::compose::pipe());
         let id = self.st.next_import;
         self.st.next_import += 1;
         let mut entry = ImportEntry::new(false);

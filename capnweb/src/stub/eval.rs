@@ -144,7 +144,7 @@ pub(crate) fn evaluate(e: Expr, imp: &mut dyn Importer) -> Result<Value, RpcErro
             let mapped = subject.map_raw(&r.path, captures, Arc::from(r.instructions));
             // The map carries its own budget of applications (nested maps included), whoever
             // drives it and wherever in a message it was.
-            let result = crate::map::budgeted(imp.max_map_applications(), mapped);
+            let result = crate::stub::map::budgeted(imp.max_map_applications(), mapped);
             imp.started(&result);
             Value::Promise(result)
         }

@@ -1,4 +1,4 @@
-//! What a unit of work run by [`Client::run`](super::Client::run) sent, to decide whether it is
+//! What a unit of work (a `Client::run` of the resilient client) sent, to decide whether it is
 //! safe to run again: calls that went to a peer, and how many of them were idempotent.
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};

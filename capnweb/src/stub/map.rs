@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::error::RpcError;
-use crate::eval::{evaluate, Importer};
+use crate::stub::eval::{evaluate, Importer};
 use crate::stub::{BoxFuture, Hook, PromiseHook, Resolution, Stub};
 use crate::value::Value;
 use crate::wire::{parse_expr, write_value, Exporter, Expr, Limits, PathKey, WireError, WireRef};
@@ -89,7 +89,8 @@ pub(crate) fn map(subject: &Stub, path: &[PathKey], func: impl FnOnce(Stub) -> V
         })
     });
     let input = Stub::from_hook(MapVar { token, index: 0 });
-    let result = func(input);
+    // Calls made while the closure runs are recorded, not made.
+    let result = super::intercept::with(std::rc::Rc::new(Recorder), || func(input));
     let last = to_instruction(&result);
     let mut builder = BUILDERS
         .with(|b| b.borrow_mut().pop())
@@ -183,8 +184,20 @@ fn recording() -> bool {
     BUILDERS.with(|b| !b.borrow().is_empty())
 }
 
+/// The interceptor `map()` installs while a mapper runs.
+struct Recorder;
+
+impl super::intercept::Interceptor for Recorder {
+    fn call(&self, stub: &Stub, path: &[PathKey], args: &[Value]) -> Option<Stub> {
+        record_call(stub, path, args)
+    }
+    fn get(&self, stub: &Stub, path: &[PathKey]) -> Option<Stub> {
+        record_get(stub, path)
+    }
+}
+
 /// While a mapper is being recorded, records a call instead of making it.
-pub(crate) fn record_call(stub: &Stub, path: &[PathKey], args: &[Value]) -> Option<Stub> {
+fn record_call(stub: &Stub, path: &[PathKey], args: &[Value]) -> Option<Stub> {
     if !recording() {
         return None;
     }
@@ -192,7 +205,7 @@ pub(crate) fn record_call(stub: &Stub, path: &[PathKey], args: &[Value]) -> Opti
 }
 
 /// While a mapper is being recorded, records a property read instead of making it.
-pub(crate) fn record_get(stub: &Stub, path: &[PathKey]) -> Option<Stub> {
+fn record_get(stub: &Stub, path: &[PathKey]) -> Option<Stub> {
     if !recording() {
         return None;
     }
