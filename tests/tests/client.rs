@@ -469,3 +469,16 @@ async fn keepalive_detects_a_server_that_stopped_answering() {
         .expect("the silent server was detected");
     assert!(reason.to_string().contains("keep-alive"), "{reason}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_main_stub_from_connect_reports_its_sessions_end() {
+    let mut server = TestServer::start(0, "x").await;
+    let main: capnweb::Stub = capnweb::connect(&server.url()).await.unwrap();
+    let fired = Arc::new(AtomicUsize::new(0));
+    let f = fired.clone();
+    let _guard = main.on_broken(move |_| {
+        f.fetch_add(1, Ordering::SeqCst);
+    });
+    server.kill().await;
+    eventually("on_broken fired", || fired.load(Ordering::SeqCst) == 1).await;
+}
