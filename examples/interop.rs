@@ -71,20 +71,21 @@ pub trait Counter {
 }
 
 /// A result holding a promise, as `callSquare` returns.
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Pending {
     /// The promised square.
     pub result: RpcPromise<f64>,
 }
 
 /// A result holding a value, as `callFunction` returns.
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Settled {
     /// What the function returned.
     pub result: Value,
 }
 
 /// The implementation of [`TestTarget`].
+#[derive(Debug)]
 pub struct Tests;
 
 /// A new main object for the interop tests.
@@ -195,6 +196,7 @@ impl TestTarget for Tests {
 }
 
 /// The implementation of [`Counter`].
+#[derive(Debug)]
 pub struct Count(Mutex<f64>);
 
 impl Count {

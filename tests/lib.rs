@@ -45,6 +45,7 @@ pub fn node_dir() -> PathBuf {
 }
 
 /// A running `node ts-server.mjs` (the reference server); killed on drop.
+#[derive(Debug)]
 pub struct TsServer {
     child: Child,
     /// Its port on 127.0.0.1.

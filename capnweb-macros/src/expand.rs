@@ -11,7 +11,7 @@ use syn::{ItemTrait, TraitItem};
 
 use crate::model::{Interface, Method};
 
-pub fn expand(item: &ItemTrait, interface: &Interface) -> TokenStream {
+pub(crate) fn expand(item: &ItemTrait, interface: &Interface) -> TokenStream {
     let mut out = rewrite_trait(item);
     out.extend(client(item, interface));
     out.extend(server(item, interface));
@@ -20,7 +20,7 @@ pub fn expand(item: &ItemTrait, interface: &Interface) -> TokenStream {
 
 /// The trait without its `#[rpc]` attributes: what is left to emit when the trait has errors,
 /// so that the user's `impl` blocks do not fail too.
-pub fn strip_rpc_attributes(item: &ItemTrait) -> ItemTrait {
+pub(crate) fn strip_rpc_attributes(item: &ItemTrait) -> ItemTrait {
     let mut item = item.clone();
     for trait_item in &mut item.items {
         if let TraitItem::Fn(f) = trait_item {

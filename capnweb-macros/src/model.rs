@@ -8,40 +8,40 @@ use syn::{
 };
 
 /// One `#[rpc_interface]` trait.
-pub struct Interface {
-    pub methods: Vec<Method>,
+pub(crate) struct Interface {
+    pub(crate) methods: Vec<Method>,
 }
 
 /// One method of the trait.
-pub struct Method {
-    pub ident: Ident,
+pub(crate) struct Method {
+    pub(crate) ident: Ident,
     /// The name on the wire (camelCase unless `#[rpc(name = "...")]`).
-    pub wire_name: String,
+    pub(crate) wire_name: String,
     /// `#[rpc(property)]`: read as a property rather than called.
-    pub property: bool,
+    pub(crate) property: bool,
     /// `#[rpc(idempotent)]`: safe to send again after a reconnect.
-    pub idempotent: bool,
-    pub params: Vec<Param>,
+    pub(crate) idempotent: bool,
+    pub(crate) params: Vec<Param>,
     /// `T` in the method's `Result<T, E>`.
-    pub ok_type: Type,
+    pub(crate) ok_type: Type,
     /// The `#[doc]` attributes, for the client method.
-    pub docs: Vec<Attribute>,
+    pub(crate) docs: Vec<Attribute>,
 }
 
-pub struct Param {
-    pub ident: Ident,
-    pub ty: Type,
+pub(crate) struct Param {
+    pub(crate) ident: Ident,
+    pub(crate) ty: Type,
 }
 
 impl Param {
     /// Whether the type is written `Option<..>` (so a caller may leave it out).
-    pub fn is_option(&self) -> bool {
+    pub(crate) fn is_option(&self) -> bool {
         last_segment_named(&self.ty, "Option").is_some()
     }
 }
 
 impl Interface {
-    pub fn read(item: &ItemTrait) -> syn::Result<Interface> {
+    pub(crate) fn read(item: &ItemTrait) -> syn::Result<Interface> {
         if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
             return Err(Error::new(
                 item.generics.span(),
@@ -272,7 +272,7 @@ impl RpcOptions {
 }
 
 /// `make_counter` -> `makeCounter`; leading underscores and `r#` are dropped.
-pub fn camel_case(ident: &str) -> String {
+pub(crate) fn camel_case(ident: &str) -> String {
     let ident = ident.strip_prefix("r#").unwrap_or(ident);
     let mut out = String::with_capacity(ident.len());
     let mut upper = false;

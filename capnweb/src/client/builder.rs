@@ -33,6 +33,12 @@ pub struct ClientBuilder<C> {
     config: Config<C>,
 }
 
+impl<C> std::fmt::Debug for ClientBuilder<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder").finish_non_exhaustive()
+    }
+}
+
 impl<C: From<Stub> + Clone + Send + Sync + 'static> ClientBuilder<C> {
     pub(crate) fn new() -> Self {
         ClientBuilder {

@@ -141,6 +141,12 @@ where
 /// See [`per_connection`].
 pub struct PerConnection<F>(F);
 
+impl<F> std::fmt::Debug for PerConnection<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PerConnection(..)")
+    }
+}
+
 impl<F, M> MainFactory for PerConnection<F>
 where
     F: Fn(&ConnectInfo) -> M + Send + Sync + 'static,

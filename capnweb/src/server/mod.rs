@@ -89,6 +89,18 @@ pub struct Server {
     metrics: Arc<Metrics>,
 }
 
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let paths: Vec<&str> = self.routes.iter().map(|(p, _)| p.as_str()).collect();
+        f.debug_struct("Server")
+            .field("addr", &self.addr)
+            .field("paths", &paths)
+            .field("max_connections", &self.max_connections)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Server {
     /// A server for `addr` (`host:port`; port 0 picks a free one).
     pub fn bind(addr: impl Into<String>) -> Server {

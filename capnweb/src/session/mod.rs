@@ -170,6 +170,14 @@ pub struct RpcSession {
     core: Arc<Core>,
 }
 
+impl std::fmt::Debug for RpcSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcSession")
+            .field("core", &Arc::as_ptr(&self.core))
+            .finish_non_exhaustive()
+    }
+}
+
 impl RpcSession {
     /// Creates a session over `transport`, serving `local_main` to the peer (or nothing), and
     /// returns it with the future that runs it. Run that future (or use [`spawn`](Self::spawn)).

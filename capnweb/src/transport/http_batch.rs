@@ -48,6 +48,14 @@ pub struct HttpBatch<C = Stub> {
     main: PhantomData<fn() -> C>,
 }
 
+impl<C> std::fmt::Debug for HttpBatch<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpBatch")
+            .field("session", &self.session)
+            .finish()
+    }
+}
+
 impl<C: From<Stub>> HttpBatch<C> {
     /// A new batch to `url`.
     pub fn new(url: &str) -> Self {
@@ -99,6 +107,17 @@ pub struct BatchClientTransport {
     triggered: bool,
     phase: Phase,
     waker: Option<Waker>,
+}
+
+impl std::fmt::Debug for BatchClientTransport {
+    // Headers are left out: they may carry credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchClientTransport")
+            .field("url", &self.url)
+            .field("queued", &self.queued.len())
+            .field("pushes", &self.pushes)
+            .finish_non_exhaustive()
+    }
 }
 
 impl BatchClientTransport {

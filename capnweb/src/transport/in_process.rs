@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use super::TransportError;
 
 /// One end of an in-process connection.
+#[derive(Debug)]
 pub struct InProcess {
     tx: mpsc::UnboundedSender<String>,
     rx: mpsc::UnboundedReceiver<String>,

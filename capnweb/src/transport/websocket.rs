@@ -26,6 +26,14 @@ pub struct WebSocketTransport<W> {
     close_reason: Option<String>,
 }
 
+impl<W> std::fmt::Debug for WebSocketTransport<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocketTransport")
+            .field("keepalive", &self.keepalive.as_ref().map(|k| k.every))
+            .finish_non_exhaustive()
+    }
+}
+
 /// The close code the reference uses for a session it aborts.
 pub const ABORT_CLOSE_CODE: u16 = 3000;
 
@@ -164,6 +172,7 @@ pub async fn connect_with_headers(
 }
 
 /// What a received frame means to the session.
+#[derive(Debug)]
 pub enum Frame {
     /// A protocol message.
     Text(String),

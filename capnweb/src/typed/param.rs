@@ -18,6 +18,7 @@ use crate::value::{to_value, Value, ValueError};
 /// let later: Param<i64> = RpcPromise::<i64>::from_stub(Stub::resolved(Value::from(5))).into();
 /// # drop((now, later));
 /// ```
+#[derive(Debug)]
 pub enum Param<T> {
     /// A value at hand.
     Value(T),

@@ -39,6 +39,12 @@ pub struct RpcPromise<T> {
     _result: PhantomData<fn() -> T>,
 }
 
+impl<T> std::fmt::Debug for RpcPromise<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RpcPromise").field(&self.stub).finish()
+    }
+}
+
 impl<T> RpcPromise<T> {
     /// A typed view of a promise stub (trusted to resolve to a `T`).
     pub fn from_stub(stub: Stub) -> RpcPromise<T> {
@@ -109,6 +115,12 @@ impl<T: DeserializeOwned + Send + 'static> IntoFuture for RpcPromise<T> {
 pub struct RpcFuture<T> {
     state: Awaiting,
     _result: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for RpcFuture<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcFuture").finish_non_exhaustive()
+    }
 }
 
 enum Awaiting {

@@ -41,6 +41,7 @@ pub trait Exporter {
 }
 
 /// An exporter for values that must not contain capabilities.
+#[derive(Debug)]
 pub struct NoExporter;
 
 impl Exporter for NoExporter {

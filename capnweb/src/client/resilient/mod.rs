@@ -70,6 +70,12 @@ pub struct Client<C> {
     inner: Arc<Inner<C>>,
 }
 
+impl<C> std::fmt::Debug for Client<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").finish_non_exhaustive()
+    }
+}
+
 impl<C> Clone for Client<C> {
     fn clone(&self) -> Self {
         Client {
