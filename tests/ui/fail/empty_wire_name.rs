@@ -1,0 +1,9 @@
+use capnweb::{rpc_interface, RpcError};
+
+#[rpc_interface]
+pub trait Api {
+    #[rpc(name = "")]
+    async fn get(&self) -> Result<i64, RpcError>;
+}
+
+fn main() {}
