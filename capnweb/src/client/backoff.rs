@@ -73,3 +73,40 @@ fn random_unit() -> f64 {
     );
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doubles_from_min_to_max_without_overflow() {
+        let b = Backoff::exponential(Duration::from_millis(10), Duration::from_secs(1));
+        let delays: Vec<u128> = (1..=9).map(|n| b.delay(n).as_millis()).collect();
+        assert_eq!(delays, [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+        assert_eq!(
+            b.delay(0),
+            Duration::from_millis(10),
+            "attempt 0 waits as attempt 1"
+        );
+        assert_eq!(b.delay(u32::MAX), Duration::from_secs(1));
+        // A max below min is raised to it.
+        let flat = Backoff::exponential(Duration::from_secs(2), Duration::from_secs(1));
+        assert_eq!(flat.delay(5), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn jitter_stays_between_half_and_all_and_varies() {
+        let b = Backoff::exponential(Duration::from_millis(100), Duration::from_secs(10)).jitter();
+        let delays: Vec<Duration> = (0..200).map(|_| b.delay(4)).collect();
+        assert!(delays
+            .iter()
+            .all(|d| *d >= Duration::from_millis(400) && *d <= Duration::from_millis(800)));
+        let distinct: std::collections::HashSet<_> = delays.iter().collect();
+        assert!(
+            distinct.len() > 20,
+            "jitter spreads: {} distinct",
+            distinct.len()
+        );
+        assert!(random_unit() < 1.0);
+    }
+}

@@ -88,3 +88,44 @@ impl Circuit {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_at_the_threshold_lets_one_trial_through_and_closes_on_success() {
+        let settings = CircuitBreaker::new()
+            .failure_threshold(3)
+            .open_for(Duration::from_secs(10));
+        let start = Instant::now();
+        let mut c = Circuit::default();
+        assert!(c.allows(start));
+        assert!(!c.failure(&settings, start));
+        assert!(!c.failure(&settings, start));
+        assert!(c.failure(&settings, start), "the third failure opens it");
+        assert!(c.is_open(start + Duration::from_secs(9)));
+        assert_eq!(c.reopens_at(), Some(start + Duration::from_secs(10)));
+        // Half open: one trial; its failure opens it again at once, for another period.
+        let later = start + Duration::from_secs(10);
+        assert!(c.allows(later));
+        assert!(c.failure(&settings, later));
+        assert!(c.is_open(later + Duration::from_secs(5)));
+        // A success closes it and forgets the failures.
+        c.success();
+        assert!(c.allows(later));
+        assert!(!c.failure(&settings, later));
+        assert!(c.allows(later));
+    }
+
+    #[test]
+    fn a_success_between_failures_resets_the_count() {
+        let settings = CircuitBreaker::new().failure_threshold(2);
+        let now = Instant::now();
+        let mut c = Circuit::default();
+        assert!(!c.failure(&settings, now));
+        c.success();
+        assert!(!c.failure(&settings, now), "counting starts again");
+        assert!(c.failure(&settings, now));
+    }
+}

@@ -19,6 +19,9 @@ pub(crate) trait Interceptor {
 
 thread_local! {
     static CURRENT: RefCell<Option<Rc<dyn Interceptor>>> = const { RefCell::new(None) };
+    /// Whether `CURRENT` holds one: what every call looks at (a `Cell<bool>` needs no
+    /// destructor check, unlike the `RefCell` of an `Rc`).
+    static ACTIVE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Runs `f` with `interceptor` installed on this thread (the one before is back afterwards,
@@ -28,14 +31,19 @@ pub(crate) fn with<T>(interceptor: Rc<dyn Interceptor>, f: impl FnOnce() -> T) -
     impl Drop for Restore {
         fn drop(&mut self) {
             let before = self.0.take();
+            ACTIVE.with(|a| a.set(before.is_some()));
             CURRENT.with(|c| *c.borrow_mut() = before);
         }
     }
     let _restore = Restore(CURRENT.with(|c| c.borrow_mut().replace(interceptor)));
+    ACTIVE.with(|a| a.set(true));
     f()
 }
 
 fn current() -> Option<Rc<dyn Interceptor>> {
+    if !ACTIVE.with(std::cell::Cell::get) {
+        return None;
+    }
     CURRENT.with(|c| c.borrow().clone())
 }
 

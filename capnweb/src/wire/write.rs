@@ -13,7 +13,8 @@ use crate::value::{Bytes, Date, Number, Value};
 /// assert_eq!(write_message(&Message::Resolve(1, Expr::Undefined)), r#"["resolve",1,["undefined"]]"#);
 /// ```
 pub fn write_message(msg: &Message) -> String {
-    let mut out = String::new();
+    // Room for the common small messages (pull, release) in one allocation.
+    let mut out = String::with_capacity(32);
     let (tag, id, expr): (&str, Option<i64>, Option<&Expr>) = match msg {
         Message::Push(e) => ("push", None, Some(e)),
         Message::Stream(e) => ("stream", None, Some(e)),

@@ -17,8 +17,9 @@ use crate::wire::{Exporter, WireError, WireRef};
 pub(super) struct SessionExporter<'a> {
     pub(super) st: &'a mut State,
     pub(super) core: &'a Arc<Core>,
-    /// How many promise resolutions the value being written is nested in.
-    depth: u8,
+    /// The export whose resolution is being written, if one is: the promises in it are
+    /// nested one deeper than it (looked up only when one is exported).
+    answering: Option<i64>,
 }
 
 /// How deep promises may be exported in one another's resolutions. A promise whose value holds
@@ -29,12 +30,20 @@ const MAX_PROMISE_NESTING: u8 = 64;
 impl<'a> SessionExporter<'a> {
     /// For a message's own values (a call's arguments, a map's captures).
     pub(super) fn new(st: &'a mut State, core: &'a Arc<Core>) -> Self {
-        SessionExporter { st, core, depth: 0 }
+        SessionExporter {
+            st,
+            core,
+            answering: None,
+        }
     }
 
-    /// For the resolution of an export nested `depth` promises deep.
-    pub(super) fn nested(st: &'a mut State, core: &'a Arc<Core>, depth: u8) -> Self {
-        SessionExporter { st, core, depth }
+    /// For the resolution of export `id`.
+    pub(super) fn answering(st: &'a mut State, core: &'a Arc<Core>, id: i64) -> Self {
+        SessionExporter {
+            st,
+            core,
+            answering: Some(id),
+        }
     }
 
     /// A new export needs room: the peer holds at most `max_exports` of ours at once.
@@ -118,7 +127,11 @@ impl SessionExporter<'_> {
             }
         }
         if promise || stub.is_promise() {
-            if self.depth >= MAX_PROMISE_NESTING {
+            let depth = self
+                .answering
+                .and_then(|id| self.st.exports.get(&id))
+                .map_or(0, |e| e.depth.saturating_add(1));
+            if depth >= MAX_PROMISE_NESTING {
                 return Err(WireError::Unserializable(format!(
                     "promises nested in one another's resolutions more than \
                      {MAX_PROMISE_NESTING} deep (a promise whose value holds itself?)"
@@ -132,7 +145,7 @@ impl SessionExporter<'_> {
             let task = self.core.answer_task(id, stub);
             st.tasks.push(task);
             let mut entry = ExportEntry::new(stub.clone(), Answer::Running { pulled: true });
-            entry.depth = self.depth;
+            entry.depth = depth;
             st.exports.insert(id, entry);
             return Ok(WireRef::Promise(id));
         }

@@ -182,12 +182,10 @@ impl Core {
             self.idle.notify_waiters();
         }
         let mut text = String::with_capacity(32);
-        // Promises in the resolution are nested one deeper than this export.
-        let depth = st.exports.get(&id).map_or(0, |e| e.depth.saturating_add(1));
         let written = match &result {
             Ok(v) => {
                 compose::resolve(&mut text, id);
-                write_value(&mut text, v, &mut SessionExporter::nested(st, self, depth))
+                write_value(&mut text, v, &mut SessionExporter::answering(st, self, id))
                     .map_err(RpcError::Protocol)
             }
             Err(e) => Err(e.clone()),

@@ -43,7 +43,11 @@ pub fn parse_expr(text: &str, limits: &Limits) -> Result<Expr, WireError> {
 
 type JsonDe<'t> = serde_json::Deserializer<serde_json::de::StrRead<'t>>;
 
-fn run<T>(text: &str, limits: &Limits, parse: Parse<T>) -> Result<T, WireError> {
+/// What parses one message or expression, on a deserializer the caller made.
+trait Parse<T>: Fn(&Ctx, &mut JsonDe<'_>) -> Result<T, serde_json::Error> {}
+impl<T, F: Fn(&Ctx, &mut JsonDe<'_>) -> Result<T, serde_json::Error>> Parse<T> for F {}
+
+fn run<T>(text: &str, limits: &Limits, parse: impl Parse<T>) -> Result<T, WireError> {
     if text.len() > limits.max_message_size {
         return Err(WireError::TooLarge {
             size: text.len(),
@@ -55,7 +59,7 @@ fn run<T>(text: &str, limits: &Limits, parse: Parse<T>) -> Result<T, WireError> 
         error: RefCell::new(None),
         marked: false,
     };
-    match parse_with(text, &ctx, parse) {
+    match parse_with(text, &ctx, &parse) {
         Err(e) if ctx.error.borrow().is_none() && utf16::is_surrogate_error(&e) => {
             // A JavaScript string with an unpaired surrogate: parsed again from a marked copy
             // (see `utf16`). Rare, so the common parse pays nothing for it.
@@ -64,15 +68,13 @@ fn run<T>(text: &str, limits: &Limits, parse: Parse<T>) -> Result<T, WireError> 
                 ..ctx
             };
             let marked = utf16::mark_unpaired(text);
-            parse_with(&marked, &ctx, parse).map_err(|e| ctx.failure(e))
+            parse_with(&marked, &ctx, &parse).map_err(|e| ctx.failure(e))
         }
         result => result.map_err(|e| ctx.failure(e)),
     }
 }
 
-type Parse<T> = fn(&Ctx, &mut JsonDe<'_>) -> Result<T, serde_json::Error>;
-
-fn parse_with<T>(text: &str, ctx: &Ctx, parse: Parse<T>) -> Result<T, serde_json::Error> {
+fn parse_with<T>(text: &str, ctx: &Ctx, parse: &impl Parse<T>) -> Result<T, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(text);
     // Our seeds bound the depth (see the module doc), so serde_json's limit is not needed.
     de.disable_recursion_limit();
@@ -95,6 +97,7 @@ impl Ctx {
     }
 
     /// A string where only Unicode fits (a key, a name): unpaired surrogates become U+FFFD.
+    #[inline]
     fn text(&self, s: String) -> String {
         if self.marked {
             utf16::unmark_lossy(&s)
@@ -104,6 +107,7 @@ impl Ctx {
     }
 
     /// A string value: UTF-16 code units if it holds an unpaired surrogate.
+    #[inline]
     fn string(&self, s: String) -> Expr {
         if !self.marked {
             return Expr::String(s);

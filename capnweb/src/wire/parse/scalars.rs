@@ -92,6 +92,7 @@ pub(super) struct StrSeed<'c> {
 
 impl<'de> DeserializeSeed<'de> for StrSeed<'_> {
     type Value = Cow<'de, str>;
+    #[inline]
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
         d.deserialize_any(self)
     }
@@ -152,6 +153,7 @@ pub(super) struct IdSeed<'c> {
 
 impl<'de> DeserializeSeed<'de> for IdSeed<'_> {
     type Value = i64;
+    #[inline]
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<i64, D::Error> {
         d.deserialize_any(self)
     }
@@ -253,6 +255,7 @@ struct KeySeed<'c> {
 
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
     type Value = PathKey;
+    #[inline]
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<PathKey, D::Error> {
         d.deserialize_any(self)
     }

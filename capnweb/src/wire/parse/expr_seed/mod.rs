@@ -10,6 +10,7 @@ pub(super) struct ExprSeed<'c> {
 
 impl<'de> DeserializeSeed<'de> for ExprSeed<'_> {
     type Value = Expr;
+    #[inline]
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Expr, D::Error> {
         self.ctx.check_depth(self.depth)?;
         d.deserialize_any(self)
@@ -93,6 +94,7 @@ struct HeadSeed<'c> {
 
 impl<'de> DeserializeSeed<'de> for HeadSeed<'_> {
     type Value = Head<'de>;
+    #[inline]
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Head<'de>, D::Error> {
         d.deserialize_any(self)
     }
