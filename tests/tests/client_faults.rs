@@ -196,3 +196,16 @@ async fn what_never_left_is_reported_as_not_delivered() {
         "{late:?}"
     );
 }
+
+#[tokio::test]
+async fn a_failed_connection_keeps_its_cause() {
+    // A port nothing listens on.
+    let free = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", free.local_addr().unwrap());
+    drop(free);
+    let Err(e) = capnweb::transport::websocket::connect(&url, 1 << 20).await else {
+        panic!("connected to a closed port")
+    };
+    let cause = std::error::Error::source(&e).expect("the cause is kept");
+    assert!(!cause.to_string().is_empty(), "{e}: {cause}");
+}

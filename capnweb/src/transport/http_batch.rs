@@ -151,10 +151,12 @@ impl BatchClientTransport {
             let resp = req.send().await.map_err(|e| {
                 let message = format!("RPC request failed: {e}");
                 // No connection: nothing reached the server.
-                if e.is_connect() {
-                    TransportError::undelivered(message)
+                let connect = e.is_connect();
+                let error = TransportError::with_source(message, e);
+                if connect {
+                    error.into_undelivered()
                 } else {
-                    TransportError::new(message)
+                    error
                 }
             })?;
             let status = resp.status();
@@ -172,7 +174,7 @@ impl BatchClientTransport {
             let text = resp
                 .text()
                 .await
-                .map_err(|e| TransportError::new(format!("RPC request failed: {e}")))?;
+                .map_err(|e| TransportError::with_source(format!("RPC request failed: {e}"), e))?;
             Ok(if text.is_empty() {
                 Vec::new()
             } else {

@@ -13,15 +13,37 @@ pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 pub mod in_process;
 pub mod websocket;
 
+use std::sync::Arc;
+
 use futures_util::{Sink, Stream};
 
-/// Why a transport failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a transport failed: a description, and the error that caused it when there is one
+/// (`std::error::Error::source`, so that a connect failure keeps its cause chain).
+///
+/// ```
+/// use capnweb::transport::TransportError;
+/// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+/// let e = TransportError::with_source("connecting to x.test failed", io);
+/// assert_eq!(e.message(), "connecting to x.test failed");
+/// assert!(std::error::Error::source(&e).unwrap().to_string().contains("refused"));
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("transport error: {message}")]
 pub struct TransportError {
     message: String,
     undelivered: bool,
+    #[source]
+    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
 }
+
+impl PartialEq for TransportError {
+    /// By description and deliverability (the causes are not compared).
+    fn eq(&self, other: &Self) -> bool {
+        self.message == other.message && self.undelivered == other.undelivered
+    }
+}
+
+impl Eq for TransportError {}
 
 impl TransportError {
     /// A transport error with this description.
@@ -29,6 +51,18 @@ impl TransportError {
         TransportError {
             message: message.into(),
             undelivered: false,
+            source: None,
+        }
+    }
+
+    /// A transport error with this description, caused by `source`.
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> TransportError {
+        TransportError {
+            source: Some(Arc::new(source)),
+            ..TransportError::new(message)
         }
     }
 
@@ -37,9 +71,15 @@ impl TransportError {
     /// `Disconnected { maybe_delivered: false }`.
     pub fn undelivered(message: impl Into<String>) -> TransportError {
         TransportError {
-            message: message.into(),
             undelivered: true,
+            ..TransportError::new(message)
         }
+    }
+
+    /// The same error, known to have delivered nothing (see [`undelivered`](Self::undelivered)).
+    pub fn into_undelivered(mut self) -> TransportError {
+        self.undelivered = true;
+        self
     }
 
     /// The description.

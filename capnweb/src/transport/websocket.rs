@@ -117,7 +117,7 @@ pub async fn connect(
         tokio_tungstenite::connect_async_with_config(url, Some(config(max_message_size)), true)
             .await
             .map_err(|e| {
-                TransportError::new(format!("WebSocket connection to {url} failed: {e}"))
+                TransportError::with_source(format!("WebSocket connection to {url} failed: {e}"), e)
             })?;
     Ok(WebSocketTransport::new(ws))
 }
