@@ -303,8 +303,14 @@ fn members_a_newer_peer_may_add_are_ignored_as_the_reference_does() {
     let ok = |text: &str| {
         parse_message(text, &Limits::default()).unwrap_or_else(|e| panic!("{text}: {e}"))
     };
-    assert_eq!(ok(r#"["pull",1,2]"#), Message::Pull(1));
-    assert_eq!(ok(r#"["release",1,2,{"x":[[1]]}]"#), Message::Release(1, 2));
+    assert_eq!(ok(r#"["pull",1,2]"#), Message::Pull { import_id: 1 });
+    assert_eq!(
+        ok(r#"["release",1,2,{"x":[[1]]}]"#),
+        Message::Release {
+            import_id: 1,
+            refcount: 2
+        }
+    );
     assert_eq!(ok(r#"["pipe","extra"]"#), Message::Pipe);
     assert_eq!(
         ok(r#"["push",["inf",1],["more"]]"#),

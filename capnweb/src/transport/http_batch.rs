@@ -141,7 +141,9 @@ impl BatchClientTransport {
         body.extend(
             (1..=self.pushes)
                 .filter(|id| !released.contains(id))
-                .map(|id| crate::wire::write_message(&crate::wire::Message::Pull(id))),
+                .map(|id| {
+                    crate::wire::write_message(&crate::wire::Message::Pull { import_id: id })
+                }),
         );
         let mut req = self.client.post(&self.url).body(body.join("\n"));
         for (k, v) in &self.headers {
@@ -240,8 +242,10 @@ impl Sink<String> for BatchClientTransport {
                 self.pushes += 1;
             } else if kind == MessageKind::Release {
                 let limits = crate::wire::Limits::default();
-                if let Ok(crate::wire::Message::Release(id, _)) =
-                    crate::wire::parse_message(&msg, &limits)
+                if let Ok(crate::wire::Message::Release {
+                    import_id: id,
+                    refcount: _,
+                }) = crate::wire::parse_message(&msg, &limits)
                 {
                     self.released.push(id);
                 }

@@ -2,19 +2,38 @@
 
 use crate::value::{BigInt, Bytes, Date, Number, Value};
 
-/// One top-level protocol message.
+/// One top-level protocol message. Ids are the sender's: its imports and its exports.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Message {
     /// `["push", expr]`: evaluate `expr`; its result gets the sender's next positive import id.
     Push(Expr),
     /// `["pull", importId]`: the sender wants the resolution of that import.
-    Pull(i64),
+    Pull {
+        /// The sender's import.
+        import_id: i64,
+    },
     /// `["resolve", exportId, expr]`.
-    Resolve(i64, Expr),
+    Resolve {
+        /// The sender's export (a promise) that settled.
+        export_id: i64,
+        /// What it settled to.
+        value: Expr,
+    },
     /// `["reject", exportId, expr]`.
-    Reject(i64, Expr),
+    Reject {
+        /// The sender's export (a promise) that failed.
+        export_id: i64,
+        /// Why: usually an `["error", ...]`.
+        error: Expr,
+    },
     /// `["release", importId, refcount]`.
-    Release(i64, u64),
+    Release {
+        /// The sender's import it no longer needs.
+        import_id: i64,
+        /// How many references it drops (all it received).
+        refcount: u64,
+    },
     /// `["abort", expr]`: the sender ends the session with this error.
     Abort(Expr),
     /// `["stream", expr]`: like push, but pulled and released automatically, no pipelining.
@@ -89,6 +108,7 @@ pub struct RemapExpr {
 
 /// An expression: a JSON value where arrays carry a type code.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Expr {
     /// `null`.
     Null,

@@ -10,7 +10,7 @@ use crate::value::{Bytes, Date, Number, Value};
 ///
 /// ```
 /// use capnweb::wire::{write_message, Expr, Message};
-/// assert_eq!(write_message(&Message::Resolve(1, Expr::Undefined)), r#"["resolve",1,["undefined"]]"#);
+/// assert_eq!(write_message(&Message::Resolve { export_id: 1, value: Expr::Undefined }), r#"["resolve",1,["undefined"]]"#);
 /// ```
 pub fn write_message(msg: &Message) -> String {
     // Room for the common small messages (pull, release) in one allocation.
@@ -19,10 +19,19 @@ pub fn write_message(msg: &Message) -> String {
         Message::Push(e) => ("push", None, Some(e)),
         Message::Stream(e) => ("stream", None, Some(e)),
         Message::Abort(e) => ("abort", None, Some(e)),
-        Message::Pull(i) => ("pull", Some(*i), None),
-        Message::Resolve(i, e) => ("resolve", Some(*i), Some(e)),
-        Message::Reject(i, e) => ("reject", Some(*i), Some(e)),
-        Message::Release(i, n) => {
+        Message::Pull { import_id: i } => ("pull", Some(*i), None),
+        Message::Resolve {
+            export_id: i,
+            value: e,
+        } => ("resolve", Some(*i), Some(e)),
+        Message::Reject {
+            export_id: i,
+            error: e,
+        } => ("reject", Some(*i), Some(e)),
+        Message::Release {
+            import_id: i,
+            refcount: n,
+        } => {
             out.push_str("[\"release\",");
             push_int(&mut out, *i);
             out.push(',');

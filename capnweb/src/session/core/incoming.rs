@@ -23,18 +23,27 @@ impl Core {
             Message::Push(e) => self.on_push(e, false),
             Message::Stream(e) => self.on_push(e, true),
             Message::Pipe => self.on_pipe(),
-            Message::Pull(id) => self.on_pull(id),
-            Message::Resolve(id, e) => {
+            Message::Pull { import_id: id } => self.on_pull(id),
+            Message::Resolve {
+                export_id: id,
+                value: e,
+            } => {
                 let v = self.evaluate(e)?;
                 self.settle_import(id, Ok(v));
                 Ok(())
             }
-            Message::Reject(id, e) => {
+            Message::Reject {
+                export_id: id,
+                error: e,
+            } => {
                 let v = self.evaluate(e)?;
                 self.settle_import(id, Err(RpcError::from_thrown(v)));
                 Ok(())
             }
-            Message::Release(id, n) => self.on_release(id, n),
+            Message::Release {
+                import_id: id,
+                refcount: n,
+            } => self.on_release(id, n),
             Message::Abort(e) => {
                 let reason = match self.evaluate(e) {
                     Ok(v) => RpcError::from_thrown(v),
@@ -280,8 +289,10 @@ impl Core {
         let refcount = entry.remote_refcount;
         if !entry.released {
             entry.released = true;
-            st.outbox
-                .push(write_message(&Message::Release(id, refcount)));
+            st.outbox.push(write_message(&Message::Release {
+                import_id: id,
+                refcount,
+            }));
         }
         // Woken by the session task once its read burst is handled.
         waiters.move_into(&mut st.settled_waiters);

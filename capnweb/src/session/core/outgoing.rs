@@ -128,8 +128,10 @@ impl Core {
         }
         let entry = st.imports.remove(&id).expect("present above");
         if !entry.released && st.aborted.is_none() {
-            st.outbox
-                .push(write_message(&Message::Release(id, entry.remote_refcount)));
+            st.outbox.push(write_message(&Message::Release {
+                import_id: id,
+                refcount: entry.remote_refcount,
+            }));
         }
         if let Some(result) = entry.resolution {
             discard(&mut st.trash_values, result);
@@ -163,7 +165,7 @@ impl Core {
         entry.waiters.register(cx.waker());
         if !entry.pulled {
             entry.pulled = true;
-            let pull = write_message(&Message::Pull(id));
+            let pull = write_message(&Message::Pull { import_id: id });
             st.outbox.push(pull);
         }
         Poll::Pending

@@ -21,7 +21,7 @@ use crate::value::{BigInt, ByteKind, Bytes, Date, Number, Object, Value};
 /// ```
 /// use capnweb::wire::{parse_message, Limits, Message};
 /// let msg = parse_message(r#"["pull", 1]"#, &Limits::default()).unwrap();
-/// assert_eq!(msg, Message::Pull(1));
+/// assert_eq!(msg, Message::Pull { import_id: 1 });
 /// assert!(parse_message(r#"["pull", "x"]"#, &Limits::default()).is_err());
 /// ```
 pub fn parse_message(text: &str, limits: &Limits) -> Result<Message, WireError> {
@@ -242,14 +242,22 @@ impl<'de> Visitor<'de> for MessageSeed<'_> {
             "push" => Message::Push(expr(&mut seq)?),
             "stream" => Message::Stream(expr(&mut seq)?),
             "abort" => Message::Abort(expr(&mut seq)?),
-            "pull" => Message::Pull(id(&mut seq)?),
+            "pull" => Message::Pull {
+                import_id: id(&mut seq)?,
+            },
             "resolve" => {
                 let i = id(&mut seq)?;
-                Message::Resolve(i, expr(&mut seq)?)
+                Message::Resolve {
+                    export_id: i,
+                    value: expr(&mut seq)?,
+                }
             }
             "reject" => {
                 let i = id(&mut seq)?;
-                Message::Reject(i, expr(&mut seq)?)
+                Message::Reject {
+                    export_id: i,
+                    error: expr(&mut seq)?,
+                }
             }
             "release" => {
                 let i = id(&mut seq)?;
@@ -258,7 +266,10 @@ impl<'de> Visitor<'de> for MessageSeed<'_> {
                     .ok_or_else(|| ctx.fail(WireError::message(&tag, "missing refcount")))?;
                 let n = u64::try_from(n)
                     .map_err(|_| ctx.fail(WireError::message(&tag, "negative refcount")))?;
-                Message::Release(i, n)
+                Message::Release {
+                    import_id: i,
+                    refcount: n,
+                }
             }
             "pipe" => Message::Pipe,
             _ => return Err(ctx.fail(WireError::UnknownMessage(truncate(&tag)))),
