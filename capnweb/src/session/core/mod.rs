@@ -566,3 +566,62 @@ fn not_delivered(reason: &RpcError) -> RpcError {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_export_goes_with_its_last_reference_and_not_before() {
+        let mut st = State::default();
+        let stub = Stub::resolved(Value::Null);
+        st.reverse.insert(stub.key(), -1);
+        let mut entry = ExportEntry::new(stub.clone(), Answer::Idle);
+        entry.refcount = 3;
+        st.exports.insert(-1, entry);
+        release_export(&mut st, -1, 2);
+        assert_eq!(st.exports.get(&-1).map(|e| e.refcount), Some(1));
+        assert!(st.reverse.contains_key(&stub.key()), "still exported");
+        release_export(&mut st, -1, 1);
+        assert!(!st.exports.contains_key(&-1));
+        assert!(!st.reverse.contains_key(&stub.key()));
+        assert_eq!(
+            st.trash.len(),
+            1,
+            "the stub is dropped once the lock is let go"
+        );
+        // Releasing more than is held takes it to zero, never below (the peer's release is
+        // refused before this, see `on_release`).
+        let mut entry = ExportEntry::new(Stub::resolved(Value::Null), Answer::Idle);
+        entry.refcount = 1;
+        st.exports.insert(-2, entry);
+        release_export(&mut st, -2, 5);
+        assert!(!st.exports.contains_key(&-2));
+        // An unknown id is nothing to do.
+        release_export(&mut st, -9, 1);
+    }
+
+    #[test]
+    fn a_released_promise_takes_its_pending_pull_and_its_result_with_it() {
+        let mut st = State::default();
+        st.pending_pulls = 1;
+        let running = ExportEntry::new(
+            Stub::resolved(Value::Null),
+            Answer::Running { pulled: true },
+        );
+        st.exports.insert(1, running);
+        release_export(&mut st, 1, 1);
+        assert_eq!(st.pending_pulls, 0);
+        let settled = ExportEntry::new(
+            Stub::resolved(Value::Null),
+            Answer::Settled(Ok(Value::from("kept until unlocked"))),
+        );
+        st.exports.insert(2, settled);
+        release_export(&mut st, 2, 1);
+        assert_eq!(
+            st.trash_values.len(),
+            1,
+            "its result is dropped after unlocking"
+        );
+    }
+}
