@@ -603,8 +603,10 @@ mod tests {
 
     #[test]
     fn a_released_promise_takes_its_pending_pull_and_its_result_with_it() {
-        let mut st = State::default();
-        st.pending_pulls = 1;
+        let mut st = State {
+            pending_pulls: 1,
+            ..State::default()
+        };
         let running = ExportEntry::new(
             Stub::resolved(Value::Null),
             Answer::Running { pulled: true },
