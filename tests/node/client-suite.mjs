@@ -94,6 +94,12 @@ test('callSquare with the main stub as self', async () => {
   assert.deepStrictEqual(await stub.callSquare(stub, 3), { result: 9 });
 });
 
+test('a pipelined path into a promise held in a result gets the number', async () => {
+  // `.result` is a promise not yet settled when the path is followed.
+  assert.equal(await stub.square(stub.callSquare(stub, 2).result), 16);
+  assert.equal(await stub.square(stub.callSquare(stub, stub.callSquare(stub, 3).result).result), 6561);
+});
+
 test('callFunction with a local function', async () => {
   assert.deepStrictEqual(await stub.callFunction((i) => i * 3, 5), { result: 15 });
 });

@@ -29,6 +29,7 @@ use crate::stub::Stub;
 ///     .await?;
 /// # drop(client); Ok(()) }
 /// ```
+#[must_use = "a ClientBuilder does nothing until `build()` or `connect()`"]
 pub struct ClientBuilder<C> {
     config: Config<C>,
 }

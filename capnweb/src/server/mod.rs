@@ -70,6 +70,7 @@ pub fn router(factory: impl MainFactory, options: SessionOptions) -> Router {
 ///     .await
 /// # }
 /// ```
+#[must_use = "a Server does nothing until `serve()` or `listen()`"]
 pub struct Server {
     addr: String,
     options: SessionOptions,

@@ -23,7 +23,7 @@ use super::SessionOptions;
 use crate::error::RpcError;
 use crate::stub::BoxFuture;
 use crate::transport::Transport;
-use crate::wire::WireError;
+use crate::wire::{MessageKind, WireError};
 
 /// How many ready incoming messages are handled before answers are written.
 const READ_BURST: usize = 256;
@@ -231,11 +231,13 @@ fn on_message(
     match msg {
         Some(Ok(text)) => {
             tracing::trace!(message = %text, "received");
+            let handled = core.handle(&text);
             if let Some(m) = metrics {
-                m.received(&text);
+                m.received(text.len(), handled.as_ref().ok().copied());
             }
-            match core.handle(&text) {
-                Ok(keep_reading) => keep_reading,
+            match handled {
+                // After the peer's abort, nothing more is read.
+                Ok(kind) => kind != MessageKind::Abort,
                 Err(e) => {
                     tracing::debug!(error = %e, "aborting session: bad message from peer");
                     core.abort(e, true);

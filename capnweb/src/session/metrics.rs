@@ -73,10 +73,11 @@ impl Metrics {
         self.sessions_open.fetch_sub(1, Relaxed);
     }
 
-    pub(crate) fn received(&self, msg: &str) {
+    /// A message of `bytes` came in, of `kind` once parsed (`None`: it did not parse).
+    pub(crate) fn received(&self, bytes: usize, kind: Option<MessageKind>) {
         self.messages_in.fetch_add(1, Relaxed);
-        self.bytes_in.fetch_add(msg.len() as u64, Relaxed);
-        if MessageKind::of(msg).is_call() {
+        self.bytes_in.fetch_add(bytes as u64, Relaxed);
+        if kind.is_some_and(MessageKind::is_call) {
             self.calls.fetch_add(1, Relaxed);
         }
     }

@@ -38,6 +38,7 @@ pub type SendErrorHook = Arc<dyn Fn(&mut ErrorValue) + Send + Sync>;
 /// ```
 #[derive(Clone)]
 #[non_exhaustive]
+#[must_use = "options do nothing unless given to a session"]
 pub struct SessionOptions {
     /// What is accepted from the peer.
     pub limits: Limits,

@@ -43,6 +43,7 @@ pub const BATCH_ENDED: &str = "Batch RPC request ended.";
 /// assert_eq!(b.resolve().await?.as_f64(), Some(16.0));
 /// # Ok(()) }
 /// ```
+#[must_use = "a batch sends nothing until one of its calls is awaited"]
 pub struct HttpBatch<C = Stub> {
     session: RpcSession,
     main: PhantomData<fn() -> C>,

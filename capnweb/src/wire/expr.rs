@@ -42,6 +42,28 @@ pub enum Message {
     Pipe,
 }
 
+impl Message {
+    /// Its kind.
+    ///
+    /// ```
+    /// use capnweb::wire::{Message, MessageKind};
+    /// assert_eq!(Message::Pull { import_id: 1 }.kind(), MessageKind::Pull);
+    /// ```
+    pub fn kind(&self) -> super::MessageKind {
+        use super::MessageKind as K;
+        match self {
+            Message::Push(_) => K::Push,
+            Message::Pull { .. } => K::Pull,
+            Message::Resolve { .. } => K::Resolve,
+            Message::Reject { .. } => K::Reject,
+            Message::Release { .. } => K::Release,
+            Message::Abort(_) => K::Abort,
+            Message::Stream(_) => K::Stream,
+            Message::Pipe => K::Pipe,
+        }
+    }
+}
+
 /// A property name or array index in a property path.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum PathKey {

@@ -11,14 +11,16 @@ use crate::error::RpcError;
 use crate::stub::eval::evaluate;
 use crate::stub::{BoxFuture, PromiseHook, Stub};
 use crate::value::Value;
-use crate::wire::{self, compose, write_message, write_value, Expr, Message, WireError};
+use crate::wire::{
+    self, compose, write_message, write_value, Expr, Message, MessageKind, WireError,
+};
 
 impl Core {
-    /// Handles one incoming message; an error aborts the session. Returns whether to go on
-    /// reading (not after the peer's abort: what follows it in the same burst is ignored).
-    pub(crate) fn handle(self: &Arc<Self>, text: &str) -> Result<bool, RpcError> {
+    /// Handles one incoming message; an error aborts the session. Returns its kind (after the
+    /// peer's abort, what follows it in the same burst is ignored).
+    pub(crate) fn handle(self: &Arc<Self>, text: &str) -> Result<MessageKind, RpcError> {
         let msg = wire::parse_message(text, &self.limits)?;
-        let aborts = matches!(msg, Message::Abort(_));
+        let kind = msg.kind();
         match msg {
             Message::Push(e) => self.on_push(e, false),
             Message::Stream(e) => self.on_push(e, true),
@@ -57,7 +59,7 @@ impl Core {
                 Ok(())
             }
         }
-        .map(|()| !aborts)
+        .map(|()| kind)
     }
 
     pub(super) fn evaluate(self: &Arc<Self>, e: Expr) -> Result<Value, RpcError> {
