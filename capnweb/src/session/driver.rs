@@ -21,7 +21,7 @@ use super::core::{recycle, Core};
 use super::metrics::Metrics;
 use super::SessionOptions;
 use crate::error::RpcError;
-use crate::stub::BoxFuture;
+use crate::stub::{BoxFuture, SessionDriven};
 use crate::transport::Transport;
 use crate::wire::{MessageKind, WireError};
 
@@ -56,12 +56,12 @@ pub(crate) async fn run(core: Arc<Core>, transport: impl Transport, options: Ses
     if let Some(m) = &metrics {
         m.session_opened();
     }
+    // Only this task drives the calls the session starts (see `SessionDriven`).
+    let driving = SessionDriven(Box::pin(drive(core.clone(), transport, options)));
     if span.is_disabled() {
-        drive(core.clone(), transport, options).await;
+        driving.await;
     } else {
-        drive(core.clone(), transport, options)
-            .instrument(span)
-            .await;
+        driving.instrument(span).await;
     }
     core.end_tasks();
     if let Some(m) = &metrics {

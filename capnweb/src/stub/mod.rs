@@ -15,7 +15,7 @@ mod target;
 
 pub(crate) use hooks::ErrorHook;
 pub(crate) use path::{resolve_promises, OBJECT_PROTOTYPE_NAMES};
-pub(crate) use promise::{PromiseHook, Resolution};
+pub(crate) use promise::{PromiseHook, Resolution, SessionDriven};
 pub use target::{not_a_function, BoxFuture, RpcTarget};
 
 use std::any::Any;

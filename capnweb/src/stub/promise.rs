@@ -35,6 +35,10 @@ struct State {
     repoll: bool,
     /// The waker the future is polled with, made once it did not finish at its first poll.
     waker: Option<Waker>,
+    /// A call a session started for its peer: only that session's task drives it (see
+    /// `SessionDriven`), so that the calls it delivers reach their targets in the order it
+    /// runs them, whoever else awaits their results on other threads.
+    session_driven: bool,
 }
 
 /// What the computation's waker holds: the hook, weakly (see the module's doc).
@@ -74,6 +78,7 @@ impl PromiseHook {
                 waiters: Waiters::None,
                 repoll: false,
                 waker: None,
+                session_driven: false,
             }),
         })
     }
@@ -92,8 +97,15 @@ impl PromiseHook {
         if let Some(result) = &st.result {
             return Poll::Ready(result.clone());
         }
-        let Some(mut future) = st.future.take() else {
-            // Another waiter is polling it right now: it wakes us when it settles.
+        let driver_elsewhere = st.session_driven && !DRIVING_A_SESSION.with(std::cell::Cell::get);
+        let future = if driver_elsewhere {
+            None
+        } else {
+            st.future.take()
+        };
+        let Some(mut future) = future else {
+            // Another waiter is polling it right now, or its session's task drives it: we are
+            // woken when it progresses or settles.
             st.waiters.register(cx.waker());
             return Poll::Pending;
         };
@@ -151,6 +163,14 @@ impl PromiseHook {
 }
 
 impl PromiseHook {
+    /// Marks `stub`, a call a session started for its peer, as driven by that session's task
+    /// alone (which has a task for it). Anything else awaiting it waits for that task.
+    pub(crate) fn driven_by_session(stub: &Stub) {
+        if let Some(hook) = stub.downcast::<PromiseHook>() {
+            hook.lock().session_driven = true;
+        }
+    }
+
     /// Settles it with `reason` in place of whatever it was doing or had given, and drops its
     /// computation and result: its session has ended. Promises can hold each other (a result
     /// containing the call that waited for it, say), in cycles nothing else would free.
@@ -171,6 +191,28 @@ impl PromiseHook {
         let waiters = std::mem::take(&mut st.waiters);
         drop(st);
         waiters.wake();
+    }
+}
+
+thread_local! {
+    /// Set while a session's task is being polled (see `SessionDriven`).
+    static DRIVING_A_SESSION: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A session's task: while it is polled, the calls its session started may be driven.
+pub(crate) struct SessionDriven<F>(pub(crate) Pin<Box<F>>);
+
+impl<F: Future> Future for SessionDriven<F> {
+    type Output = F::Output;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        struct Restore(bool);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                DRIVING_A_SESSION.with(|d| d.set(self.0));
+            }
+        }
+        let _restore = Restore(DRIVING_A_SESSION.with(|d| d.replace(true)));
+        self.0.as_mut().poll(cx)
     }
 }
 

@@ -89,6 +89,7 @@ impl Core {
             // Calls nested in the expression run now, as they would in JavaScript.
             let mut st = self.lock();
             for call in started.calls() {
+                PromiseHook::driven_by_session(&call);
                 st.track_call(&call);
                 st.tasks.push(Box::pin(call.0.resolve().map(drop)));
             }
@@ -126,7 +127,8 @@ impl Core {
         let id = st.next_peer_push;
         st.next_peer_push += 1;
         if running && settled.is_none() {
-            // Still running: cancelled if the session ends first.
+            // Still running: cancelled if the session ends first, and driven by its task.
+            PromiseHook::driven_by_session(&stub);
             st.track_call(&stub);
         }
         let answer = if let Some(result) = settled {
