@@ -10,7 +10,7 @@ use crate::error::RpcError;
 use crate::stream::{Blob, ReadableStream, WritableStream};
 use crate::stub::{PromiseHook, Stub};
 use crate::value::{ErrorValue, Object, OpaqueInit, Value};
-use crate::wire::{Capture, Expr, Limits, PathKey, WireError};
+use crate::wire::{BlobExpr, Capture, Expr, Limits, PathKey, WireError};
 
 /// Resolves the ids an expression refers to.
 pub(crate) trait Importer {
@@ -112,7 +112,10 @@ pub(crate) fn evaluate(e: Expr, imp: &mut dyn Importer) -> Result<Value, RpcErro
         Expr::Readable(id) => Value::Readable(imp.take_pipe(id)?),
         Expr::Writable(id) => Value::Writable(WritableStream::from_stub(imp.import_stub(id)?)),
         Expr::Blob(b) => {
-            let (content_type, content) = *b;
+            let BlobExpr {
+                content_type,
+                content,
+            } = *b;
             let Value::Readable(stream) = evaluate(content, imp)? else {
                 return Err(RpcError::type_error(
                     "Blob content must be serialized as a ReadableStream.",

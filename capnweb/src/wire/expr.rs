@@ -169,7 +169,7 @@ pub enum Expr {
     /// `["response", body, init]`.
     Response(Box<FetchExpr>),
     /// `["blob", type, readable]`.
-    Blob(Box<(String, Expr)>),
+    Blob(Box<BlobExpr>),
     /// `["import", ...]`: a stub on the sender's import table.
     Import(Box<ImportExpr>),
     /// `["pipeline", ...]`: a promise on the sender's import table.
@@ -197,6 +197,15 @@ pub struct ErrorExpr {
     pub stack: Option<String>,
     /// Extra properties, each an expression.
     pub props: Option<Vec<(String, Expr)>>,
+}
+
+/// The members of `["blob", type, content]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BlobExpr {
+    /// The MIME type.
+    pub content_type: String,
+    /// The bytes, as a stream: `["readable", id]`.
+    pub content: Expr,
 }
 
 /// The members of `["request", url, init]` and `["response", body, init]`.

@@ -16,7 +16,9 @@ pub(crate) mod write;
 
 pub use compose::MessageKind;
 pub use error::WireError;
-pub use expr::{Capture, ErrorExpr, Expr, FetchExpr, ImportExpr, Message, PathKey, RemapExpr};
+pub use expr::{
+    BlobExpr, Capture, ErrorExpr, Expr, FetchExpr, ImportExpr, Message, PathKey, RemapExpr,
+};
 pub use limits::Limits;
 pub use parse::{parse_expr, parse_message};
 pub(crate) use utf16::write_utf16;

@@ -126,9 +126,9 @@ pub fn write_expr(out: &mut String, e: &Expr) {
         }
         Expr::Blob(b) => {
             out.push_str("[\"blob\",");
-            write_str(out, &b.0);
+            write_str(out, &b.content_type);
             out.push(',');
-            write_expr(out, &b.1);
+            write_expr(out, &b.content);
             out.push(']');
         }
         Expr::Import(i) => write_import(out, "import", i),

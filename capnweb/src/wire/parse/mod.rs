@@ -12,7 +12,9 @@ use std::fmt;
 use base64::Engine as _;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::expr::{Capture, ErrorExpr, Expr, FetchExpr, ImportExpr, Message, PathKey, RemapExpr};
+use super::expr::{
+    BlobExpr, Capture, ErrorExpr, Expr, FetchExpr, ImportExpr, Message, PathKey, RemapExpr,
+};
 use super::{utf16, Limits, WireError};
 use crate::value::{BigInt, ByteKind, Bytes, Date, Number, Object, Value};
 

@@ -303,7 +303,10 @@ impl Tagged<'_, '_> {
                 let content = self
                     .inner(&mut seq)?
                     .ok_or_else(|| self.bad("missing content"))?;
-                Expr::Blob(Box::new((mime, content)))
+                Expr::Blob(Box::new(BlobExpr {
+                    content_type: mime,
+                    content,
+                }))
             }
             "import" | "pipeline" => {
                 let id = self.id(&mut seq)?;
