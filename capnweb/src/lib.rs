@@ -41,12 +41,17 @@
 //! # Ok::<(), RpcError>(()) }).unwrap();
 //! ```
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Lets the macro's `::capnweb::` paths work in this crate's own tests.
 extern crate self as capnweb;
 
+#[cfg(feature = "websocket")]
+#[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
 pub mod client;
 mod error;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;
 pub mod session;
 pub mod stream;
@@ -151,13 +156,23 @@ pub mod wire;
 /// # Ok::<(), RpcError>(()) }).unwrap();
 /// ```
 pub use capnweb_macros::rpc_interface;
-pub use client::{connect, connect_with, Client};
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+pub use client::Client;
+#[cfg(feature = "websocket")]
+#[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+pub use client::{connect, connect_with};
 pub use error::RpcError;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use server::Server;
 pub use session::{Metrics, MetricsSnapshot, RpcSession, SessionOptions, SessionStats};
 pub use stream::{Blob, ReadableStream, WritableStream};
 pub use stub::{OnBroken, RpcTarget, Stub};
-pub use transport::{http_batch::HttpBatch, Transport, TransportError};
+#[cfg(feature = "http-batch")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http-batch")))]
+pub use transport::http_batch::HttpBatch;
+pub use transport::{Transport, TransportError};
 pub use typed::{Callback, IntoStub, MapResult, Param, RpcClient, RpcPromise};
 pub use value::{
     from_value, to_value, BigInt, ByteKind, Bytes, Date, ErrorValue, Number, Object, RegExp, Value,

@@ -1,16 +1,36 @@
 //! Connecting: [`connect`] for one session to a server; [`Client`] for a client that stays up
 //! (reconnection, failover, circuit breakers, a pool, safe retries, timeouts, stats).
 
+#[cfg(feature = "client")]
 mod backoff;
+#[cfg(feature = "client")]
 mod breaker;
+#[cfg(feature = "client")]
 mod builder;
+#[cfg(feature = "client")]
 mod resilient;
+#[cfg(feature = "client")]
+mod retry;
+#[cfg(feature = "client")]
 mod stats;
 
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub use backoff::Backoff;
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub use breaker::CircuitBreaker;
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub use builder::ClientBuilder;
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub use resilient::{Client, ConnectionState};
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+pub use retry::RetryPolicy;
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub use stats::{ClientStats, EndpointStats};
 
 use crate::error::RpcError;
@@ -60,53 +80,4 @@ pub async fn connect_with(
         }
     };
     Ok(RpcSession::spawn(transport, local_main, options))
-}
-
-/// When [`Client::run`] may run its work again after a disconnection: how many attempts in all,
-/// and the wait before each new one.
-///
-/// ```
-/// use std::time::Duration;
-/// use capnweb::client::{Backoff, RetryPolicy};
-/// let retry = RetryPolicy::new()
-///     .attempts(5)
-///     .backoff(Backoff::exponential(Duration::from_millis(50), Duration::from_secs(1)).jitter());
-/// # drop(retry);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetryPolicy {
-    pub(crate) attempts: u32,
-    pub(crate) backoff: Backoff,
-}
-
-impl RetryPolicy {
-    /// 3 attempts, 50 ms doubling to 1 s with jitter between them.
-    pub fn new() -> RetryPolicy {
-        RetryPolicy {
-            attempts: 3,
-            backoff: Backoff::exponential(
-                std::time::Duration::from_millis(50),
-                std::time::Duration::from_secs(1),
-            )
-            .jitter(),
-        }
-    }
-
-    /// Attempts in all (1: never run again).
-    pub fn attempts(mut self, n: u32) -> RetryPolicy {
-        self.attempts = n.max(1);
-        self
-    }
-
-    /// The wait before each new attempt.
-    pub fn backoff(mut self, backoff: Backoff) -> RetryPolicy {
-        self.backoff = backoff;
-        self
-    }
-}
-
-impl Default for RetryPolicy {
-    fn default() -> RetryPolicy {
-        RetryPolicy::new()
-    }
 }

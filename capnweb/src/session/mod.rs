@@ -272,6 +272,7 @@ impl RpcSession {
 
 impl RpcSession {
     /// Waits until no call from the peer is running or unanswered (used by server shutdown).
+    #[cfg(feature = "server")]
     pub(crate) async fn settle(&self) {
         while self.core.busy() && !self.is_closed() {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -292,6 +293,7 @@ impl RpcSession {
 
     /// How many calls were sent that no [`Client::run`](crate::Client::run) log saw and that
     /// were not idempotent (made from a task the work spawned, for one).
+    #[cfg(feature = "client")]
     pub(crate) fn unlogged_calls(&self) -> usize {
         self.core.lock().unlogged_calls
     }

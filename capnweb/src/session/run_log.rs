@@ -22,6 +22,7 @@ pub(crate) struct RunLog {
 impl RunLog {
     /// Whether running the work again cannot repeat a side effect: nothing went out, or only
     /// idempotent calls did.
+    #[cfg(feature = "client")]
     pub(crate) fn safe_to_repeat(&self) -> bool {
         let sent = self.sent.load(Relaxed);
         sent == 0 || sent <= self.idempotent.load(Relaxed)
@@ -29,6 +30,7 @@ impl RunLog {
 }
 
 /// Runs `f` and the future it makes inside `log`.
+#[cfg(feature = "client")]
 pub(crate) async fn logged<T, Fut: std::future::IntoFuture<Output = T>>(
     log: &Arc<RunLog>,
     f: impl FnOnce() -> Fut,

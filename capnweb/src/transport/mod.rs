@@ -11,6 +11,8 @@ pub mod http_batch;
 /// How long connecting waits by default (TCP, TLS, and a WebSocket's upgrade): 30 s.
 pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 pub mod in_process;
+#[cfg(feature = "websocket")]
+#[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
 pub mod websocket;
 
 use std::sync::Arc;

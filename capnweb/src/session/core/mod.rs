@@ -441,6 +441,7 @@ impl Core {
     }
 
     /// Whether any call from the peer is still running or unanswered.
+    #[cfg(feature = "server")]
     pub(crate) fn busy(self: &Arc<Self>) -> bool {
         let st = self.lock();
         st.pending_pulls > 0

@@ -1,31 +1,21 @@
-//! HTTP batch: every message of a short session in one POST, the answers in its response,
-//! newline-delimited, as the reference's `newHttpBatchRpcSession`.
-//!
-//! The client collects messages until the first result is awaited, then sends the batch with a
-//! pull for every call in it (so results can be awaited one after the other), pushes first.
-//! Ids restart at 1 in every batch; a call made after the batch was sent fails.
+//! The client side of an HTTP batch: [`HttpBatch`] and its transport, over reqwest.
 
 use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use futures_util::future::Either;
 use futures_util::{FutureExt, Sink, Stream};
 
-use super::TransportError;
-use crate::error::RpcError;
+use super::BATCH_ENDED;
 use crate::session::{RpcSession, SessionOptions};
 use crate::stub::{BoxFuture, Stub};
+use crate::transport::TransportError;
 use crate::wire::MessageKind;
 
 /// How long an [`HttpBatch`] waits for its request to be answered in full: 60 s (connecting
-/// within [`CONNECT_TIMEOUT`](super::CONNECT_TIMEOUT)).
+/// within [`CONNECT_TIMEOUT`](crate::transport::CONNECT_TIMEOUT)).
 pub const BATCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// The error a batch session ends with once its answers have been read.
-pub const BATCH_ENDED: &str = "Batch RPC request ended.";
 
 /// A client batch: queue calls on [`main`](HttpBatch::main), then await them; the first await
 /// sends them all in one request.
@@ -67,7 +57,7 @@ impl<C: From<Stub>> HttpBatch<C> {
     pub fn with_headers(url: &str, headers: Vec<(String, String)>) -> Self {
         // Bounded, so that a server that never answers cannot hang the batch forever.
         let client = reqwest::Client::builder()
-            .connect_timeout(super::CONNECT_TIMEOUT)
+            .connect_timeout(crate::transport::CONNECT_TIMEOUT)
             .timeout(BATCH_TIMEOUT)
             .build()
             .unwrap_or_default();
@@ -253,93 +243,6 @@ impl Sink<String> for BatchClientTransport {
             }
             self.queued.push(msg);
         }
-        Ok(())
-    }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
-        Poll::Ready(Ok(()))
-    }
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
-        Poll::Ready(Ok(()))
-    }
-}
-
-/// Answers one HTTP batch request body with `main` as the main object: runs every message,
-/// waits until every pulled result is ready, and returns the response body.
-pub async fn serve_batch(body: &str, main: Stub, options: SessionOptions) -> String {
-    let lines: VecDeque<String> = if body.is_empty() {
-        VecDeque::new()
-    } else {
-        body.split('\n').map(str::to_owned).collect()
-    };
-    let out = Arc::new(Mutex::new(Vec::new()));
-    let all_read = Arc::new(tokio::sync::Notify::new());
-    let transport = BatchServerTransport {
-        lines,
-        out: out.clone(),
-        all_read: all_read.clone(),
-        signalled: false,
-    };
-    // Every push becomes an export: sized once rather than grown (and rehashed) call by call.
-    let pushes = transport
-        .lines
-        .iter()
-        .filter(|l| MessageKind::of(l) == MessageKind::Push)
-        .count();
-    let (session, run) = RpcSession::new(transport, Some(main), options);
-    session.reserve_exports(pushes);
-    let finish = async {
-        all_read.notified().await;
-        // The peer can send nothing more: what waits on its promises or callbacks would wait
-        // forever (and hold the request open). It fails instead, as the calls that need it.
-        session.end_of_input(RpcError::error(
-            "the HTTP batch ended before the client could answer this",
-        ));
-        let _ = session.drain().await;
-        // Ending the session makes its task write what is queued, then stop.
-        session.core_abort_quietly(RpcError::disconnected(BATCH_ENDED));
-    };
-    // Both in this task, not a task of its own: no hand-off between threads (each a wake-up of
-    // an idle core) per batch. A session that ends early (a panicking method, say) ends the
-    // wait: the response holds what was written.
-    let run = std::pin::pin!(std::panic::AssertUnwindSafe(run).catch_unwind());
-    let finish = std::pin::pin!(finish);
-    if let Either::Right(((), run)) = futures_util::future::select(run, finish).await {
-        let _ = run.await;
-    }
-    let lines = std::mem::take(&mut *out.lock().unwrap_or_else(|p| p.into_inner()));
-    lines.join("\n")
-}
-
-struct BatchServerTransport {
-    lines: VecDeque<String>,
-    out: Arc<Mutex<Vec<String>>>,
-    all_read: Arc<tokio::sync::Notify>,
-    signalled: bool,
-}
-
-impl Stream for BatchServerTransport {
-    type Item = Result<String, TransportError>;
-    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match self.lines.pop_front() {
-            Some(l) => Poll::Ready(Some(Ok(l))),
-            None => {
-                if !self.signalled {
-                    self.signalled = true;
-                    self.all_read.notify_one();
-                }
-                Poll::Pending
-            }
-        }
-    }
-}
-
-impl Sink<String> for BatchServerTransport {
-    type Error = TransportError;
-    fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
-        Poll::Ready(Ok(()))
-    }
-    fn start_send(self: Pin<&mut Self>, msg: String) -> Result<(), TransportError> {
-        self.out.lock().unwrap_or_else(|p| p.into_inner()).push(msg);
         Ok(())
     }
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
