@@ -770,3 +770,15 @@ async fn an_aborted_websocket_session_closes_with_code_3000_and_the_reason_cut_t
         }
     }
 }
+
+#[tokio::test]
+async fn http_batches_can_be_served_by_hyper_alone() {
+    // `capnweb_examples::hyper_batch`: no axum and no `Server`, only `serve_batch`.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(capnweb_examples::hyper_batch::serve(listener, test_target));
+    let batch = capnweb::HttpBatch::<TestTargetClient>::new(&format!("http://127.0.0.1:{port}/"));
+    let main = batch.main();
+    let (a, b) = (main.square(3.0), main.square(main.square(2.0)));
+    assert_eq!((a.await.unwrap(), b.await.unwrap()), (9.0, 16.0));
+}
