@@ -643,3 +643,32 @@ async fn a_regexp_comes_back_unchanged() {
     assert_eq!(answers[0], r#"["resolve",1,["regexp","^[a-z]+\\d$","gu"]]"#);
     assert_eq!(answers[1], r#"["resolve",2,{"r":["regexp","x"]}]"#);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_promises_are_futures() {
+    use capnweb::RpcClient;
+    use capnweb_examples::interop::TestTargetClient;
+    use futures_util::stream::FuturesUnordered;
+    let (a, b) = in_process::pair();
+    let _server = RpcSession::spawn(a, Some(test_target()), SessionOptions::default());
+    let session = RpcSession::spawn(b, None, SessionOptions::default());
+    let main = TestTargetClient::from_stub(session.main());
+    // join_all, FuturesUnordered, tokio::spawn and select! take them as they are.
+    let squares = futures_util::future::join_all((1..=3).map(|i| main.square(f64::from(i)))).await;
+    let squares: Vec<f64> = squares.into_iter().map(Result::unwrap).collect();
+    assert_eq!(squares, vec![1.0, 4.0, 9.0]);
+    let mut unordered: FuturesUnordered<_> = (1..=3).map(|i| main.square(f64::from(i))).collect();
+    let mut sum = 0.0;
+    while let Some(r) = unordered.next().await {
+        sum += r.unwrap();
+    }
+    assert_eq!(sum, 14.0);
+    assert_eq!(tokio::spawn(main.square(5.0)).await.unwrap().unwrap(), 25.0);
+    tokio::select! {
+        r = main.square(6.0) => assert_eq!(r.unwrap(), 36.0),
+        () = tokio::time::sleep(Duration::from_secs(5)) => panic!("no answer"),
+    }
+    // Still pipelined through: a call on the promised counter before it is awaited.
+    let counter = main.make_counter(10.0);
+    assert_eq!(counter.increment(2.0).await.unwrap(), 12.0);
+}

@@ -14,4 +14,4 @@ mod promise;
 pub use callback::Callback;
 pub use client::{IntoStub, RpcClient};
 pub use param::Param;
-pub use promise::{MapResult, RpcFuture, RpcPromise};
+pub use promise::{MapResult, RpcPromise};

@@ -1,6 +1,6 @@
 //! [`RpcPromise`]: the result of a typed call, to await, pipeline through, or map.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::pin::Pin;
@@ -16,7 +16,8 @@ use crate::value::{from_value, Value};
 
 /// The result of a call, before it arrives.
 ///
-/// - `.await` it for `Result<T, RpcError>`.
+/// - `.await` it for `Result<T, RpcError>`: it is a `Future`, so `join_all`, `FuturesUnordered`,
+///   `tokio::spawn` and `select!` take it as it is.
 /// - If `T` is a client, call its methods on the promise at once (it dereferences to `T`): the
 ///   calls are pipelined, sent before the result exists, with no extra round trip.
 /// - Pass it as an argument of another call (see [`Param`](super::Param)), or a
@@ -36,6 +37,8 @@ pub struct RpcPromise<T> {
     stub: Stub,
     // The client view of a promised capability, made on first use (see `Deref`).
     pipelined: OnceLock<T>,
+    // Set once it is first polled.
+    awaiting: Option<Awaiting>,
     _result: PhantomData<fn() -> T>,
 }
 
@@ -51,6 +54,7 @@ impl<T> RpcPromise<T> {
         RpcPromise {
             stub,
             pipelined: OnceLock::new(),
+            awaiting: None,
             _result: PhantomData,
         }
     }
@@ -97,60 +101,46 @@ impl<T> RpcPromise<T> {
     }
 }
 
-impl<T: DeserializeOwned + Send + 'static> IntoFuture for RpcPromise<T> {
-    type Output = Result<T, RpcError>;
-    type IntoFuture = RpcFuture<T>;
-
-    fn into_future(self) -> RpcFuture<T> {
-        RpcFuture {
-            state: Awaiting::Result(self.stub.0.clone().resolve()),
-            _result: PhantomData,
-        }
-    }
-}
-
-/// An awaited [`RpcPromise`]: its result, with any promises nested in it resolved, as a `T`.
-/// A plain result takes no allocation.
-#[must_use = "futures do nothing unless awaited"]
-pub struct RpcFuture<T> {
-    state: Awaiting,
-    _result: PhantomData<fn() -> T>,
-}
-
-impl<T> std::fmt::Debug for RpcFuture<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RpcFuture").finish_non_exhaustive()
-    }
-}
-
-enum Awaiting {
-    Result(Resolution),
-    /// The result held promises (rare): they resolve in turn.
-    Nested(BoxFuture<Result<Value, RpcError>>),
-    Done,
-}
-
-impl<T: DeserializeOwned> Future for RpcFuture<T> {
+/// Awaiting a promise gives its result, with any promises nested in it resolved, as a `T`. A
+/// plain result takes no allocation.
+impl<T: DeserializeOwned> Future for RpcPromise<T> {
     type Output = Result<T, RpcError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let stub = &this.stub;
+        let state = this
+            .awaiting
+            .get_or_insert_with(|| Awaiting::Result(stub.0.clone().resolve()));
         loop {
-            let result = match &mut self.state {
+            let result = match state {
                 Awaiting::Result(r) => ready!(Pin::new(r).poll(cx)),
                 Awaiting::Nested(f) => ready!(f.as_mut().poll(cx)),
-                Awaiting::Done => panic!("RpcFuture polled after completion"),
+                Awaiting::Done => panic!("RpcPromise polled after completion"),
             };
             match result {
-                Ok(v) if v.contains_promise() && matches!(self.state, Awaiting::Result(_)) => {
-                    self.state = Awaiting::Nested(resolve_promises(v));
+                Ok(v) if v.contains_promise() && matches!(state, Awaiting::Result(_)) => {
+                    *state = Awaiting::Nested(resolve_promises(v));
                 }
                 result => {
-                    self.state = Awaiting::Done;
+                    *state = Awaiting::Done;
                     return Poll::Ready(result.and_then(|v| Ok(from_value(v)?)));
                 }
             }
         }
     }
+}
+
+// Nothing of a promise is pinned in place: its state is boxed or behind `Arc`s, and `T` is only
+// ever made and handed out by reference (see `Deref`).
+impl<T> Unpin for RpcPromise<T> {}
+
+/// Where awaiting a promise stands.
+enum Awaiting {
+    Result(Resolution),
+    /// The result held promises (rare): they resolve in turn.
+    Nested(BoxFuture<Result<Value, RpcError>>),
+    Done,
 }
 
 /// A promise inside a result or an argument is sent as a promise: the peer receives the value
