@@ -92,6 +92,9 @@ pub mod wire;
 /// - `#[rpc(idempotent)]`: safe to send again after a reconnect; listed in
 ///   [`RpcClient::IDEMPOTENT`].
 ///
+/// For a dependency renamed in `Cargo.toml` (the package is `capnweb-rpc`), name it:
+/// `#[rpc_interface(crate = "::my_name")]`, as serde's `crate = "..."`.
+///
 /// Trailing `Option` parameters may be left out by a caller (a TypeScript caller omitting them
 /// reaches `None`), and the generated client leaves out trailing `None`s, so a JavaScript
 /// callee's default parameters apply. Doc comments are carried onto the client's methods.
