@@ -179,7 +179,7 @@ pub use transport::{Transport, TransportError};
 pub use typed::{Callback, IntoStub, MapResult, Param, RpcClient, RpcPromise};
 pub use value::{
     from_value, to_value, BigInt, ByteKind, Bytes, Date, ErrorValue, Number, Object, RegExp, Value,
-    ValueError,
+    ValueError, WrongKind,
 };
 pub use wire::{Limits, WireError};
 

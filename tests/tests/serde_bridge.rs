@@ -209,3 +209,45 @@ proptest! {
         prop_assert_eq!(through_wire(&r), r);
     }
 }
+
+#[test]
+fn values_are_written_as_json_with_value_macro() {
+    use capnweb::{value, BigInt, Bytes, Date, Value};
+    let pair = |a: i32, b: i32| a + b;
+    let v = value!([
+        null,
+        undefined,
+        -1.5,
+        pair(1, 2),
+        [[]],
+        {},
+        { "a": { "b": [1, { "c": "d" }] }, "e": undefined, },
+        Date::from_millis(5.0),
+        "12".parse::<BigInt>().unwrap(),
+        Bytes::from(vec![1u8, 2]),
+        Some("x"),
+        None::<bool>,
+        (),
+    ]);
+    assert_eq!(
+        capnweb::serialize(&v).unwrap(),
+        r#"[[null,["undefined"],-1.5,3,[[[[]]]],{},{"a":{"b":[[1,{"c":"d"}]]},"e":["undefined"]},["date",5],["bigint","12"],["bytes","AQI"],"x",null,["undefined"]]]"#
+    );
+    assert_eq!(value!({}), Value::Object(capnweb::Object::new()));
+    assert_eq!(value!(7), Value::from(7));
+}
+
+#[test]
+fn values_convert_back_to_what_they_hold_or_say_what_they_are() {
+    use capnweb::{value, Date, Value, WrongKind};
+    assert_eq!(String::try_from(value!("s")).unwrap(), "s");
+    assert_eq!(f64::try_from(value!(2)).unwrap(), 2.0);
+    assert_eq!(
+        Date::try_from(Value::from(Date::from_millis(9.0))).unwrap(),
+        Date::from_millis(9.0)
+    );
+    let err: WrongKind = bool::try_from(value!([1])).unwrap_err();
+    assert_eq!(err.expected, "a boolean");
+    assert_eq!(err.value, value!([1]), "the value comes back whole");
+    assert!(err.to_string().contains("array"), "{err}");
+}

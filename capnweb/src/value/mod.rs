@@ -5,6 +5,7 @@
 //! [`from_value`] bridge it to any serde type.
 
 mod de;
+mod macros;
 mod magic;
 mod number;
 mod ser;
@@ -305,4 +306,68 @@ impl<T: Into<Value>> From<Option<T>> for Value {
     fn from(o: Option<T>) -> Value {
         o.map_or(Value::Null, Into::into)
     }
+}
+impl From<Date> for Value {
+    fn from(d: Date) -> Value {
+        Value::Date(d)
+    }
+}
+impl From<BigInt> for Value {
+    fn from(b: BigInt) -> Value {
+        Value::BigInt(b)
+    }
+}
+impl From<Bytes> for Value {
+    fn from(b: Bytes) -> Value {
+        Value::Bytes(b)
+    }
+}
+impl From<RegExp> for Value {
+    fn from(r: RegExp) -> Value {
+        Value::RegExp(Box::new(r))
+    }
+}
+/// `undefined`, as a JavaScript function that returns nothing.
+impl From<()> for Value {
+    fn from((): ()) -> Value {
+        Value::Undefined
+    }
+}
+
+/// A value of another kind than the one asked for, given back whole.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("expected {expected}, got a value of kind {}", .value.kind_name())]
+pub struct WrongKind {
+    /// The kind asked for.
+    pub expected: &'static str,
+    /// The value, unchanged.
+    pub value: Value,
+}
+
+macro_rules! try_from_value {
+    ($($t:ty => $kind:literal, $pat:pat => $out:expr;)*) => {$(
+        impl TryFrom<Value> for $t {
+            type Error = WrongKind;
+            fn try_from(v: Value) -> Result<$t, WrongKind> {
+                match v {
+                    $pat => Ok($out),
+                    value => Err(WrongKind { expected: $kind, value }),
+                }
+            }
+        }
+    )*};
+}
+try_from_value! {
+    String => "a string", Value::String(s) => s;
+    bool => "a boolean", Value::Bool(b) => b;
+    f64 => "a number", Value::Number(n) => n.as_f64();
+    Date => "a Date", Value::Date(d) => d;
+    BigInt => "a bigint", Value::BigInt(b) => b;
+    Bytes => "bytes", Value::Bytes(b) => b;
+    Stub => "a stub", Value::Stub(s) | Value::Promise(s) => s;
+    ErrorValue => "an Error", Value::Error(e) => *e;
+    ReadableStream => "a ReadableStream", Value::Readable(s) => s;
+    WritableStream => "a WritableStream", Value::Writable(s) => s;
+    Vec<Value> => "an array", Value::Array(a) => a;
+    Object => "an object", Value::Object(o) => o;
 }
