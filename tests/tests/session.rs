@@ -672,3 +672,18 @@ async fn typed_promises_are_futures() {
     let counter = main.make_counter(10.0);
     assert_eq!(counter.increment(2.0).await.unwrap(), 12.0);
 }
+
+#[tokio::test]
+async fn a_client_argument_may_be_passed_by_reference() {
+    use capnweb::RpcClient;
+    use capnweb_examples::interop::{Count, CounterClient, TestTargetClient};
+    let (a, b) = in_process::pair();
+    let _server = RpcSession::spawn(a, Some(test_target()), SessionOptions::default());
+    let session = RpcSession::spawn(b, None, SessionOptions::default());
+    let main = TestTargetClient::from_stub(session.main());
+    let mine = CounterClient::from_impl(Count::new(1.0));
+    // `&mine`, not `mine.clone()`: the caller keeps its own.
+    assert_eq!(main.increment_counter(&mine, 2.0).await.unwrap(), 3.0);
+    assert_eq!(main.increment_counter(&mine, 2.0).await.unwrap(), 5.0);
+    assert_eq!(mine.value().await.unwrap(), 5.0);
+}

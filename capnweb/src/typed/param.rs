@@ -54,6 +54,14 @@ impl<T> From<&RpcPromise<T>> for Param<T> {
     }
 }
 
+/// A client (a capability) can be passed by reference: it is cloned, which is cheap, and the
+/// caller keeps its own.
+impl<T: super::RpcClient> From<&T> for Param<T> {
+    fn from(client: &T) -> Param<T> {
+        Param::Value(T::from_stub(client.stub().clone()))
+    }
+}
+
 /// An optional parameter can be given its value directly: `increment(3.0)` for `Some(3.0)`.
 impl<T> From<T> for Param<Option<T>> {
     fn from(v: T) -> Param<Option<T>> {

@@ -94,6 +94,23 @@ impl<T> RpcPromise<T> {
         this.stub
     }
 
+    /// The same promise, typed as a `U`: for a result whose Rust type is not the one declared
+    /// (JavaScript has one number type where Rust has several). Checked when it is awaited:
+    /// a value that is not a `U` fails then, saying why.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use capnweb::{RpcPromise, Stub, Value};
+    /// let p = RpcPromise::<f64>::from_stub(Stub::resolved(Value::from(7)));
+    /// assert_eq!(p.cast::<u8>().await?, 7);
+    /// let p = RpcPromise::<f64>::from_stub(Stub::resolved(Value::from(-1)));
+    /// assert!(p.cast::<u8>().await.is_err());
+    /// # Ok::<(), capnweb::RpcError>(()) }).unwrap();
+    /// ```
+    pub fn cast<U>(self) -> RpcPromise<U> {
+        RpcPromise::from_stub(self.stub)
+    }
+
     /// A field of the promised value, as a promise of its own: read by the server, so it can be
     /// passed on to another call without waiting.
     pub fn field<U>(&self, name: &str) -> RpcPromise<U> {
