@@ -6,7 +6,7 @@
 //! Each layer knows only the ones above it in this list (`tests/layering.rs` checks it):
 //!
 //! - The data, one layer (values hold stubs and streams; hooks take values):
-//!   - [`value`]: the dynamic [`Value`] and its special types (bigint, date, bytes, errors),
+//!   - [`value`](mod@value): the dynamic [`Value`] and its special types (bigint, date, bytes, errors),
 //!     and the serde bridge [`to_value`] / [`from_value`].
 //!   - [`wire`]: messages and expressions, parsed from and written to JSON text, with
 //!     [`Limits`]; all of the protocol's syntax.
@@ -50,6 +50,8 @@ extern crate self as capnweb;
 #[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
 pub mod client;
 mod error;
+#[cfg(doc)]
+pub mod example;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;
@@ -91,6 +93,8 @@ pub mod wire;
 /// - `#[rpc(property)]`: read as a property (`["pipeline", id, ["value"]]`), not called.
 /// - `#[rpc(idempotent)]`: safe to send again after a reconnect; listed in
 ///   [`RpcClient::IDEMPOTENT`].
+///
+/// The documentation's [`example`] module shows what it generates for an example interface.
 ///
 /// For a dependency renamed in `Cargo.toml` (the package is `capnweb-rpc`), name it:
 /// `#[rpc_interface(crate = "::my_name")]`, as serde's `crate = "..."`.
