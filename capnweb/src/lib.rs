@@ -218,5 +218,5 @@ pub mod __private {
 
 /// The README's code, compiled as doctests so that it stays true.
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
