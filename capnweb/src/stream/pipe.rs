@@ -120,7 +120,7 @@ fn canceled() -> RpcError {
     RpcError::error("The ReadableStream end of this pipe was canceled.")
 }
 
-fn broken(error: RpcError) -> Stub {
+pub(super) fn broken(error: RpcError) -> Stub {
     Stub::from_hook(ErrorHook(error))
 }
 

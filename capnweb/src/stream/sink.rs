@@ -11,7 +11,7 @@ use futures_util::{Sink, SinkExt};
 use tokio::sync::oneshot;
 
 use crate::error::RpcError;
-use crate::stub::{resolve_promises, ErrorHook, Hook, PromiseHook, Resolution, Stub};
+use crate::stub::{resolve_promises, Hook, PromiseHook, Resolution, Stub};
 use crate::value::Value;
 use crate::wire::{Expr, PathKey};
 
@@ -140,5 +140,5 @@ impl Hook for SinkHook {
 }
 
 fn broken(message: String) -> Stub {
-    Stub::from_hook(ErrorHook(RpcError::error(message)))
+    super::pipe::broken(RpcError::error(message))
 }

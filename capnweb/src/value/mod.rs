@@ -252,49 +252,28 @@ impl From<u128> for Value {
     }
 }
 
-impl From<bool> for Value {
-    fn from(b: bool) -> Value {
-        Value::Bool(b)
-    }
+/// Each kind a variant holds as it is.
+macro_rules! from_variant {
+    ($($t:ty => $variant:ident),* $(,)?) => {$(
+        impl From<$t> for Value {
+            fn from(v: $t) -> Value { Value::$variant(v) }
+        }
+    )*};
 }
+from_variant!(
+    bool => Bool, String => String, Vec<Value> => Array, Object => Object, Stub => Stub,
+    ReadableStream => Readable, WritableStream => Writable, Date => Date, BigInt => BigInt,
+    Bytes => Bytes,
+);
+
 impl From<&str> for Value {
     fn from(s: &str) -> Value {
         Value::String(s.to_owned())
     }
 }
-impl From<String> for Value {
-    fn from(s: String) -> Value {
-        Value::String(s)
-    }
-}
-impl From<Vec<Value>> for Value {
-    fn from(a: Vec<Value>) -> Value {
-        Value::Array(a)
-    }
-}
-impl From<Object> for Value {
-    fn from(o: Object) -> Value {
-        Value::Object(o)
-    }
-}
-impl From<Stub> for Value {
-    fn from(s: Stub) -> Value {
-        Value::Stub(s)
-    }
-}
 impl From<Blob> for Value {
     fn from(b: Blob) -> Value {
         Value::Blob(Box::new(b))
-    }
-}
-impl From<ReadableStream> for Value {
-    fn from(s: ReadableStream) -> Value {
-        Value::Readable(s)
-    }
-}
-impl From<WritableStream> for Value {
-    fn from(s: WritableStream) -> Value {
-        Value::Writable(s)
     }
 }
 impl From<ErrorValue> for Value {
@@ -305,21 +284,6 @@ impl From<ErrorValue> for Value {
 impl<T: Into<Value>> From<Option<T>> for Value {
     fn from(o: Option<T>) -> Value {
         o.map_or(Value::Null, Into::into)
-    }
-}
-impl From<Date> for Value {
-    fn from(d: Date) -> Value {
-        Value::Date(d)
-    }
-}
-impl From<BigInt> for Value {
-    fn from(b: BigInt) -> Value {
-        Value::BigInt(b)
-    }
-}
-impl From<Bytes> for Value {
-    fn from(b: Bytes) -> Value {
-        Value::Bytes(b)
     }
 }
 impl From<RegExp> for Value {

@@ -128,31 +128,20 @@ pub(super) fn unmark_lossy(s: &str) -> String {
 /// Writes UTF-16 code units as a JSON string literal, as `JSON.stringify` does: unpaired
 /// surrogates as `\uXXXX` escapes.
 pub(crate) fn write_utf16(out: &mut String, units: &[u16]) {
-    let mut piece = String::new();
-    let mut literal = String::new();
     out.push('"');
+    let mut piece = String::new();
     for c in char::decode_utf16(units.iter().copied()) {
         match c {
             Ok(c) => piece.push(c),
             Err(e) => {
-                flush(out, &mut piece, &mut literal);
+                super::write::write_escaped(out, &piece);
+                piece.clear();
                 out.push_str(&format!("\\u{:04x}", e.unpaired_surrogate()));
             }
         }
     }
-    flush(out, &mut piece, &mut literal);
+    super::write::write_escaped(out, &piece);
     out.push('"');
-}
-
-/// Appends `piece` escaped, without its quotes.
-fn flush(out: &mut String, piece: &mut String, literal: &mut String) {
-    if piece.is_empty() {
-        return;
-    }
-    literal.clear();
-    super::write::write_str(literal, piece);
-    out.push_str(&literal[1..literal.len() - 1]);
-    piece.clear();
 }
 
 #[cfg(test)]

@@ -378,6 +378,12 @@ pub(crate) fn write_f64(out: &mut String, f: f64) {
 pub(crate) fn write_str(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
+    write_escaped(out, s);
+    out.push('"');
+}
+
+/// The inside of a JSON string literal: `s` escaped as `JSON.stringify` does, without quotes.
+pub(crate) fn write_escaped(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
@@ -401,5 +407,4 @@ pub(crate) fn write_str(out: &mut String, s: &str) {
         start = i + 1;
     }
     out.push_str(&s[start..]);
-    out.push('"');
 }

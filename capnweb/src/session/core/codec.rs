@@ -48,14 +48,7 @@ impl<'a> SessionExporter<'a> {
 
     /// A new export needs room: the peer holds at most `max_exports` of ours at once.
     fn check_room(&self) -> Result<(), WireError> {
-        let limit = self.core.limits.max_exports;
-        if self.st.exports.len() >= limit {
-            return Err(WireError::LimitExceeded {
-                what: "the number of exports held by the peer",
-                limit,
-            });
-        }
-        Ok(())
+        self.st.check_export_room(self.core.limits.max_exports)
     }
 }
 

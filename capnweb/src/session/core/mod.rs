@@ -220,12 +220,12 @@ impl Drop for Guard<'_> {
 
 impl State {
     /// Refuses a new export the peer asked for when it already pins `max`.
-    fn check_export_room(&self, max: usize) -> Result<(), RpcError> {
+    pub(super) fn check_export_room(&self, max: usize) -> Result<(), WireError> {
         if self.exports.len() >= max {
-            return Err(RpcError::Protocol(WireError::LimitExceeded {
+            return Err(WireError::LimitExceeded {
                 what: "the number of exports held by the peer",
                 limit: max,
-            }));
+            });
         }
         Ok(())
     }

@@ -140,12 +140,7 @@ impl Ctx {
 /// Implements every `visit_*` of a visitor as a typed failure, so that nothing is descended into.
 macro_rules! refuse_all {
     ($self:ident, $err:expr) => {
-        fn visit_bool<E: de::Error>($self, _: bool) -> Result<Self::Value, E> { Err($err) }
-        fn visit_i64<E: de::Error>($self, _: i64) -> Result<Self::Value, E> { Err($err) }
-        fn visit_u64<E: de::Error>($self, _: u64) -> Result<Self::Value, E> { Err($err) }
-        fn visit_f64<E: de::Error>($self, _: f64) -> Result<Self::Value, E> { Err($err) }
-        fn visit_str<E: de::Error>($self, _: &str) -> Result<Self::Value, E> { Err($err) }
-        fn visit_unit<E: de::Error>($self) -> Result<Self::Value, E> { Err($err) }
+        refuse_scalars!($self, $err);
         fn visit_seq<A: SeqAccess<'de>>($self, _: A) -> Result<Self::Value, A::Error> { Err($err) }
         fn visit_map<A: MapAccess<'de>>($self, _: A) -> Result<Self::Value, A::Error> { Err($err) }
     };
