@@ -22,8 +22,23 @@ impl Greeter for Named {
     }
 }
 
-/// Starts a server named `name` on `port` (0 for any); returns its port and its off switch.
-async fn serve(name: &str, port: u16) -> std::io::Result<(u16, oneshot::Sender<()>)> {
+/// A running server: its port, and what stops it.
+struct Running {
+    port: u16,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops the server and waits until it has let go of its port.
+    async fn stop(self) -> std::io::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await.expect("the server task panicked")
+    }
+}
+
+/// Starts a server named `name` on `port` (0 for any).
+async fn serve(name: &str, port: u16) -> std::io::Result<Running> {
     let (stop, stopped) = oneshot::channel::<()>();
     let name = name.to_owned();
     let (addr, run) = Server::bind(format!("127.0.0.1:{port}"))
@@ -33,14 +48,18 @@ async fn serve(name: &str, port: u16) -> std::io::Result<(u16, oneshot::Sender<(
         })
         .listen(move || GreeterServer::new(Named(name.clone())))
         .await?;
-    tokio::spawn(run);
-    Ok((addr.port(), stop))
+    Ok(Running {
+        port: addr.port(),
+        stop,
+        task: tokio::spawn(run),
+    })
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (port_a, stop_a) = serve("primary", 0).await?;
-    let (port_b, _stop_b) = serve("backup", 0).await?;
+    let primary = serve("primary", 0).await?;
+    let backup = serve("backup", 0).await?;
+    let (port_a, port_b) = (primary.port, backup.port);
 
     let client = Client::<GreeterClient>::builder()
         .endpoints([
@@ -59,11 +78,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("answered by {}", client.run(|g| g.name()).await?);
 
     println!("stopping the primary");
-    let _ = stop_a.send(());
+    primary.stop().await?;
     println!("answered by {}", client.run(|g| g.name()).await?);
 
     println!("the primary comes back");
-    let (_, _stop_a) = serve("primary", port_a).await?;
+    let _primary = serve("primary", port_a).await?;
     tokio::time::sleep(Duration::from_millis(600)).await;
     // New sessions prefer the first endpoint again; this one lives on until it ends.
     for session in client.sessions() {
