@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 
 use capnweb::{
-    rpc_interface, Blob, Callback, ReadableStream, RpcError, RpcPromise, Stub, Value,
+    rpc_interface, Blob, Callback, ReadableStream, RemoteError, RpcError, RpcPromise, Stub, Value,
     WritableStream,
 };
 use futures_util::TryStreamExt;
@@ -58,6 +58,36 @@ pub trait TestTarget {
     async fn blob_info(&self, blob: Blob) -> Result<(String, f64, String), RpcError>;
     /// A blob holding `text`, of type `content_type`.
     async fn make_blob(&self, text: String, content_type: String) -> Result<Blob, RpcError>;
+
+    // Beyond the reference: a typed application error.
+
+    /// `10 - amount`, from a balance of 10; fails with a [`WithdrawError`] for an amount that
+    /// is not positive or is more than 10.
+    async fn withdraw(&self, amount: f64) -> Result<f64, WithdrawError>;
+}
+
+/// The balance [`TestTarget::withdraw`] draws from.
+pub const BALANCE: f64 = 10.0;
+
+/// Why [`TestTarget::withdraw`] refused: an application error, with a `kind` property so that
+/// TypeScript callers can tell the variants apart.
+#[derive(Debug, PartialEq, RemoteError, thiserror::Error)]
+#[rpc(tag = "kind")]
+pub enum WithdrawError {
+    /// More than the balance.
+    #[error("insufficient funds: {requested} requested, {balance} available")]
+    InsufficientFunds {
+        /// What there is.
+        balance: f64,
+        /// What was asked for.
+        requested: f64,
+    },
+    /// Zero or less.
+    #[error("the amount must be positive")]
+    NotPositive,
+    /// Every other failure.
+    #[error(transparent)]
+    Rpc(#[from] RpcError),
 }
 
 /// A counter.
@@ -192,6 +222,17 @@ impl TestTarget for Tests {
 
     async fn make_blob(&self, text: String, content_type: String) -> Result<Blob, RpcError> {
         Ok(Blob::new(content_type, text.into_bytes()))
+    }
+
+    async fn withdraw(&self, amount: f64) -> Result<f64, WithdrawError> {
+        match amount {
+            a if a.is_nan() || a <= 0.0 => Err(WithdrawError::NotPositive),
+            a if a > BALANCE => Err(WithdrawError::InsufficientFunds {
+                balance: BALANCE,
+                requested: a,
+            }),
+            a => Ok(BALANCE - a),
+        }
     }
 }
 

@@ -148,10 +148,14 @@ fn client_method(m: &Method) -> TokenStream {
     let wire = &m.wire_name;
     let ok = &m.ok_type;
     let docs = &m.docs;
+    let promise = match &m.error_type {
+        Some(error) => quote!(::capnweb::RpcPromise<#ok, #error>),
+        None => quote!(::capnweb::RpcPromise<#ok>),
+    };
     if m.property {
         return quote! {
             #(#docs)*
-            pub fn #ident(&self) -> ::capnweb::RpcPromise<#ok> {
+            pub fn #ident(&self) -> #promise {
                 ::capnweb::__private::get(&self.__capnweb_stub, #wire)
             }
         };
@@ -171,7 +175,7 @@ fn client_method(m: &Method) -> TokenStream {
     let idempotent = m.idempotent;
     quote! {
         #(#docs)*
-        pub fn #ident(&self, #(#params),*) -> ::capnweb::RpcPromise<#ok> {
+        pub fn #ident(&self, #(#params),*) -> #promise {
             let __capnweb_args = (move || {
                 let mut __capnweb_args = ::std::vec::Vec::with_capacity(#count);
                 #(#values)*

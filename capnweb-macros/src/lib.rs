@@ -1,9 +1,10 @@
 //! Procedural macros for `capnweb`. Use them through the `capnweb` crate, which re-exports
-//! [`rpc_interface`] and documents it with examples.
+//! [`rpc_interface`] and [`RemoteError`](macro@RemoteError), and documents them with examples.
 
 mod expand;
 mod krate;
 mod model;
+mod remote_error;
 
 use proc_macro::TokenStream;
 use syn::ItemTrait;
@@ -31,4 +32,14 @@ pub fn rpc_interface(attr: TokenStream, item: TokenStream) -> TokenStream {
         Some(krate) => krate::rename(out, &krate).into(),
         None => out.into(),
     }
+}
+
+/// Derives `capnweb::RemoteError`, `From<Self> for capnweb::RpcError` and `capnweb::CallError`
+/// for an application error. See `capnweb::RemoteError` for the full documentation.
+#[proc_macro_derive(RemoteError, attributes(rpc))]
+pub fn derive_remote_error(item: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(item as syn::DeriveInput);
+    remote_error::derive(&input)
+        .unwrap_or_else(|e| e.to_compile_error())
+        .into()
 }

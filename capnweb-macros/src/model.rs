@@ -24,6 +24,9 @@ pub(crate) struct Method {
     pub(crate) params: Vec<Param>,
     /// `T` in the method's `Result<T, E>`.
     pub(crate) ok_type: Type,
+    /// `E` in the method's `Result<T, E>`, unless it is `RpcError` (or not written, as in an
+    /// alias `Result<T>`): an application error, which the client gives back as itself.
+    pub(crate) error_type: Option<Type>,
     /// The `#[doc]` attributes, for the client method.
     pub(crate) docs: Vec<Attribute>,
 }
@@ -159,7 +162,7 @@ impl Method {
                 ty: (*pt.ty).clone(),
             });
         }
-        let ok_type = ok_type(&sig.output, sig.ident.span())?;
+        let (ok_type, error_type) = result_types(&sig.output, sig.ident.span())?;
         let options = RpcOptions::read(&f.attrs)?;
         if options.property && !params.is_empty() {
             return Err(Error::new(
@@ -177,6 +180,7 @@ impl Method {
             idempotent: options.idempotent,
             params,
             ok_type,
+            error_type,
             docs: f
                 .attrs
                 .iter()
@@ -202,22 +206,35 @@ fn check_owned(ty: &Type) -> syn::Result<()> {
     }
 }
 
-/// `T` in a return type written `Result<T, E>` (or `SomeAlias::Result<T>`).
-fn ok_type(output: &ReturnType, fallback: proc_macro2::Span) -> syn::Result<Type> {
+/// `T` and `E` in a return type written `Result<T, E>` (or `SomeAlias::Result<T>`, whose `E`
+/// is taken to be `RpcError`); `E` is `None` when it is `RpcError`.
+fn result_types(
+    output: &ReturnType,
+    fallback: proc_macro2::Span,
+) -> syn::Result<(Type, Option<Type>)> {
     let err = |span| {
         Error::new(
             span,
-            "RPC methods return `Result<T, E>` (with `E: Into<capnweb::RpcError>`): every call can fail",
+            "RPC methods return `Result<T, E>` (with `E` `capnweb::RpcError` or a type deriving `capnweb::RemoteError`): every call can fail",
         )
     };
     let ReturnType::Type(_, ty) = output else {
         return Err(err(fallback));
     };
     let args = last_segment_named(ty, "Result").ok_or_else(|| err(ty.span()))?;
-    match args.first() {
-        Some(GenericArgument::Type(t)) => Ok(t.clone()),
-        _ => Err(err(ty.span())),
-    }
+    let mut types = args.iter().filter_map(|a| match a {
+        GenericArgument::Type(t) => Some(t),
+        _ => None,
+    });
+    let ok = types.next().ok_or_else(|| err(ty.span()))?.clone();
+    let error = types.next().filter(|e| !is_named(e, "RpcError")).cloned();
+    Ok((ok, error))
+}
+
+/// Whether `ty` is a path whose last segment is `name` (with no generic arguments).
+fn is_named(ty: &Type, name: &str) -> bool {
+    matches!(ty, Type::Path(p) if p.qself.is_none()
+        && p.path.segments.last().is_some_and(|s| s.ident == name && s.arguments.is_none()))
 }
 
 /// The generic arguments of a path type whose last segment is `name`.

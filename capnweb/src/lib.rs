@@ -82,9 +82,13 @@ pub mod wire;
 ///   implement it with plain `async fn`s; a future that is not `Send` is reported at the impl.
 ///
 /// Rules, checked at compile time with errors at the offending span: methods are `async fn`
-/// taking `&self`, not generic, with owned parameter types, returning `Result<T, E>` where
-/// `E: Into<RpcError>`; parameter and result types are serde types (or clients, [`Callback`],
-/// [`Stub`], [`Value`]).
+/// taking `&self`, not generic, with owned parameter types, returning `Result<T, E>`;
+/// parameter and result types are serde types (or clients, [`Callback`], [`Stub`], [`Value`]).
+///
+/// `E` is [`RpcError`], or an application error that derives [`RemoteError`](trait@RemoteError):
+/// then the client's method gives `Result<T, E>` too, the variant the server returned with its
+/// fields, and every other failure through `E`'s `From<RpcError>`. An alias `Result<T>` is taken
+/// to fail with `RpcError`.
 ///
 /// Method attributes:
 ///
@@ -163,6 +167,9 @@ pub mod wire;
 /// # Ok::<(), RpcError>(()) }).unwrap();
 /// ```
 pub use capnweb_macros::rpc_interface;
+/// Derives [`RemoteError`] (the trait's documentation says what it sends and how it is
+/// configured), `From<Self> for RpcError` and [`CallError`].
+pub use capnweb_macros::RemoteError;
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub use client::Client;
@@ -180,7 +187,9 @@ pub use stub::{OnBroken, RpcTarget, Stub};
 #[cfg_attr(docsrs, doc(cfg(feature = "http-batch")))]
 pub use transport::http_batch::HttpBatch;
 pub use transport::{Transport, TransportError};
-pub use typed::{Callback, IntoStub, MapResult, Param, RpcClient, RpcPromise};
+pub use typed::{
+    CallError, Callback, IntoStub, MapResult, Param, RemoteError, RpcClient, RpcPromise,
+};
 pub use value::{
     from_value, to_value, BigInt, ByteKind, Bytes, Date, ErrorValue, Number, Object, RegExp, Value,
     ValueError, WrongKind,

@@ -165,4 +165,25 @@ export class TestTarget extends RpcTarget {
   makeBlob(text, type) {
     return new Blob([text], { type });
   }
+
+  // A typed application error, thrown both ways a TypeScript server would: its own error
+  // class (which travels with its name), and a plain Error tagged with a `kind` property.
+  withdraw(amount) {
+    if (!(amount > 0)) {
+      throw Object.assign(new Error('the amount must be positive'), { kind: 'NotPositive' });
+    }
+    if (amount > BALANCE) throw new InsufficientFunds(BALANCE, amount);
+    return BALANCE - amount;
+  }
+}
+
+const BALANCE = 10;
+
+class InsufficientFunds extends Error {
+  constructor(balance, requested) {
+    super(`insufficient funds: ${requested} requested, ${balance} available`);
+    this.name = 'InsufficientFunds';
+    this.balance = balance;
+    this.requested = requested;
+  }
 }

@@ -43,6 +43,22 @@ test('an object where a capability is declared is refused', async () => {
     && e.message.startsWith('incrementCounter: argument `counter`'));
 });
 
+test('a typed application error arrives with its message, fields and kind', async () => {
+  await assert.rejects(async () => await api.withdraw(50), (e) => {
+    // The npm client rebuilds only JavaScript's own classes: any other name is a plain Error.
+    assert.ok(e instanceof Error);
+    assert.equal(e.name, 'Error');
+    assert.equal(e.message, 'insufficient funds: 50 requested, 10 available');
+    assert.equal(e.kind, 'InsufficientFunds');
+    assert.equal(e.balance, 10);
+    assert.equal(e.requested, 50);
+    return true;
+  });
+  await assert.rejects(async () => await api.withdraw(-1), (e) => e.kind === 'NotPositive'
+    && e.message === 'the amount must be positive' && !('balance' in e));
+  assert.equal(await api.withdraw(4), 6);
+});
+
 test('the server keeps serving after bad calls', async () => {
   assert.equal(await api.square(12), 144);
 });

@@ -50,7 +50,7 @@ async fn typescript_client_suite_passes_against_rust_server() {
 async fn typescript_callers_get_type_errors_from_typed_parameters() {
     let (success, stdout, stderr) = run_against_rust_server("typed-server-suite.mjs").await;
     assert!(
-        success && stdout.contains("# pass 5"),
+        success && stdout.contains("# pass 6"),
         "typed-server-suite failed:\n{stdout}\n{stderr}"
     );
 }

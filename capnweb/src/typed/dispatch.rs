@@ -3,10 +3,10 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{Param, RpcPromise};
+use super::{Param, RemoteError, RpcPromise};
 use crate::error::RpcError;
 use crate::stub::{BoxFuture, Stub};
-use crate::value::{from_value, to_value, Value, ValueError};
+use crate::value::{from_value, to_value, ErrorValue, Value, ValueError};
 
 /// A parameter type, as the client sends it. A trait of our own for the error message.
 #[diagnostic::on_unimplemented(
@@ -65,30 +65,75 @@ pub fn no_property() -> BoxFuture<Result<Value, RpcError>> {
 /// Client side: calls `method`. Trailing `null`s among the last `optional` arguments (the
 /// trailing `Option` parameters) are left out, so a JavaScript callee sees them `undefined` and
 /// applies its defaults.
-pub fn call<T>(
+pub fn call<T, E>(
     stub: &Stub,
     method: &str,
     args: Result<Vec<Value>, ValueError>,
     optional: usize,
     idempotent: bool,
-) -> RpcPromise<T> {
+) -> RpcPromise<T, E> {
     let mut args = match args {
         Ok(args) => args,
-        Err(e) => return RpcPromise::broken(RpcError::from(e).in_call(method)),
+        Err(e) => {
+            return RpcPromise::<T>::broken(RpcError::from(e).in_call(method)).with_error();
+        }
     };
     let keep = args.len() - optional.min(args.len());
     while args.len() > keep && matches!(args.last(), Some(Value::Null)) {
         args.pop();
     }
-    if idempotent {
-        return RpcPromise::from_stub(crate::session::run_log::idempotent(|| {
-            stub.call(method, args)
-        }));
-    }
-    RpcPromise::from_stub(stub.call(method, args))
+    let stub = match idempotent {
+        true => crate::session::run_log::idempotent(|| stub.call(method, args)),
+        false => stub.call(method, args),
+    };
+    RpcPromise::<T>::from_stub(stub).with_error()
 }
 
 /// Client side: reads property `name`.
-pub fn get<T>(stub: &Stub, name: &str) -> RpcPromise<T> {
-    RpcPromise::from_stub(stub.get(name))
+pub fn get<T, E>(stub: &Stub, name: &str) -> RpcPromise<T, E> {
+    RpcPromise::<T>::from_stub(stub.get(name)).with_error()
+}
+
+/// Typed errors: what the derive's `CallError` does, the application error if `error` is one,
+/// else `From<RpcError>`.
+pub fn decode_call_error<E: RemoteError + From<RpcError>>(error: RpcError) -> E {
+    if let RpcError::Remote(value) = &error {
+        if let Some(typed) = E::from_error_value(value) {
+            return typed;
+        }
+    }
+    E::from(error)
+}
+
+/// Typed errors: a field of an application error, as the property it travels as. A field serde
+/// cannot write is left out (and logged): the error itself still reaches the caller.
+pub fn error_prop<T: RpcSend>(error: &mut ErrorValue, key: &str, field: &T) {
+    match to_value(field) {
+        Ok(value) => {
+            error.props.insert(key.to_owned(), value);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, property = key, "capnweb: an error's field was left out")
+        }
+    }
+}
+
+/// Typed errors: the field `key` of a received application error (`None` if it does not decode
+/// as a `T`; a missing property is `undefined`, so an `Option` field reads `None`).
+pub fn error_field<T: RpcReceive>(error: &ErrorValue, key: &str) -> Option<T> {
+    from_value(error.props.get(key).cloned().unwrap_or_default()).ok()
+}
+
+/// Typed errors with a tag: the tag property when it is a string (a JavaScript peer's `Error`
+/// carries its kind there), else the error's name.
+pub fn error_kind<'e>(error: &'e ErrorValue, tag: &str) -> &'e str {
+    match error.props.get(tag) {
+        Some(Value::String(kind)) => kind,
+        _ => &error.name,
+    }
+}
+
+/// Typed errors: an error that an application error holds, sent as itself.
+pub fn held_error(error: &RpcError) -> ErrorValue {
+    error.to_value()
 }

@@ -8,10 +8,12 @@
 mod callback;
 mod client;
 pub(crate) mod dispatch;
+mod error;
 mod param;
 mod promise;
 
 pub use callback::Callback;
 pub use client::{IntoStub, RpcClient};
+pub use error::{CallError, RemoteError};
 pub use param::Param;
 pub use promise::{MapResult, RpcPromise};

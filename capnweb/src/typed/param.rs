@@ -42,14 +42,14 @@ impl<T> From<T> for Param<T> {
     }
 }
 
-impl<T> From<RpcPromise<T>> for Param<T> {
-    fn from(p: RpcPromise<T>) -> Param<T> {
+impl<T, E> From<RpcPromise<T, E>> for Param<T> {
+    fn from(p: RpcPromise<T, E>) -> Param<T> {
         Param::Promise(RpcPromise::into_stub(p))
     }
 }
 
-impl<T> From<&RpcPromise<T>> for Param<T> {
-    fn from(p: &RpcPromise<T>) -> Param<T> {
+impl<T, E> From<&RpcPromise<T, E>> for Param<T> {
+    fn from(p: &RpcPromise<T, E>) -> Param<T> {
         Param::Promise(RpcPromise::stub(p).clone())
     }
 }
@@ -70,14 +70,14 @@ impl<T> From<T> for Param<Option<T>> {
 }
 
 /// An optional parameter can be given the promise of a value: it is pipelined as usual.
-impl<T> From<RpcPromise<T>> for Param<Option<T>> {
-    fn from(p: RpcPromise<T>) -> Param<Option<T>> {
+impl<T, E> From<RpcPromise<T, E>> for Param<Option<T>> {
+    fn from(p: RpcPromise<T, E>) -> Param<Option<T>> {
         Param::Promise(RpcPromise::into_stub(p))
     }
 }
 
-impl<T> From<&RpcPromise<T>> for Param<Option<T>> {
-    fn from(p: &RpcPromise<T>) -> Param<Option<T>> {
+impl<T, E> From<&RpcPromise<T, E>> for Param<Option<T>> {
+    fn from(p: &RpcPromise<T, E>) -> Param<Option<T>> {
         Param::Promise(RpcPromise::stub(p).clone())
     }
 }

@@ -9,15 +9,16 @@ use std::task::{ready, Context, Poll};
 
 use serde::de::DeserializeOwned;
 
-use super::RpcClient;
+use super::{CallError, RpcClient};
 use crate::error::RpcError;
 use crate::stub::{resolve_promises, BoxFuture, Resolution, Stub};
 use crate::value::{from_value, Value};
 
 /// The result of a call, before it arrives.
 ///
-/// - `.await` it for `Result<T, RpcError>`: it is a `Future`, so `join_all`, `FuturesUnordered`,
-///   `tokio::spawn` and `select!` take it as it is.
+/// - `.await` it for `Result<T, E>`: it is a `Future`, so `join_all`, `FuturesUnordered`,
+///   `tokio::spawn` and `select!` take it as it is. `E` is [`RpcError`] unless the method
+///   declares an application error (see [`RemoteError`](super::RemoteError)).
 /// - If `T` is a client, call its methods on the promise at once (it dereferences to `T`): the
 ///   calls are pipelined, sent before the result exists, with no extra round trip.
 /// - Pass it as an argument of another call (see [`Param`](super::Param)), or a
@@ -33,16 +34,16 @@ use crate::value::{from_value, Value};
 /// # Ok::<(), capnweb::RpcError>(()) }).unwrap();
 /// ```
 #[must_use = "a promise does nothing more unless awaited or pipelined; dropping it releases the result"]
-pub struct RpcPromise<T> {
+pub struct RpcPromise<T, E = RpcError> {
     stub: Stub,
     // The client view of a promised capability, made on first use (see `Deref`).
     pipelined: OnceLock<T>,
     // Set once it is first polled.
     awaiting: Option<Awaiting>,
-    _result: PhantomData<fn() -> T>,
+    _result: PhantomData<fn() -> Result<T, E>>,
 }
 
-impl<T> std::fmt::Debug for RpcPromise<T> {
+impl<T, E> std::fmt::Debug for RpcPromise<T, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("RpcPromise").field(&self.stub).finish()
     }
@@ -51,12 +52,7 @@ impl<T> std::fmt::Debug for RpcPromise<T> {
 impl<T> RpcPromise<T> {
     /// A typed view of a promise stub (trusted to resolve to a `T`).
     pub fn from_stub(stub: Stub) -> RpcPromise<T> {
-        RpcPromise {
-            stub,
-            pipelined: OnceLock::new(),
-            awaiting: None,
-            _result: PhantomData,
-        }
+        RpcPromise::of(stub)
     }
 
     /// A promise of what `future` gives, as the reference's `new RpcPromise(promise)`: pass it
@@ -83,6 +79,17 @@ impl<T> RpcPromise<T> {
     pub fn broken(error: RpcError) -> RpcPromise<T> {
         RpcPromise::from_stub(Stub::broken(error))
     }
+}
+
+impl<T, E> RpcPromise<T, E> {
+    fn of(stub: Stub) -> RpcPromise<T, E> {
+        RpcPromise {
+            stub,
+            pipelined: OnceLock::new(),
+            awaiting: None,
+            _result: PhantomData,
+        }
+    }
 
     /// The stub underneath. An associated function, so that it never hides a method of `T`.
     pub fn stub(this: &Self) -> &Stub {
@@ -107,21 +114,37 @@ impl<T> RpcPromise<T> {
     /// assert!(p.cast::<u8>().await.is_err());
     /// # Ok::<(), capnweb::RpcError>(()) }).unwrap();
     /// ```
-    pub fn cast<U>(self) -> RpcPromise<U> {
-        RpcPromise::from_stub(self.stub)
+    pub fn cast<U>(self) -> RpcPromise<U, E> {
+        RpcPromise::of(self.stub)
+    }
+
+    /// The same promise, failing with an `F` instead: `with_error::<RpcError>()` sees every
+    /// failure as it came (for [`Client::run`](crate::Client::run), whose retries look at
+    /// disconnections), and [`CallError::from_rpc_error`] makes the application error later.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use capnweb::{RpcError, RpcPromise};
+    /// let p = RpcPromise::<f64>::broken(RpcError::range_error("no"));
+    /// let e: RpcError = p.with_error::<RpcError>().await.unwrap_err();
+    /// assert_eq!(e.name(), "RangeError");
+    /// # }));
+    /// ```
+    pub fn with_error<F>(self) -> RpcPromise<T, F> {
+        RpcPromise::of(self.stub)
     }
 
     /// A field of the promised value, as a promise of its own: read by the server, so it can be
     /// passed on to another call without waiting.
-    pub fn field<U>(&self, name: &str) -> RpcPromise<U> {
-        RpcPromise::from_stub(self.stub.get(name))
+    pub fn field<U>(&self, name: &str) -> RpcPromise<U, E> {
+        RpcPromise::of(self.stub.get(name))
     }
 }
 
 /// Awaiting a promise gives its result, with any promises nested in it resolved, as a `T`. A
 /// plain result takes no allocation.
-impl<T: DeserializeOwned> Future for RpcPromise<T> {
-    type Output = Result<T, RpcError>;
+impl<T: DeserializeOwned, E: CallError> Future for RpcPromise<T, E> {
+    type Output = Result<T, E>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
@@ -141,7 +164,8 @@ impl<T: DeserializeOwned> Future for RpcPromise<T> {
                 }
                 result => {
                     *state = Awaiting::Done;
-                    return Poll::Ready(result.and_then(|v| Ok(from_value(v)?)));
+                    let result = result.and_then(|v| Ok(from_value(v)?));
+                    return Poll::Ready(result.map_err(E::from_rpc_error));
                 }
             }
         }
@@ -150,7 +174,7 @@ impl<T: DeserializeOwned> Future for RpcPromise<T> {
 
 // Nothing of a promise is pinned in place: its state is boxed or behind `Arc`s, and `T` is only
 // ever made and handed out by reference (see `Deref`).
-impl<T> Unpin for RpcPromise<T> {}
+impl<T, E> Unpin for RpcPromise<T, E> {}
 
 /// Where awaiting a promise stands.
 enum Awaiting {
@@ -162,7 +186,7 @@ enum Awaiting {
 
 /// A promise inside a result or an argument is sent as a promise: the peer receives the value
 /// once it is known, and can pipeline on it meanwhile.
-impl<T> serde::Serialize for RpcPromise<T> {
+impl<T, E> serde::Serialize for RpcPromise<T, E> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.stub.serialize(s)
     }
@@ -170,16 +194,16 @@ impl<T> serde::Serialize for RpcPromise<T> {
 
 /// A promise inside a received value: a promise or capability stays one; a settled value becomes
 /// a promise already resolved to it (checked against `T` when awaited).
-impl<'de, T> serde::Deserialize<'de> for RpcPromise<T> {
+impl<'de, T, E> serde::Deserialize<'de> for RpcPromise<T, E> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(RpcPromise::from_stub(match Value::deserialize(d)? {
+        Ok(RpcPromise::of(match Value::deserialize(d)? {
             Value::Stub(s) | Value::Promise(s) => s,
             settled => Stub::resolved(settled),
         }))
     }
 }
 
-impl<T: RpcClient> Deref for RpcPromise<T> {
+impl<T: RpcClient, E> Deref for RpcPromise<T, E> {
     type Target = T;
 
     /// The promised capability, usable at once: its calls are pipelined.
@@ -202,7 +226,7 @@ pub trait MapResult {
     fn into_map_value(self) -> Value;
 }
 
-impl<U> MapResult for RpcPromise<U> {
+impl<U, E> MapResult for RpcPromise<U, E> {
     type Output = U;
     fn into_map_value(self) -> Value {
         Value::Promise(self.stub)
@@ -216,7 +240,7 @@ impl<C: RpcClient> MapResult for C {
     }
 }
 
-impl<T> RpcPromise<Vec<T>> {
+impl<T, E> RpcPromise<Vec<T>, E> {
     /// Runs `f` on the server for each element, in the same round trip.
     ///
     /// `f` runs once, here, on a placeholder: it can make calls (on the placeholder, or on
@@ -225,22 +249,22 @@ impl<T> RpcPromise<Vec<T>> {
     pub fn map<R: MapResult>(
         &self,
         f: impl FnOnce(RpcPromise<T>) -> R,
-    ) -> RpcPromise<Vec<R::Output>> {
-        RpcPromise::from_stub(
+    ) -> RpcPromise<Vec<R::Output>, E> {
+        RpcPromise::of(
             self.stub
                 .map(|x| f(RpcPromise::from_stub(x)).into_map_value()),
         )
     }
 }
 
-impl<T> RpcPromise<Option<T>> {
+impl<T, E> RpcPromise<Option<T>, E> {
     /// Runs `f` on the server on the value if there is one (`None` stays `None`), in the same
     /// round trip. See [`RpcPromise::map`] on a `Vec` for what `f` may do.
     pub fn map<R: MapResult>(
         &self,
         f: impl FnOnce(RpcPromise<T>) -> R,
-    ) -> RpcPromise<Option<R::Output>> {
-        RpcPromise::from_stub(
+    ) -> RpcPromise<Option<R::Output>, E> {
+        RpcPromise::of(
             self.stub
                 .map(|x| f(RpcPromise::from_stub(x)).into_map_value()),
         )
