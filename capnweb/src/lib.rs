@@ -191,8 +191,8 @@ pub use typed::{
     CallError, Callback, IntoStub, MapResult, Param, RemoteError, RpcClient, RpcPromise,
 };
 pub use value::{
-    from_value, to_value, BigInt, ByteKind, Bytes, Date, ErrorValue, Number, Object, RegExp, Value,
-    ValueError, WrongKind,
+    from_value, to_value, BigInt, ByteKind, Bytes, Date, ErrorValue, JsOption, Number, Object,
+    RegExp, Value, ValueError, WrongKind,
 };
 pub use wire::{Limits, WireError};
 

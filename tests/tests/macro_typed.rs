@@ -259,3 +259,78 @@ async fn a_trailing_none_is_left_out_so_javascript_defaults_apply() {
     c.increment(Some(2.0)).await.unwrap();
     assert_eq!(seen.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn integer_literals_and_small_integers_are_accepted_for_float_parameters() {
+    let (calc, _s) = pair();
+    // `make_counter(start: f64)` and `increment(amount: Option<f64>)`, given integers.
+    let counter = calc.make_counter(5);
+    assert_eq!(counter.increment(2).await.unwrap(), 7.0);
+    let (small, unsigned): (u8, u32) = (3, 4_000_000_000);
+    assert_eq!(counter.increment(small).await.unwrap(), 10.0);
+    assert_eq!(counter.increment(unsigned).await.unwrap(), 4_000_000_010.0);
+    assert_eq!(calc.apply(Callback::new(|x: f64| async move { Ok(x * 2.0) }), 21).await.unwrap(), 42.0);
+}
+
+#[rpc_interface]
+pub trait Profile {
+    /// What `nickname` was: left out, `null`, or a value.
+    async fn update(&self, nickname: capnweb::JsOption<String>) -> Result<String, RpcError>;
+    /// Gives back what it is given, keeping `undefined` and `null` apart.
+    async fn echo(&self, value: capnweb::JsOption<f64>) -> Result<capnweb::JsOption<f64>, RpcError>;
+}
+
+struct Profiles;
+
+impl Profile for Profiles {
+    async fn update(&self, nickname: capnweb::JsOption<String>) -> Result<String, RpcError> {
+        Ok(match nickname {
+            capnweb::JsOption::Undefined => "kept".into(),
+            capnweb::JsOption::Null => "cleared".into(),
+            capnweb::JsOption::Some(n) => format!("set to {n}"),
+        })
+    }
+    async fn echo(&self, value: capnweb::JsOption<f64>) -> Result<capnweb::JsOption<f64>, RpcError> {
+        Ok(value)
+    }
+}
+
+#[tokio::test]
+async fn js_option_keeps_undefined_and_null_apart_both_ways() {
+    use capnweb::{JsOption, Value};
+    let (a, b) = in_process::pair();
+    let _server = RpcSession::spawn(
+        a,
+        Some(capnweb::Stub::new(ProfileServer::new(Profiles))),
+        SessionOptions::default(),
+    );
+    let session = RpcSession::spawn(b, None, SessionOptions::default());
+    let profile = ProfileClient::from(session.main());
+    assert_eq!(profile.update(JsOption::Undefined).await.unwrap(), "kept");
+    assert_eq!(profile.update(JsOption::Null).await.unwrap(), "cleared");
+    assert_eq!(profile.update("ann".to_owned()).await.unwrap(), "set to ann");
+    // As a JavaScript caller sends them: left out, `["undefined"]`, `null`.
+    let stub = profile.stub();
+    for (args, expected) in [
+        (vec![], "kept"),
+        (vec![Value::Undefined], "kept"),
+        (vec![Value::Null], "cleared"),
+    ] {
+        let got = stub.call("update", args).resolve().await.unwrap();
+        assert_eq!(got, Value::from(expected));
+    }
+    let e = stub
+        .call("update", vec![Value::from(1)])
+        .resolve()
+        .await
+        .unwrap_err();
+    assert_eq!(e.name(), "TypeError", "a wrong type is still refused: {e}");
+    // Results too: each comes back as itself, and is sent as itself.
+    for v in [JsOption::Undefined, JsOption::Null, JsOption::Some(1.5)] {
+        assert_eq!(profile.echo(v).await.unwrap(), v);
+    }
+    let raw = stub.call("echo", vec![Value::Undefined]).resolve().await.unwrap();
+    assert!(matches!(raw, Value::Undefined), "{raw:?}");
+    let raw = stub.call("echo", vec![Value::Null]).resolve().await.unwrap();
+    assert!(matches!(raw, Value::Null), "{raw:?}");
+}

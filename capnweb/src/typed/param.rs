@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::RpcPromise;
 use crate::stub::Stub;
-use crate::value::{to_value, Value, ValueError};
+use crate::value::{to_value, JsOption, Value, ValueError};
 
 /// An argument of a generated client method: a value of type `T`, or the promise of one.
 ///
@@ -87,3 +87,32 @@ impl From<&str> for Param<String> {
         Param::Value(s.to_owned())
     }
 }
+
+/// A [`JsOption`] parameter can be given its value directly: `rename("x")` for `Some("x")`.
+impl<T> From<T> for Param<JsOption<T>> {
+    fn from(v: T) -> Param<JsOption<T>> {
+        Param::Value(JsOption::Some(v))
+    }
+}
+
+/// JavaScript has one number type: an integer that a float holds exactly can be given where
+/// a float is declared (`square(3)` for an `f64`), without a cast. Wider integers, which a
+/// float may round, still need one.
+macro_rules! exact_in_float {
+    ($float:ty: $($int:ty),*) => {$(
+        impl From<$int> for Param<$float> {
+            fn from(v: $int) -> Param<$float> {
+                Param::Value(<$float>::from(v))
+            }
+        }
+
+        impl From<$int> for Param<Option<$float>> {
+            fn from(v: $int) -> Param<Option<$float>> {
+                Param::Value(Some(<$float>::from(v)))
+            }
+        }
+    )*};
+}
+
+exact_in_float!(f64: i8, i16, i32, u8, u16, u32);
+exact_in_float!(f32: i8, i16, u8, u16);

@@ -5,6 +5,7 @@
 //! [`from_value`] bridge it to any serde type.
 
 mod de;
+mod js_option;
 mod macros;
 mod magic;
 mod number;
@@ -14,6 +15,7 @@ mod special;
 mod value_error;
 
 pub use de::from_value;
+pub use js_option::JsOption;
 pub use number::Number;
 pub use ser::to_value;
 pub use special::{BigInt, ByteKind, Bytes, Date, ErrorValue, OpaqueInit, RegExp};
