@@ -269,7 +269,12 @@ async fn integer_literals_and_small_integers_are_accepted_for_float_parameters()
     let (small, unsigned): (u8, u32) = (3, 4_000_000_000);
     assert_eq!(counter.increment(small).await.unwrap(), 10.0);
     assert_eq!(counter.increment(unsigned).await.unwrap(), 4_000_000_010.0);
-    assert_eq!(calc.apply(Callback::new(|x: f64| async move { Ok(x * 2.0) }), 21).await.unwrap(), 42.0);
+    assert_eq!(
+        calc.apply(Callback::new(|x: f64| async move { Ok(x * 2.0) }), 21)
+            .await
+            .unwrap(),
+        42.0
+    );
 }
 
 #[rpc_interface]
@@ -277,7 +282,8 @@ pub trait Profile {
     /// What `nickname` was: left out, `null`, or a value.
     async fn update(&self, nickname: capnweb::JsOption<String>) -> Result<String, RpcError>;
     /// Gives back what it is given, keeping `undefined` and `null` apart.
-    async fn echo(&self, value: capnweb::JsOption<f64>) -> Result<capnweb::JsOption<f64>, RpcError>;
+    async fn echo(&self, value: capnweb::JsOption<f64>)
+        -> Result<capnweb::JsOption<f64>, RpcError>;
 }
 
 struct Profiles;
@@ -290,7 +296,10 @@ impl Profile for Profiles {
             capnweb::JsOption::Some(n) => format!("set to {n}"),
         })
     }
-    async fn echo(&self, value: capnweb::JsOption<f64>) -> Result<capnweb::JsOption<f64>, RpcError> {
+    async fn echo(
+        &self,
+        value: capnweb::JsOption<f64>,
+    ) -> Result<capnweb::JsOption<f64>, RpcError> {
         Ok(value)
     }
 }
@@ -308,7 +317,10 @@ async fn js_option_keeps_undefined_and_null_apart_both_ways() {
     let profile = ProfileClient::from(session.main());
     assert_eq!(profile.update(JsOption::Undefined).await.unwrap(), "kept");
     assert_eq!(profile.update(JsOption::Null).await.unwrap(), "cleared");
-    assert_eq!(profile.update("ann".to_owned()).await.unwrap(), "set to ann");
+    assert_eq!(
+        profile.update("ann".to_owned()).await.unwrap(),
+        "set to ann"
+    );
     // As a JavaScript caller sends them: left out, `["undefined"]`, `null`.
     let stub = profile.stub();
     for (args, expected) in [
@@ -329,8 +341,16 @@ async fn js_option_keeps_undefined_and_null_apart_both_ways() {
     for v in [JsOption::Undefined, JsOption::Null, JsOption::Some(1.5)] {
         assert_eq!(profile.echo(v).await.unwrap(), v);
     }
-    let raw = stub.call("echo", vec![Value::Undefined]).resolve().await.unwrap();
+    let raw = stub
+        .call("echo", vec![Value::Undefined])
+        .resolve()
+        .await
+        .unwrap();
     assert!(matches!(raw, Value::Undefined), "{raw:?}");
-    let raw = stub.call("echo", vec![Value::Null]).resolve().await.unwrap();
+    let raw = stub
+        .call("echo", vec![Value::Null])
+        .resolve()
+        .await
+        .unwrap();
     assert!(matches!(raw, Value::Null), "{raw:?}");
 }

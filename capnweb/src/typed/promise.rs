@@ -128,7 +128,7 @@ impl<T, E> RpcPromise<T, E> {
     /// let p = RpcPromise::<f64>::broken(RpcError::range_error("no"));
     /// let e: RpcError = p.with_error::<RpcError>().await.unwrap_err();
     /// assert_eq!(e.name(), "RangeError");
-    /// # }));
+    /// # });
     /// ```
     pub fn with_error<F>(self) -> RpcPromise<T, F> {
         RpcPromise::of(self.stub)
