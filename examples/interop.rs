@@ -3,6 +3,7 @@
 
 use std::sync::Mutex;
 
+use capnweb::typescript::{DeclarationError, Declarations, TypeScript};
 use capnweb::{
     rpc_interface, Blob, Callback, ReadableStream, RemoteError, RpcError, RpcPromise, Stub, Value,
     WritableStream,
@@ -11,7 +12,7 @@ use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 
 /// The reference test suite's main object.
-#[rpc_interface]
+#[rpc_interface(typescript)]
 pub trait TestTarget {
     /// `i * i`.
     async fn square(&self, i: f64) -> Result<f64, RpcError>;
@@ -91,7 +92,7 @@ pub enum WithdrawError {
 }
 
 /// A counter.
-#[rpc_interface]
+#[rpc_interface(typescript)]
 pub trait Counter {
     /// Adds `amount` (1 when left out) and returns the new value.
     async fn increment(&self, amount: Option<f64>) -> Result<f64, RpcError>;
@@ -101,14 +102,14 @@ pub trait Counter {
 }
 
 /// A result holding a promise, as `callSquare` returns.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, TypeScript)]
 pub struct Pending {
     /// The promised square.
     pub result: RpcPromise<f64>,
 }
 
 /// A result holding a value, as `callFunction` returns.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, TypeScript)]
 pub struct Settled {
     /// What the function returned.
     pub result: Value,
@@ -117,6 +118,15 @@ pub struct Settled {
 /// The implementation of [`TestTarget`].
 #[derive(Debug)]
 pub struct Tests;
+
+/// The TypeScript module declaring [`TestTarget`] and [`Counter`] (and what they use), for
+/// TypeScript callers: `newWebSocketRpcSession<TestTarget>(url)`.
+pub fn typescript_module() -> Result<String, DeclarationError> {
+    Declarations::new()
+        .with::<TestTargetClient>()
+        .with::<CounterClient>()
+        .module()
+}
 
 /// A new main object for the interop tests.
 pub fn test_target() -> Stub {

@@ -31,6 +31,7 @@ pub fn node_dir() -> PathBuf {
     INSTALLED.get_or_init(|| {
         if dir.join("node_modules/capnweb/package.json").exists()
             && dir.join("node_modules/ws/package.json").exists()
+            && dir.join("node_modules/typescript/package.json").exists()
         {
             return;
         }

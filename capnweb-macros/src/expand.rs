@@ -175,6 +175,8 @@ fn client_method(m: &Method) -> TokenStream {
     let idempotent = m.idempotent;
     quote! {
         #(#docs)*
+        // As many as the trait's method has: the lint belongs there, not here.
+        #[allow(clippy::too_many_arguments)]
         pub fn #ident(&self, #(#params),*) -> #promise {
             let __capnweb_args = (move || {
                 let mut __capnweb_args = ::std::vec::Vec::with_capacity(#count);

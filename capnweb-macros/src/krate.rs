@@ -3,25 +3,37 @@
 
 use proc_macro2::{Group, TokenStream, TokenTree};
 
-/// The `crate = "path"` argument, if given; anything else is an error.
-pub(crate) fn parse_args(attr: TokenStream) -> syn::Result<Option<syn::Path>> {
+/// The arguments of `#[rpc_interface(...)]`.
+#[derive(Default)]
+pub(crate) struct Args {
+    /// `crate = "path"`: a renamed dependency.
+    pub(crate) krate: Option<syn::Path>,
+    /// `typescript`: the client also implements `capnweb::typescript::TypeScript`.
+    pub(crate) typescript: bool,
+}
+
+/// The `crate = "path"` and `typescript` arguments; anything else is an error.
+pub(crate) fn parse_args(attr: TokenStream) -> syn::Result<Args> {
+    let mut args = Args::default();
     if attr.is_empty() {
-        return Ok(None);
+        return Ok(args);
     }
-    let mut krate = None;
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("crate") {
             let path: syn::LitStr = meta.value()?.parse()?;
-            krate = Some(path.parse::<syn::Path>()?);
+            args.krate = Some(path.parse::<syn::Path>()?);
+            Ok(())
+        } else if meta.path.is_ident("typescript") {
+            args.typescript = true;
             Ok(())
         } else {
             Err(meta.error(
-                "unknown #[rpc_interface] argument: expected `crate = \"path::to::capnweb\"`",
+                "unknown #[rpc_interface] argument: expected `typescript` or `crate = \"path::to::capnweb\"`",
             ))
         }
     });
     syn::parse::Parser::parse2(parser, attr)?;
-    Ok(krate)
+    Ok(args)
 }
 
 /// `tokens` with every `::capnweb` path start replaced by `krate`.
@@ -122,13 +134,14 @@ mod tests {
     }
 
     #[test]
-    fn only_crate_is_an_argument() {
-        assert!(parse_args(quote! {}).unwrap().is_none());
-        let path = parse_args(quote! { crate = "::a::b" }).unwrap().unwrap();
+    fn only_crate_and_typescript_are_arguments() {
+        assert!(parse_args(quote! {}).unwrap().krate.is_none());
+        let args = parse_args(quote! { crate = "::a::b", typescript }).unwrap();
         assert_eq!(
-            quote::ToTokens::to_token_stream(&path).to_string(),
+            quote::ToTokens::to_token_stream(&args.krate.unwrap()).to_string(),
             ":: a :: b"
         );
+        assert!(args.typescript);
         assert!(parse_args(quote! { krate = "x" }).is_err());
     }
 }

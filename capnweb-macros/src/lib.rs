@@ -5,6 +5,9 @@ mod expand;
 mod krate;
 mod model;
 mod remote_error;
+mod ts_derive;
+mod ts_interface;
+mod ts_serde;
 
 use proc_macro::TokenStream;
 use syn::ItemTrait;
@@ -13,13 +16,19 @@ use syn::ItemTrait;
 /// a trait of `async fn` methods. See `capnweb::rpc_interface` for the full documentation.
 #[proc_macro_attribute]
 pub fn rpc_interface(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let krate = match krate::parse_args(proc_macro2::TokenStream::from(attr)) {
-        Ok(krate) => krate,
+    let args = match krate::parse_args(proc_macro2::TokenStream::from(attr)) {
+        Ok(args) => args,
         Err(e) => return e.to_compile_error().into(),
     };
     let item = syn::parse_macro_input!(item as ItemTrait);
     let out = match model::Interface::read(&item) {
-        Ok(interface) => expand::expand(&item, &interface),
+        Ok(interface) => {
+            let mut out = expand::expand(&item, &interface);
+            if args.typescript {
+                out.extend(ts_interface::expand(&item, &interface));
+            }
+            out
+        }
         Err(e) => {
             let mut out = e.to_compile_error();
             out.extend(quote::ToTokens::to_token_stream(
@@ -28,7 +37,7 @@ pub fn rpc_interface(attr: TokenStream, item: TokenStream) -> TokenStream {
             out
         }
     };
-    match krate {
+    match args.krate {
         Some(krate) => krate::rename(out, &krate).into(),
         None => out.into(),
     }
@@ -40,6 +49,16 @@ pub fn rpc_interface(attr: TokenStream, item: TokenStream) -> TokenStream {
 pub fn derive_remote_error(item: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(item as syn::DeriveInput);
     remote_error::derive(&input)
+        .unwrap_or_else(|e| e.to_compile_error())
+        .into()
+}
+
+/// Derives `capnweb::typescript::TypeScript` for a serde struct or enum: its TypeScript form as
+/// serde writes it. See `capnweb::typescript` for the full documentation.
+#[proc_macro_derive(TypeScript, attributes(ts, serde))]
+pub fn derive_typescript(item: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(item as syn::DeriveInput);
+    ts_derive::derive(&input)
         .unwrap_or_else(|e| e.to_compile_error())
         .into()
 }

@@ -21,6 +21,7 @@
 //! - [`transport`]: in-process, WebSocket and HTTP batch transports, and the [`Transport`] trait.
 //! - [`typed`]: [`RpcPromise`], [`Param`], [`RpcClient`] and [`Callback`], what the code that
 //!   [`rpc_interface`] generates is made of.
+//! - [`typescript`]: TypeScript declarations of interfaces and the types they use.
 //! - [`server`] and [`connect`]: putting a main object on the network, and reaching one.
 //!
 //! # Example
@@ -60,6 +61,7 @@ pub mod stream;
 pub mod stub;
 pub mod transport;
 pub mod typed;
+pub mod typescript;
 pub mod value;
 mod waiters;
 pub mod wire;
@@ -102,6 +104,10 @@ pub mod wire;
 ///
 /// For a dependency renamed in `Cargo.toml` (the package is `capnweb-rpc`), name it:
 /// `#[rpc_interface(crate = "::my_name")]`, as serde's `crate = "..."`.
+///
+/// With `#[rpc_interface(typescript)]`, the client also implements
+/// [`typescript::TypeScript`]: the interface's TypeScript declaration, for TypeScript callers
+/// (see [`typescript`](mod@typescript)).
 ///
 /// Trailing `Option` parameters may be left out by a caller (a TypeScript caller omitting them
 /// reaches `None`), and the generated client leaves out trailing `None`s, so a JavaScript

@@ -1,16 +1,23 @@
 //! Serves the interop test interface on 127.0.0.1 over WebSocket and HTTP batch at `/`.
 //!
 //! `cargo run --release --example interop_server -- --port 0` prints `LISTENING <port>` once
-//! ready and exits cleanly on SIGTERM or Ctrl-C.
+//! ready and exits cleanly on SIGTERM or Ctrl-C. With `--typescript` it prints the TypeScript
+//! module of the interface (`TestTarget` and `Counter`) instead, and exits.
 
 use std::io::Write;
 
 use capnweb::Server;
-use capnweb_examples::interop::test_target;
+use capnweb_examples::interop::{test_target, typescript_module};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--typescript") {
+        let module = typescript_module()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        print!("{module}");
+        return Ok(());
+    }
     let port = args
         .iter()
         .position(|a| a == "--port")

@@ -9,12 +9,20 @@ const RULES: &[(&[&str], &[&str])] = &[
     // `Value` holds stubs and streams, hooks take values: these four are one layer.
     (
         &["value", "wire", "stub", "stream"],
-        &["session", "transport", "typed", "server", "client"],
+        &[
+            "session",
+            "transport",
+            "typed",
+            "typescript",
+            "server",
+            "client",
+        ],
     ),
     // The session runs over the `Transport` trait, which the transports implement.
-    (&["session"], &["typed", "server", "client"]),
-    (&["transport"], &["typed", "server", "client"]),
-    (&["typed"], &["server", "client"]),
+    (&["session"], &["typed", "typescript", "server", "client"]),
+    (&["transport"], &["typed", "typescript", "server", "client"]),
+    (&["typed"], &["typescript", "server", "client"]),
+    (&["typescript"], &["server", "client"]),
     (&["server"], &["client"]),
 ];
 

@@ -293,6 +293,15 @@ impl From<RegExp> for Value {
         Value::RegExp(Box::new(r))
     }
 }
+impl<T: Into<Value>> From<super::JsOption<T>> for Value {
+    fn from(o: super::JsOption<T>) -> Value {
+        match o {
+            super::JsOption::Undefined => Value::Undefined,
+            super::JsOption::Null => Value::Null,
+            super::JsOption::Some(v) => v.into(),
+        }
+    }
+}
 /// `undefined`, as a JavaScript function that returns nothing.
 impl From<()> for Value {
     fn from((): ()) -> Value {
