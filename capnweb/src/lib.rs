@@ -22,7 +22,8 @@
 //! - [`typed`]: [`RpcPromise`], [`Param`], [`RpcClient`] and [`Callback`], what the code that
 //!   [`rpc_interface`] generates is made of.
 //! - [`typescript`]: TypeScript declarations of interfaces and the types they use.
-//! - [`server`] and [`connect`]: putting a main object on the network, and reaching one.
+//! - [`server`] and [`connect`]: putting a main object on the network, and reaching one;
+//!   `wasm` (feature `wasm`): reaching one from a browser.
 //!
 //! # Example
 //!
@@ -64,6 +65,9 @@ pub mod typed;
 pub mod typescript;
 pub mod value;
 mod waiters;
+#[cfg(feature = "wasm")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wasm")))]
+pub mod wasm;
 pub mod wire;
 
 /// Turns a trait of `async fn` methods into an RPC interface: a typed client, a server and

@@ -1,0 +1,99 @@
+//! A client in the browser: Rust compiled to `wasm32-unknown-unknown` (a Leptos, Dioxus or Yew
+//! front end, say) calling a Cap'n Web server over the browser's own `WebSocket`.
+//!
+//! The session runs on the page's event loop (`wasm-bindgen-futures`); everything else is the
+//! same as on a server: typed clients from `#[rpc_interface]`, pipelining, callbacks the server
+//! calls back, `map`, streams. Session timers (idle timeout, maximum age) need tokio's and are
+//! left off here.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), capnweb::RpcError> {
+//! use capnweb::{rpc_interface, RpcError};
+//!
+//! #[rpc_interface]
+//! pub trait Greeter {
+//!     async fn greet(&self, name: String) -> Result<String, RpcError>;
+//! }
+//!
+//! let greeter: GreeterClient = capnweb::wasm::connect("wss://example.com/").await?;
+//! let hello = greeter.greet("Ada").await?;
+//! # drop(hello); Ok(()) }
+//! ```
+
+use futures_util::{SinkExt, StreamExt};
+use gloo_net::websocket::futures::WebSocket;
+use gloo_net::websocket::{Message, State};
+
+use crate::error::RpcError;
+use crate::session::{RpcSession, SessionOptions};
+use crate::stub::Stub;
+use crate::transport::in_process::{self, InProcess};
+
+/// Connects to the server at `url` (`ws://` or `wss://`) and returns its main object as `C`
+/// (a generated client, or [`Stub`]).
+pub async fn connect<C: From<Stub>>(url: &str) -> Result<C, RpcError> {
+    let session = connect_with(url, None, SessionOptions::default()).await?;
+    Ok(C::from(session.into_main()))
+}
+
+/// Connects to `url`, serving `local_main` to the server (it may call it back), and returns the
+/// session once the socket is open.
+pub async fn connect_with(
+    url: &str,
+    local_main: Option<Stub>,
+    options: SessionOptions,
+) -> Result<RpcSession, RpcError> {
+    let socket = WebSocket::open(url)
+        .map_err(|e| RpcError::disconnected(format!("cannot open a WebSocket to {url}: {e}")))?;
+    let socket = opened(socket, url).await?;
+    let (session_end, socket_end) = in_process::pair();
+    wasm_bindgen_futures::spawn_local(pump(socket, socket_end));
+    let (session, run) = RpcSession::new(session_end, local_main, options);
+    wasm_bindgen_futures::spawn_local(run);
+    Ok(session)
+}
+
+/// Waits until `socket` is open: its first event is either the opening or the failure.
+async fn opened(socket: WebSocket, url: &str) -> Result<WebSocket, RpcError> {
+    let mut socket = socket;
+    // gloo-net's sink becomes ready once the socket is open, or fails if it cannot open.
+    let ready = futures_util::future::poll_fn(|cx| socket.poll_ready_unpin(cx)).await;
+    match (ready, socket.state()) {
+        (Ok(()), State::Open) => Ok(socket),
+        (result, state) => Err(RpcError::disconnected(format!(
+            "the WebSocket to {url} did not open ({state:?}{})",
+            result.err().map(|e| format!(": {e}")).unwrap_or_default()
+        ))),
+    }
+}
+
+/// Carries messages between the browser's socket and the session's end of an in-process pair,
+/// until either side ends; then closes the other (dropping the pair's end ends the session).
+async fn pump(socket: WebSocket, session: InProcess) {
+    let (mut socket_tx, mut socket_rx) = socket.split();
+    let (mut session_tx, mut session_rx) = session.split();
+    let outgoing = async {
+        while let Some(Ok(text)) = session_rx.next().await {
+            if socket_tx.send(Message::Text(text)).await.is_err() {
+                break;
+            }
+        }
+        let _ = socket_tx.close().await;
+    };
+    let incoming = async {
+        while let Some(Ok(message)) = socket_rx.next().await {
+            let text = match message {
+                Message::Text(text) => text,
+                // The protocol is text; a binary frame is taken as UTF-8, as the server does.
+                Message::Bytes(bytes) => match String::from_utf8(bytes) {
+                    Ok(text) => text,
+                    Err(_) => break,
+                },
+            };
+            if session_tx.send(text).await.is_err() {
+                break;
+            }
+        }
+    };
+    futures_util::future::select(std::pin::pin!(outgoing), std::pin::pin!(incoming)).await;
+}
