@@ -1,5 +1,6 @@
 //! A client in the browser: Rust compiled to `wasm32-unknown-unknown` (a Leptos, Dioxus or Yew
-//! front end, say) calling a Cap'n Web server over the browser's own `WebSocket`.
+//! front end, say) calling a Cap'n Web server over the browser's own `WebSocket`
+//! ([`connect`]), or in HTTP batches over its `fetch` ([`HttpBatch`]).
 //!
 //! The session runs on the page's event loop (`wasm-bindgen-futures`); everything else is the
 //! same as on a server: typed clients from `#[rpc_interface]`, pipelining, callbacks the server
@@ -20,6 +21,8 @@
 //! # drop(hello); Ok(()) }
 //! ```
 
+use std::marker::PhantomData;
+
 use futures_util::{SinkExt, StreamExt};
 use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, State};
@@ -27,7 +30,9 @@ use gloo_net::websocket::{Message, State};
 use crate::error::RpcError;
 use crate::session::{RpcSession, SessionOptions};
 use crate::stub::Stub;
+use crate::transport::http_batch::{refused_status, BatchClientTransport, SendBatch};
 use crate::transport::in_process::{self, InProcess};
+use crate::transport::TransportError;
 
 /// Connects to the server at `url` (`ws://` or `wss://`) and returns its main object as `C`
 /// (a generated client, or [`Stub`]).
@@ -96,4 +101,98 @@ async fn pump(socket: WebSocket, session: InProcess) {
         }
     };
     futures_util::future::select(std::pin::pin!(outgoing), std::pin::pin!(incoming)).await;
+}
+
+/// A batch over the browser's `fetch`: queue calls on [`main`](HttpBatch::main), then await
+/// them; the first await sends them all in one request, as [`crate::HttpBatch`] does natively.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), capnweb::RpcError> {
+/// use capnweb::{wasm::HttpBatch, Stub, Value};
+/// let batch = HttpBatch::<Stub>::new("https://example.com/rpc");
+/// let a = batch.main().call("square", vec![Value::from(3)]);
+/// let b = batch.main().call("square", vec![Value::from(4)]);
+/// assert_eq!(a.resolve().await?.as_f64(), Some(9.0));
+/// # drop(b); Ok(()) }
+/// ```
+#[must_use = "a batch sends nothing until one of its calls is awaited"]
+pub struct HttpBatch<C = Stub> {
+    session: RpcSession,
+    main: PhantomData<fn() -> C>,
+}
+
+impl<C> std::fmt::Debug for HttpBatch<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpBatch")
+            .field("session", &self.session)
+            .finish()
+    }
+}
+
+impl<C: From<Stub>> HttpBatch<C> {
+    /// A new batch to `url`.
+    pub fn new(url: &str) -> Self {
+        Self::with_headers(url, Vec::new())
+    }
+
+    /// A new batch to `url` sending these extra request headers.
+    pub fn with_headers(url: &str, headers: Vec<(String, String)>) -> Self {
+        let transport = BatchClientTransport::new(url, fetch_sender(url.to_owned(), headers));
+        let (session, run) = RpcSession::new(transport, None, SessionOptions::default());
+        wasm_bindgen_futures::spawn_local(run);
+        HttpBatch {
+            session,
+            main: PhantomData,
+        }
+    }
+
+    /// The server's main object, in this batch.
+    pub fn main(&self) -> C {
+        C::from(self.session.main())
+    }
+
+    /// The session behind the batch.
+    pub fn session(&self) -> &RpcSession {
+        &self.session
+    }
+}
+
+/// Sends a batch with `fetch`. The request runs on the page's event loop (its future is not
+/// `Send`); its answer comes back over a channel.
+fn fetch_sender(url: String, headers: Vec<(String, String)>) -> SendBatch {
+    Box::new(move |body: String| {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = answer.send(fetch(&url, &headers, body).await);
+        });
+        Box::pin(async move {
+            answered
+                .await
+                .unwrap_or_else(|_| Err(TransportError::new("the batch request was dropped")))
+        })
+    })
+}
+
+async fn fetch(
+    url: &str,
+    headers: &[(String, String)],
+    body: String,
+) -> Result<String, TransportError> {
+    let mut request = gloo_net::http::Request::post(url);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let failed = |e: gloo_net::Error| TransportError::new(format!("RPC request failed: {e}"));
+    // A failed fetch may still have reached the server (CORS refusing the answer looks the
+    // same to the page), so it is not marked undelivered.
+    let response = request
+        .body(body)
+        .map_err(failed)?
+        .send()
+        .await
+        .map_err(failed)?;
+    if !response.ok() {
+        return Err(refused_status(response.status(), &response.status_text()));
+    }
+    response.text().await.map_err(failed)
 }

@@ -192,6 +192,19 @@ async fn origins_and_cors_are_enforced() {
         .await
         .unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
+    // A path no route serves is a 404 the allowed page can read (not an opaque failure).
+    let missing = http
+        .post(format!("{url}nope"))
+        .header("origin", "https://app.example")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+    assert_eq!(
+        missing.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -52,14 +52,31 @@ pub(crate) async fn handle(
     factory: Arc<dyn MainFactory>,
     config: Arc<Config>,
 ) -> Response {
-    let origin = req
-        .headers()
+    let origin = origin_of(&req);
+    let response = respond(req, factory, &config, origin.as_deref()).await;
+    with_cors(response, &config, origin.as_deref())
+}
+
+/// A path no route serves: `404`, readable by the pages CORS allows (so that a page sees the
+/// status, not an opaque network failure).
+pub(crate) async fn not_found(req: Request, config: Arc<Config>) -> Response {
+    let origin = origin_of(&req);
+    let response = error(
+        StatusCode::NOT_FOUND,
+        "no Cap'n Web endpoint here".to_owned(),
+    );
+    with_cors(response, &config, origin.as_deref())
+}
+
+fn origin_of(req: &Request) -> Option<String> {
+    req.headers()
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let cors = cors_origin(&config, origin.as_deref());
-    let mut response = respond(req, factory, &config, origin.as_deref()).await;
-    if let Some(allow) = cors {
+        .map(str::to_owned)
+}
+
+fn with_cors(mut response: Response, config: &Config, origin: Option<&str>) -> Response {
+    if let Some(allow) = cors_origin(config, origin) {
         let headers = response.headers_mut();
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow);
         headers.insert(header::VARY, HeaderValue::from_static("Origin"));

@@ -249,10 +249,12 @@ impl Server {
     /// The axum router of this server's paths, to nest in a service of your own. (Shutdown and
     /// the peer address are then that service's business.)
     pub fn router(self) -> Router {
-        self.split().0
+        self.split(false).0
     }
 
-    fn split(mut self) -> (Router, Arc<Registry>, Self) {
+    /// The router of the routes (with a CORS-readable `404` for other paths if `not_found`), the
+    /// registry of its sessions, and what is left of the builder.
+    fn split(mut self, not_found: bool) -> (Router, Arc<Registry>, Self) {
         let registry = Arc::new(Registry::default());
         let config = Arc::new(Config {
             options: self.options.clone().metrics(self.metrics.clone()),
@@ -277,6 +279,11 @@ impl Server {
                     handle(req, factory.clone(), config.clone())
                 }),
             );
+        }
+        if not_found {
+            // Not on the router handed out by `router()`: axum refuses to merge two routers
+            // that both have a fallback.
+            router = router.fallback(move |req: Request| endpoint::not_found(req, config.clone()));
         }
         (router, registry, self)
     }
@@ -308,7 +315,7 @@ impl Server {
     ) -> std::io::Result<(SocketAddr, impl Future<Output = std::io::Result<()>>)> {
         let listener = tokio::net::TcpListener::bind(&self.addr).await?;
         let addr = listener.local_addr()?;
-        let (router, registry, mut server) = self.split();
+        let (router, registry, mut server) = self.split(true);
         let signal = server
             .shutdown
             .take()

@@ -8,8 +8,9 @@ use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-/// The interop server's address, given when the test is built (`./run` starts the server).
+/// The interop server's addresses, given when the test is built (`./run` starts the server).
 const URL: &str = env!("CAPNWEB_TEST_URL");
+const HTTP_URL: &str = env!("CAPNWEB_TEST_HTTP_URL");
 
 /// The part of the interop server's interface (examples/interop.rs) this test calls.
 #[rpc_interface]
@@ -108,4 +109,24 @@ async fn a_refused_connection_is_an_error_not_a_hang() {
         Err(RpcError::Disconnected { .. }) => {}
         other => panic!("expected a disconnection, got {other:?}"),
     }
+}
+
+#[wasm_bindgen_test]
+async fn an_http_batch_over_fetch_pipelines_in_one_request() {
+    let batch = capnweb::wasm::HttpBatch::<TestTargetClient>::new(HTTP_URL);
+    let api = batch.main();
+    let counter = api.make_counter(1);
+    let (squared, counted) = (api.square(api.square(2)), counter.increment(2));
+    assert_eq!(squared.await.unwrap(), 16.0);
+    assert_eq!(counted.await.unwrap(), 3.0);
+    // The batch is over once sent.
+    assert!(api.square(1).await.is_err());
+}
+
+#[wasm_bindgen_test]
+async fn a_batch_to_a_missing_path_fails_with_the_status() {
+    let url = format!("{HTTP_URL}no-such-path");
+    let batch = capnweb::wasm::HttpBatch::<TestTargetClient>::new(&url);
+    let e = batch.main().square(2).await.unwrap_err();
+    assert!(e.to_string().contains("404"), "{e}");
 }

@@ -1,17 +1,11 @@
 //! The client side of an HTTP batch: [`HttpBatch`] and its transport, over reqwest.
 
-use std::collections::VecDeque;
 use std::marker::PhantomData;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
 
-use futures_util::{FutureExt, Sink, Stream};
-
-use super::BATCH_ENDED;
+use super::{refused_status, BatchClientTransport, SendBatch};
 use crate::session::{RpcSession, SessionOptions};
-use crate::stub::{BoxFuture, Stub};
+use crate::stub::Stub;
 use crate::transport::TransportError;
-use crate::wire::MessageKind;
 
 /// How long an [`HttpBatch`] waits for its request to be answered in full: 60 s (connecting
 /// within [`CONNECT_TIMEOUT`](crate::transport::CONNECT_TIMEOUT)).
@@ -61,7 +55,8 @@ impl<C: From<Stub>> HttpBatch<C> {
             .timeout(BATCH_TIMEOUT)
             .build()
             .unwrap_or_default();
-        let transport = BatchClientTransport::new(url.to_owned(), client, headers);
+        let transport =
+            BatchClientTransport::new(url, reqwest_sender(url.to_owned(), client, headers));
         HttpBatch {
             session: RpcSession::spawn(transport, None, SessionOptions::default()),
             main: PhantomData,
@@ -79,65 +74,15 @@ impl<C: From<Stub>> HttpBatch<C> {
     }
 }
 
-enum Phase {
-    Collecting,
-    Sending(BoxFuture<Result<Vec<String>, TransportError>>),
-    Receiving(VecDeque<String>),
-    Done,
-}
-
-/// The client side of one HTTP batch.
-pub struct BatchClientTransport {
+/// Sends a batch with reqwest.
+fn reqwest_sender(
     url: String,
     client: reqwest::Client,
     headers: Vec<(String, String)>,
-    queued: Vec<String>,
-    pushes: i64,
-    /// Calls already released (never awaited, dropped): not pulled.
-    released: Vec<i64>,
-    triggered: bool,
-    phase: Phase,
-    waker: Option<Waker>,
-}
-
-impl std::fmt::Debug for BatchClientTransport {
-    // Headers are left out: they may carry credentials.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BatchClientTransport")
-            .field("url", &self.url)
-            .field("queued", &self.queued.len())
-            .field("pushes", &self.pushes)
-            .finish_non_exhaustive()
-    }
-}
-
-impl BatchClientTransport {
-    fn new(url: String, client: reqwest::Client, headers: Vec<(String, String)>) -> Self {
-        BatchClientTransport {
-            url,
-            client,
-            headers,
-            queued: Vec::new(),
-            pushes: 0,
-            released: Vec::new(),
-            triggered: false,
-            phase: Phase::Collecting,
-            waker: None,
-        }
-    }
-
-    fn send(&mut self) -> BoxFuture<Result<Vec<String>, TransportError>> {
-        let mut body = std::mem::take(&mut self.queued);
-        let released = std::mem::take(&mut self.released);
-        body.extend(
-            (1..=self.pushes)
-                .filter(|id| !released.contains(id))
-                .map(|id| {
-                    crate::wire::write_message(&crate::wire::Message::Pull { import_id: id })
-                }),
-        );
-        let mut req = self.client.post(&self.url).body(body.join("\n"));
-        for (k, v) in &self.headers {
+) -> SendBatch {
+    Box::new(move |body: String| {
+        let mut req = client.post(&url).body(body);
+        for (k, v) in &headers {
             req = req.header(k, v);
         }
         Box::pin(async move {
@@ -154,101 +99,12 @@ impl BatchClientTransport {
             })?;
             let status = resp.status();
             if !status.is_success() {
-                let message = format!("RPC request failed: {status}");
-                // The server refuses a batch (4xx, 503) before running any of it; another 5xx
-                // may come from a proxy after the server ran it.
-                let refused = status.is_client_error() || status.as_u16() == 503;
-                return Err(if refused {
-                    TransportError::undelivered(message)
-                } else {
-                    TransportError::new(message)
-                });
+                let reason = status.canonical_reason().unwrap_or_default();
+                return Err(refused_status(status.as_u16(), reason));
             }
-            let text = resp
-                .text()
+            resp.text()
                 .await
-                .map_err(|e| TransportError::with_source(format!("RPC request failed: {e}"), e))?;
-            Ok(if text.is_empty() {
-                Vec::new()
-            } else {
-                text.split('\n').map(str::to_owned).collect()
-            })
+                .map_err(|e| TransportError::with_source(format!("RPC request failed: {e}"), e))
         })
-    }
-}
-
-impl Stream for BatchClientTransport {
-    type Item = Result<String, TransportError>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        loop {
-            if self.triggered && matches!(self.phase, Phase::Collecting) {
-                let fut = self.send();
-                self.phase = Phase::Sending(fut);
-            }
-            match &mut self.phase {
-                Phase::Collecting => {
-                    self.waker = Some(cx.waker().clone());
-                    return Poll::Pending;
-                }
-                Phase::Sending(fut) => match fut.poll_unpin(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Ok(lines)) => self.phase = Phase::Receiving(lines.into()),
-                    Poll::Ready(Err(e)) => {
-                        self.phase = Phase::Done;
-                        return Poll::Ready(Some(Err(e)));
-                    }
-                },
-                Phase::Receiving(lines) => match lines.pop_front() {
-                    Some(line) => return Poll::Ready(Some(Ok(line))),
-                    None => {
-                        self.phase = Phase::Done;
-                        return Poll::Ready(Some(Err(TransportError::new(BATCH_ENDED))));
-                    }
-                },
-                Phase::Done => return Poll::Ready(None),
-            }
-        }
-    }
-}
-
-impl Sink<String> for BatchClientTransport {
-    type Error = TransportError;
-    fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
-        Poll::Ready(Ok(()))
-    }
-    fn start_send(mut self: Pin<&mut Self>, msg: String) -> Result<(), TransportError> {
-        // After the batch was sent, messages are dropped: the session ends with the batch.
-        if !matches!(self.phase, Phase::Collecting) {
-            return Ok(());
-        }
-        let kind = MessageKind::of(&msg);
-        if kind == MessageKind::Pull {
-            // Every call of the batch is pulled when it is sent; this one says "send now".
-            self.triggered = true;
-            if let Some(w) = self.waker.take() {
-                w.wake();
-            }
-        } else {
-            if kind.is_call() {
-                self.pushes += 1;
-            } else if kind == MessageKind::Release {
-                let limits = crate::wire::Limits::default();
-                if let Ok(crate::wire::Message::Release {
-                    import_id: id,
-                    refcount: _,
-                }) = crate::wire::parse_message(&msg, &limits)
-                {
-                    self.released.push(id);
-                }
-            }
-            self.queued.push(msg);
-        }
-        Ok(())
-    }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
-        Poll::Ready(Ok(()))
-    }
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
-        Poll::Ready(Ok(()))
-    }
+    })
 }

@@ -21,12 +21,26 @@ use crate::wire::MessageKind;
 
 #[cfg(feature = "http-batch")]
 mod client;
+mod collect;
 #[cfg(feature = "http-batch")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http-batch")))]
-pub use client::{BatchClientTransport, HttpBatch, BATCH_TIMEOUT};
+pub use client::{HttpBatch, BATCH_TIMEOUT};
+pub use collect::{BatchClientTransport, SendBatch};
 
 /// The error a batch session ends with once its answers have been read.
 pub const BATCH_ENDED: &str = "Batch RPC request ended.";
+
+/// The failure of a batch answered with a status other than success: a server refuses a batch
+/// (4xx, 503) before running any of it; another 5xx may come from a proxy after it ran.
+#[cfg_attr(not(any(feature = "http-batch", feature = "wasm")), allow(dead_code))]
+pub(crate) fn refused_status(status: u16, reason: &str) -> TransportError {
+    // As the reference words it: "RPC request failed: 404 Not Found".
+    let message = format!("RPC request failed: {status} {reason}");
+    match (400..500).contains(&status) || status == 503 {
+        true => TransportError::undelivered(message),
+        false => TransportError::new(message),
+    }
+}
 
 /// Answers one HTTP batch request body with `main` as the main object: runs every message,
 /// waits until every pulled result is ready, and returns the response body.
