@@ -60,6 +60,9 @@ pub mod server;
 pub mod session;
 pub mod stream;
 pub mod stub;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls;
 pub mod transport;
 pub mod typed;
 pub mod typescript;

@@ -2,10 +2,12 @@
 //!
 //! `cargo run --release --example interop_server -- --port 0` prints `LISTENING <port>` once
 //! ready and exits cleanly on SIGTERM or Ctrl-C. With `--typescript` it prints the TypeScript
-//! module of the interface (`TestTarget` and `Counter`) instead, and exits.
+//! module of the interface (`TestTarget` and `Counter`) instead, and exits. With
+//! `--tls CERT KEY` (PEM files) it serves `wss://` and `https://`.
 
 use std::io::Write;
 
+use capnweb::tls::ServerTls;
 use capnweb::Server;
 use capnweb_examples::interop::{test_target, typescript_module};
 
@@ -27,10 +29,17 @@ async fn main() -> std::io::Result<()> {
             std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("--port: {e}"))
         })?;
     // Browsers on any origin may use it, over WebSocket and HTTP batch (it is a test server).
-    let (addr, serve) = Server::bind(format!("127.0.0.1:{port}"))
-        .cors(["*"])
-        .listen(test_target)
-        .await?;
+    let mut server = Server::bind(format!("127.0.0.1:{port}")).cors(["*"]);
+    if let Some(i) = args.iter().position(|a| a == "--tls") {
+        let (Some(cert), Some(key)) = (args.get(i + 1), args.get(i + 2)) else {
+            let usage = "--tls needs a certificate file and a key file (PEM)";
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, usage));
+        };
+        let tls = ServerTls::from_pem(&std::fs::read(cert)?, &std::fs::read(key)?)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        server = server.tls(tls);
+    }
+    let (addr, serve) = server.listen(test_target).await?;
     println!("LISTENING {}", addr.port());
     std::io::stdout().flush()?;
     serve.await

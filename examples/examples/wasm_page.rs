@@ -40,7 +40,10 @@ async fn files(dir: PathBuf, req: Request) -> Response {
         p => p.trim_start_matches('/'),
     };
     // Only plain names below the directory: no `..`, no absolute paths.
-    if !Path::new(path).components().all(|c| matches!(c, Component::Normal(_))) {
+    if !Path::new(path)
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)))
+    {
         return StatusCode::NOT_FOUND.into_response();
     }
     let content_type = match Path::new(path).extension().and_then(|e| e.to_str()) {

@@ -54,6 +54,7 @@ impl<C: From<Stub> + Clone + Send + Sync + 'static> ClientBuilder<C> {
                 keepalive: None,
                 max_waiting: 1024,
                 headers: None,
+                tls: None,
                 on_connect: None,
                 options: SessionOptions::default(),
             },
@@ -153,6 +154,16 @@ impl<C: From<Stub> + Clone + Send + Sync + 'static> ClientBuilder<C> {
     {
         let hook: OnConnect<C> = Arc::new(move |main| Box::pin(hook(main)));
         self.config.on_connect = Some(hook);
+        self
+    }
+
+    /// Speaks TLS for `wss://` endpoints as `tls` says (a private certificate authority, a
+    /// client certificate: see [`ClientTls`](crate::tls::ClientTls)) rather than with the
+    /// default roots.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(mut self, tls: Arc<rustls::ClientConfig>) -> Self {
+        self.config.tls = Some(tls);
         self
     }
 

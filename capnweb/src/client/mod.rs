@@ -63,12 +63,42 @@ pub async fn connect_with(
     local_main: Option<Stub>,
     options: SessionOptions,
 ) -> Result<RpcSession, RpcError> {
-    let connecting = websocket::connect(url, options.limits.max_message_size);
+    open(url, local_main, options, None).await
+}
+
+/// [`connect_with`], speaking TLS for `wss://` as `tls` says (trusting a private certificate
+/// authority, presenting a client certificate: see [`ClientTls`](crate::tls::ClientTls)).
+///
+/// ```no_run
+/// # async fn demo(ca_pem: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+/// use capnweb::{tls::ClientTls, SessionOptions};
+/// let tls = ClientTls::empty().with_root_pem(ca_pem)?.build()?;
+/// let session = capnweb::client::connect_with_tls("wss://internal:8443/", None, SessionOptions::default(), tls).await?;
+/// # drop(session); Ok(()) }
+/// ```
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub async fn connect_with_tls(
+    url: &str,
+    local_main: Option<Stub>,
+    options: SessionOptions,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+) -> Result<RpcSession, RpcError> {
+    open(url, local_main, options, Some(tls)).await
+}
+
+async fn open(
+    url: &str,
+    local_main: Option<Stub>,
+    options: SessionOptions,
+    tls: websocket::ClientTlsConfig,
+) -> Result<RpcSession, RpcError> {
+    let connecting = websocket::open(url, &[], options.limits.max_message_size, tls);
     let transport = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok(transport)) => transport,
         Ok(Err(e)) => {
             return Err(RpcError::Disconnected {
-                reason: e.message().to_owned(),
+                reason: e.to_string(),
                 maybe_delivered: false,
             })
         }

@@ -88,6 +88,8 @@ pub struct Server {
     shutdown_grace: Duration,
     shutdown: Option<BoxFuture<()>>,
     metrics: Arc<Metrics>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::ServerTls>,
 }
 
 impl std::fmt::Debug for Server {
@@ -122,7 +124,19 @@ impl Server {
             shutdown_grace: Duration::from_secs(10),
             shutdown: None,
             metrics: Arc::new(Metrics::default()),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+
+    /// Terminates TLS itself: serves `wss://` and `https://` with this certificate (which
+    /// [`ServerTls::reload`](crate::tls::ServerTls::reload) replaces while the server runs).
+    /// A peer gets the [header timeout](Self::header_timeout) to finish its handshake too.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(mut self, tls: crate::tls::ServerTls) -> Server {
+        self.tls = Some(tls);
+        self
     }
 
     /// Sets the session options of every connection (limits, calls in flight, timeouts).
@@ -322,9 +336,16 @@ impl Server {
             .unwrap_or_else(|| Box::pin(shutdown_signal()))
             .shared();
         let grace = server.shutdown_grace;
-        let header_timeout = server.header_timeout;
+        let accepting = accept::Accepting {
+            header_timeout: server.header_timeout,
+            #[cfg(feature = "tls")]
+            tls: server
+                .tls
+                .as_ref()
+                .map(|t| tokio_rustls::TlsAcceptor::from(t.config())),
+        };
         Ok((addr, async move {
-            let serve = accept::serve(listener, router, header_timeout, signal.clone(), grace);
+            let serve = accept::serve(listener, router, accepting, signal.clone(), grace);
             let drain = async {
                 signal.await;
                 registry.shut_down(grace).await;

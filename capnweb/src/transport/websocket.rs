@@ -135,11 +135,42 @@ pub struct ConnectError {
     pub message: String,
 }
 
+/// A client's TLS settings for `wss://`, if any: with the `tls` feature, a rustls
+/// configuration (none for the default roots); without, always `None`.
+#[cfg(feature = "tls")]
+pub type ClientTlsConfig = Option<std::sync::Arc<rustls::ClientConfig>>;
+/// A client's TLS settings for `wss://`, if any: with the `tls` feature, a rustls
+/// configuration (none for the default roots); without, always `None`.
+#[cfg(not(feature = "tls"))]
+pub type ClientTlsConfig = Option<std::convert::Infallible>;
+
 /// Opens a WebSocket to `url` sending these extra request headers.
 pub async fn connect_with_headers(
     url: &str,
     headers: &[(String, String)],
     max_message_size: usize,
+) -> Result<ClientWebSocket, ConnectError> {
+    open(url, headers, max_message_size, None).await
+}
+
+/// Opens a WebSocket to `url` sending these extra request headers, speaking TLS (for `wss://`)
+/// as `tls` says.
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub async fn connect_with_tls(
+    url: &str,
+    headers: &[(String, String)],
+    max_message_size: usize,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+) -> Result<ClientWebSocket, ConnectError> {
+    open(url, headers, max_message_size, Some(tls)).await
+}
+
+pub(crate) async fn open(
+    url: &str,
+    headers: &[(String, String)],
+    max_message_size: usize,
+    tls: ClientTlsConfig,
 ) -> Result<ClientWebSocket, ConnectError> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
@@ -158,7 +189,17 @@ pub async fn connect_with_headers(
         request.headers_mut().insert(name, value);
     }
     let config = Some(config(max_message_size));
-    match tokio_tungstenite::connect_async_with_config(request, config, true).await {
+    #[cfg(feature = "tls")]
+    let connected = {
+        let connector = tls.map(tokio_tungstenite::Connector::Rustls);
+        tokio_tungstenite::connect_async_tls_with_config(request, config, true, connector).await
+    };
+    #[cfg(not(feature = "tls"))]
+    let connected = {
+        let _ = tls;
+        tokio_tungstenite::connect_async_with_config(request, config, true).await
+    };
+    match connected {
         Ok((ws, _)) => Ok(WebSocketTransport::new(ws)),
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             let status = response.status();

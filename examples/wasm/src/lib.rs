@@ -42,7 +42,10 @@ async fn talk() -> Result<Vec<String>, RpcError> {
 
     let batch = capnweb::wasm::HttpBatch::<TestTargetClient>::new(&format!("http://{host}/rpc"));
     let main = batch.main();
-    lines.push(format!("batched square(square(3)) = {}", main.square(main.square(3)).await?));
+    lines.push(format!(
+        "batched square(square(3)) = {}",
+        main.square(main.square(3)).await?
+    ));
     lines.push("done".to_owned());
     Ok(lines)
 }

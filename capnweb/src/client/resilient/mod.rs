@@ -33,6 +33,7 @@ pub(crate) struct Config<C> {
     pub(crate) keepalive: Option<Duration>,
     pub(crate) max_waiting: usize,
     pub(crate) headers: Option<HeadersFn>,
+    pub(crate) tls: crate::transport::websocket::ClientTlsConfig,
     pub(crate) on_connect: Option<OnConnect<C>>,
     pub(crate) options: SessionOptions,
 }

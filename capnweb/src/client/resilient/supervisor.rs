@@ -122,7 +122,7 @@ async fn connect_once<C: From<Stub> + Clone + Send + Sync + 'static>(
             None => Vec::new(),
         };
         let max = config.options.limits.max_message_size;
-        let mut transport = websocket::connect_with_headers(url, &headers, max)
+        let mut transport = websocket::open(url, &headers, max, config.tls.clone())
             .await
             .map_err(|e| Failed {
                 // 4xx other than 429 is the server's answer about us, not its health.

@@ -49,12 +49,28 @@ impl<C: From<Stub>> HttpBatch<C> {
 
     /// A new batch to `url` sending these extra request headers.
     pub fn with_headers(url: &str, headers: Vec<(String, String)>) -> Self {
-        // Bounded, so that a server that never answers cannot hang the batch forever.
-        let client = reqwest::Client::builder()
-            .connect_timeout(crate::transport::CONNECT_TIMEOUT)
-            .timeout(BATCH_TIMEOUT)
-            .build()
-            .unwrap_or_default();
+        Self::with_client(url, headers, client_builder())
+    }
+
+    /// A new batch to `url` sending these extra request headers, speaking TLS for `https://`
+    /// as `tls` says (see [`ClientTls`](crate::tls::ClientTls)).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn with_tls(
+        url: &str,
+        headers: Vec<(String, String)>,
+        tls: std::sync::Arc<rustls::ClientConfig>,
+    ) -> Self {
+        let builder = client_builder().use_preconfigured_tls((*tls).clone());
+        Self::with_client(url, headers, builder)
+    }
+
+    fn with_client(
+        url: &str,
+        headers: Vec<(String, String)>,
+        builder: reqwest::ClientBuilder,
+    ) -> Self {
+        let client = builder.build().unwrap_or_default();
         let transport =
             BatchClientTransport::new(url, reqwest_sender(url.to_owned(), client, headers));
         HttpBatch {
@@ -72,6 +88,13 @@ impl<C: From<Stub>> HttpBatch<C> {
     pub fn session(&self) -> &RpcSession {
         &self.session
     }
+}
+
+/// Bounded, so that a server that never answers cannot hang the batch forever.
+fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(crate::transport::CONNECT_TIMEOUT)
+        .timeout(BATCH_TIMEOUT)
 }
 
 /// Sends a batch with reqwest.
