@@ -90,9 +90,10 @@ pub async fn connect_with_tls(
 async fn open(
     url: &str,
     local_main: Option<Stub>,
-    options: SessionOptions,
+    mut options: SessionOptions,
     tls: websocket::ClientTlsConfig,
 ) -> Result<RpcSession, RpcError> {
+    options.peer.get_or_insert_with(|| url.to_owned());
     let connecting = websocket::open(url, &[], options.limits.max_message_size, tls);
     let transport = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok(transport)) => transport,

@@ -181,7 +181,7 @@ fn upgrade(
     };
     let max = config.options.limits.max_message_size;
     let ws_config = websocket::config(max).read_buffer_size(config.read_buffer);
-    let options = config.options.clone();
+    let options = session_options(config, &info);
     let registry = config.registry.clone();
     let keepalive = config.keepalive;
     let within = config.body_timeout;
@@ -281,13 +281,21 @@ async fn batch(
         Ok(permit) => permit,
         Err(refused) => return refused,
     };
-    let answer = serve_batch(text, factory.make(&info), config.options.clone()).await;
+    let answer = serve_batch(text, factory.make(&info), session_options(config, &info)).await;
     drop(share);
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
         .body(Body::from(answer))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// The options of a session this server accepted from the peer `info` describes.
+fn session_options(config: &Config, info: &ConnectInfo) -> SessionOptions {
+    let mut options = config.options.clone();
+    options.accepted = true;
+    options.peer = info.peer.map(|p| p.to_string());
+    options
 }
 
 fn error(status: StatusCode, message: String) -> Response {

@@ -51,7 +51,14 @@ impl Timer {
 }
 
 pub(crate) async fn run(core: Arc<Core>, transport: impl Transport, options: SessionOptions) {
-    let span = tracing::debug_span!("capnweb.session");
+    // Named as OpenTelemetry's RPC conventions name them, so that tracing-opentelemetry
+    // exports them as they are.
+    let span = tracing::info_span!(
+        "capnweb.session",
+        rpc.system = "capnweb",
+        otel.kind = if options.accepted { "server" } else { "client" },
+        network.peer.address = options.peer.as_deref(),
+    );
     let metrics = options.metrics.clone();
     if let Some(m) = &metrics {
         m.session_opened();

@@ -58,6 +58,12 @@ pub struct SessionOptions {
     /// Sees every error before it goes to the peer (see
     /// [`on_send_error`](Self::on_send_error)).
     pub on_send_error: Option<SendErrorHook>,
+    /// Where the peer is (its address; for a client, the server's URL), for the session's
+    /// tracing span (`network.peer.address`). A server sets it for each connection.
+    pub peer: Option<String>,
+    /// Whether this end accepted the connection (`otel.kind` of the session's span: `server`,
+    /// else `client`). A server sets it.
+    pub accepted: bool,
 }
 
 impl std::fmt::Debug for SessionOptions {
@@ -70,6 +76,8 @@ impl std::fmt::Debug for SessionOptions {
             .field("max_age", &self.max_age)
             .field("metrics", &self.metrics.is_some())
             .field("on_send_error", &self.on_send_error.is_some())
+            .field("peer", &self.peer)
+            .field("accepted", &self.accepted)
             .finish()
     }
 }
@@ -84,6 +92,8 @@ impl Default for SessionOptions {
             max_age: None,
             metrics: None,
             on_send_error: None,
+            peer: None,
+            accepted: false,
         }
     }
 }

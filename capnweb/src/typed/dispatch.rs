@@ -86,7 +86,18 @@ pub fn call<T, E>(
         true => crate::session::run_log::idempotent(|| stub.call(method, args)),
         false => stub.call(method, args),
     };
-    RpcPromise::<T>::from_stub(stub).with_error()
+    // The client side of the call, with OpenTelemetry's RPC field names; free when tracing at
+    // INFO is off.
+    let span = tracing::info_span!(
+        "capnweb.call",
+        otel.name = %format_args!("capnweb/{method}"),
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        rpc.system = "capnweb",
+        rpc.method = method,
+        error.type = tracing::field::Empty,
+    );
+    RpcPromise::<T>::from_stub(stub).with_error().in_span(span)
 }
 
 /// Client side: reads property `name`.

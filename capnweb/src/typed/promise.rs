@@ -40,6 +40,8 @@ pub struct RpcPromise<T, E = RpcError> {
     pipelined: OnceLock<T>,
     // Set once it is first polled.
     awaiting: Option<Awaiting>,
+    // The client side of the call, when tracing is on (see `dispatch::call`).
+    span: tracing::Span,
     _result: PhantomData<fn() -> Result<T, E>>,
 }
 
@@ -87,8 +89,16 @@ impl<T, E> RpcPromise<T, E> {
             stub,
             pipelined: OnceLock::new(),
             awaiting: None,
+            span: tracing::Span::none(),
             _result: PhantomData,
         }
+    }
+
+    /// The same promise, awaited in `span` (the call's client span), which records how it
+    /// ended.
+    pub(crate) fn in_span(mut self, span: tracing::Span) -> Self {
+        self.span = span;
+        self
     }
 
     /// The stub underneath. An associated function, so that it never hides a method of `T`.
@@ -115,7 +125,7 @@ impl<T, E> RpcPromise<T, E> {
     /// # Ok::<(), capnweb::RpcError>(()) }).unwrap();
     /// ```
     pub fn cast<U>(self) -> RpcPromise<U, E> {
-        RpcPromise::of(self.stub)
+        RpcPromise::<U, E>::of(self.stub).in_span(self.span)
     }
 
     /// The same promise, failing with an `F` instead: `with_error::<RpcError>()` sees every
@@ -131,7 +141,7 @@ impl<T, E> RpcPromise<T, E> {
     /// # });
     /// ```
     pub fn with_error<F>(self) -> RpcPromise<T, F> {
-        RpcPromise::of(self.stub)
+        RpcPromise::<T, F>::of(self.stub).in_span(self.span)
     }
 
     /// A field of the promised value, as a promise of its own: read by the server, so it can be
@@ -148,6 +158,7 @@ impl<T: DeserializeOwned, E: CallError> Future for RpcPromise<T, E> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
+        let _entered = this.span.enter();
         let stub = &this.stub;
         let state = this
             .awaiting
@@ -165,6 +176,10 @@ impl<T: DeserializeOwned, E: CallError> Future for RpcPromise<T, E> {
                 result => {
                     *state = Awaiting::Done;
                     let result = result.and_then(|v| Ok(from_value(v)?));
+                    if let Err(e) = &result {
+                        this.span.record("otel.status_code", "ERROR");
+                        this.span.record("error.type", e.name());
+                    }
                     return Poll::Ready(result.map_err(E::from_rpc_error));
                 }
             }

@@ -132,7 +132,9 @@ async fn connect_once<C: From<Stub> + Clone + Send + Sync + 'static>(
         if let Some(every) = config.keepalive {
             transport = transport.keepalive(every);
         }
-        let session = RpcSession::spawn(transport, None, config.options.clone());
+        let mut options = config.options.clone();
+        options.peer.get_or_insert_with(|| url.clone());
+        let session = RpcSession::spawn(transport, None, options);
         let main = C::from(session.main());
         if let Some(hook) = &config.on_connect {
             if let Err(error) = hook(main.clone()).await {

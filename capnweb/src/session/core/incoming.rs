@@ -303,8 +303,12 @@ impl Core {
     }
 }
 
+/// Marks the call's span (the current one, when tracing is on) failed, and logs why.
 fn log_failure(result: &Result<Value, RpcError>) {
     if let Err(e) = result {
+        let span = tracing::Span::current();
+        span.record("otel.status_code", "ERROR");
+        span.record("error.type", e.name());
         tracing::debug!(error = %e, "call failed");
     }
 }
@@ -320,9 +324,10 @@ fn poll_once(stub: &Stub) -> Option<Result<Value, RpcError>> {
     }
 }
 
-/// A `capnweb.call` span for a pushed call, when debug tracing is on.
+/// A `capnweb.call` span for a pushed call, when tracing at `INFO` is on: the server side of
+/// the call, with OpenTelemetry's RPC field names (`otel.name` is `capnweb/<method>`).
 fn call_span(e: &Expr) -> Option<tracing::Span> {
-    if !tracing::enabled!(tracing::Level::DEBUG) {
+    if !tracing::enabled!(tracing::Level::INFO) {
         return None;
     }
     let (Expr::Pipeline(call) | Expr::Import(call)) = e else {
@@ -330,7 +335,16 @@ fn call_span(e: &Expr) -> Option<tracing::Span> {
     };
     call.args.as_ref()?;
     let method: Vec<_> = call.path.iter().flatten().map(|k| k.to_name()).collect();
-    Some(tracing::debug_span!("capnweb.call", method = %method.join(".")))
+    let method = method.join(".");
+    Some(tracing::info_span!(
+        "capnweb.call",
+        otel.name = %format_args!("capnweb/{method}"),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        rpc.system = "capnweb",
+        rpc.method = %method,
+        error.type = tracing::field::Empty,
+    ))
 }
 
 /// Runs an answer task in its call's span, and records how long it took and how it ended.
