@@ -3,7 +3,8 @@
 //! `cargo run --release --example interop_server -- --port 0` prints `LISTENING <port>` once
 //! ready and exits cleanly on SIGTERM or Ctrl-C. With `--typescript` it prints the TypeScript
 //! module of the interface (`TestTarget` and `Counter`) instead, and exits. With
-//! `--tls CERT KEY` (PEM files) it serves `wss://` and `https://`.
+//! `--tls CERT KEY` (PEM files) it serves `wss://` and `https://`; with `--metrics ADDR` it
+//! serves its metrics as Prometheus text at `http://ADDR/metrics`.
 
 use std::io::Write;
 
@@ -38,6 +39,18 @@ async fn main() -> std::io::Result<()> {
         let tls = ServerTls::from_pem(&std::fs::read(cert)?, &std::fs::read(key)?)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
         server = server.tls(tls);
+    }
+    if let Some(i) = args.iter().position(|a| a == "--metrics") {
+        let bad = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+        let at: std::net::SocketAddr = args
+            .get(i + 1)
+            .ok_or_else(|| bad("--metrics needs an address".into()))?
+            .parse()
+            .map_err(|e| bad(format!("--metrics: {e}")))?;
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(at)
+            .install()
+            .map_err(|e| bad(format!("--metrics: {e}")))?;
     }
     let (addr, serve) = server.listen(test_target).await?;
     println!("LISTENING {}", addr.port());

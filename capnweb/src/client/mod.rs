@@ -8,6 +8,8 @@ mod breaker;
 #[cfg(feature = "client")]
 mod builder;
 #[cfg(feature = "client")]
+mod histogram;
+#[cfg(feature = "client")]
 mod resilient;
 #[cfg(feature = "client")]
 mod retry;

@@ -1,11 +1,10 @@
 //! [`ClientStats`]: what a [`Client`](super::Client) did, overall and per endpoint.
 
-use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// How many recent latencies the percentiles are computed over.
-const LATENCY_WINDOW: usize = 1024;
+use super::histogram::Histogram;
+use crate::session::metrics_facade as facade;
 
 /// Counters of a client, read with [`Client::stats`](super::Client::stats).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -21,9 +20,10 @@ pub struct ClientStats {
     pub reconnects: u64,
     /// Times a circuit breaker opened.
     pub breaker_trips: u64,
-    /// Median latency of recent units of work.
+    /// Median latency of the units of work (within 9%: they are counted in logarithmic
+    /// buckets).
     pub latency_p50: Option<Duration>,
-    /// 99th-percentile latency of recent units of work.
+    /// 99th-percentile latency of the units of work (within 9%).
     pub latency_p99: Option<Duration>,
     /// Per endpoint, in the order they were given.
     pub endpoints: Vec<EndpointStats>,
@@ -53,7 +53,7 @@ pub(crate) struct Recorder {
 #[derive(Default)]
 struct Counts {
     stats: ClientStats,
-    latencies: VecDeque<Duration>,
+    latencies: Histogram,
 }
 
 impl Recorder {
@@ -71,7 +71,7 @@ impl Recorder {
                     endpoints,
                     ..ClientStats::default()
                 },
-                latencies: VecDeque::new(),
+                latencies: Histogram::default(),
             }),
         }
     }
@@ -81,25 +81,25 @@ impl Recorder {
     }
 
     pub(crate) fn call(&self, latency: Duration, ok: bool) {
+        facade::client_call(ok, latency);
         self.with(|c| {
             c.stats.calls += 1;
             if !ok {
                 c.stats.errors += 1;
             }
-            if c.latencies.len() == LATENCY_WINDOW {
-                c.latencies.pop_front();
-            }
-            c.latencies.push_back(latency);
+            c.latencies.record(latency);
         });
     }
 
     pub(crate) fn retry(&self) {
+        facade::client_retry();
         self.with(|c| c.stats.retries += 1);
     }
 
     pub(crate) fn connected(&self, endpoint: usize, first: bool) {
         self.with(|c| {
             if !first {
+                facade::client_reconnect();
                 c.stats.reconnects += 1;
             }
             c.stats.endpoints[endpoint].connects += 1;
@@ -111,6 +111,7 @@ impl Recorder {
             let e = &mut c.stats.endpoints[endpoint];
             e.failures += 1;
             if tripped {
+                facade::client_breaker_trip();
                 e.breaker_trips += 1;
                 c.stats.breaker_trips += 1;
             }
@@ -123,14 +124,8 @@ impl Recorder {
             for (i, e) in stats.endpoints.iter_mut().enumerate() {
                 e.breaker_open = open(i);
             }
-            let mut sorted: Vec<Duration> = c.latencies.iter().copied().collect();
-            sorted.sort();
-            let at = |q: f64| {
-                let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-                sorted.get(i).copied()
-            };
-            stats.latency_p50 = at(0.5);
-            stats.latency_p99 = at(0.99);
+            stats.latency_p50 = c.latencies.quantile(0.5);
+            stats.latency_p99 = c.latencies.quantile(0.99);
             stats
         })
     }

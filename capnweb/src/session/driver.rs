@@ -19,6 +19,7 @@ use tracing::Instrument;
 
 use super::core::{recycle, Core};
 use super::metrics::Metrics;
+use super::metrics_facade as facade;
 use super::SessionOptions;
 use crate::error::RpcError;
 use crate::stub::{BoxFuture, SessionDriven};
@@ -63,6 +64,8 @@ pub(crate) async fn run(core: Arc<Core>, transport: impl Transport, options: Ses
     if let Some(m) = &metrics {
         m.session_opened();
     }
+    let accepted = options.accepted;
+    facade::session_opened(accepted);
     // Only this task drives the calls the session starts (see `SessionDriven`).
     let driving = SessionDriven(Box::pin(drive(core.clone(), transport, options)));
     if span.is_disabled() {
@@ -74,6 +77,7 @@ pub(crate) async fn run(core: Arc<Core>, transport: impl Transport, options: Ses
     if let Some(m) = &metrics {
         m.session_closed();
     }
+    facade::session_closed(accepted);
 }
 
 async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionOptions) {
@@ -113,6 +117,7 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
             if waiting.len() > options.max_queued {
                 waiting.clear();
                 let limit = options.max_queued;
+                facade::limit_hit("max_queued");
                 core.abort(
                     RpcError::Protocol(WireError::LimitExceeded {
                         what: "the calls waiting to run (max_in_flight are running)",
@@ -131,6 +136,7 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
                 if let Some(m) = metrics {
                     m.sent(&msg);
                 }
+                facade::sent(msg.len());
                 if let Err(e) = transport.feed(msg).await {
                     core.abort(RpcError::disconnected(e.message()), false);
                     return;
@@ -242,10 +248,14 @@ fn on_message(
             if let Some(m) = metrics {
                 m.received(text.len(), handled.as_ref().ok().copied());
             }
+            facade::received(text.len());
             match handled {
                 // After the peer's abort, nothing more is read.
                 Ok(kind) => kind != MessageKind::Abort,
                 Err(e) => {
+                    if let Some(limit) = wire_limit(&e) {
+                        facade::limit_hit(limit);
+                    }
                     tracing::debug!(error = %e, "aborting session: bad message from peer");
                     core.abort(e, true);
                     false
@@ -253,6 +263,9 @@ fn on_message(
             }
         }
         Some(Err(e)) => {
+            if let Some(limit) = e.limit() {
+                facade::limit_hit(limit);
+            }
             // Tell the peer why, if the connection still takes it (a frame over the size
             // limit, say); a broken connection just fails the write.
             let reason = RpcError::Disconnected {
@@ -266,5 +279,13 @@ fn on_message(
             core.abort(RpcError::disconnected("connection closed by peer"), false);
             false
         }
+    }
+}
+
+/// The limit an error says the peer went over, if it does.
+fn wire_limit(e: &RpcError) -> Option<&'static str> {
+    match e {
+        RpcError::Protocol(wire) => wire.limit(),
+        _ => None,
     }
 }

@@ -7,6 +7,7 @@ mod core;
 mod driver;
 mod import;
 mod metrics;
+pub mod metrics_facade;
 pub(crate) mod run_log;
 
 pub use metrics::{Metrics, MetricsSnapshot};

@@ -34,6 +34,7 @@ use futures_util::{Sink, Stream};
 pub struct TransportError {
     message: String,
     undelivered: bool,
+    limit: Option<&'static str>,
     #[source]
     source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
 }
@@ -53,6 +54,7 @@ impl TransportError {
         TransportError {
             message: message.into(),
             undelivered: false,
+            limit: None,
             source: None,
         }
     }
@@ -92,6 +94,18 @@ impl TransportError {
     /// Whether nothing the session sent can have reached the peer.
     pub fn is_undelivered(&self) -> bool {
         self.undelivered
+    }
+
+    /// The same error, saying that the peer went over `limit` (`max_message_size`, say): it
+    /// is counted among the limit hits.
+    pub fn over_limit(mut self, limit: &'static str) -> TransportError {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// The limit the peer went over, if that is what this error is.
+    pub fn limit(&self) -> Option<&'static str> {
+        self.limit
     }
 }
 

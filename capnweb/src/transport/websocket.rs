@@ -282,11 +282,24 @@ fn transport_error(e: impl Display) -> TransportError {
     TransportError::new(e.to_string())
 }
 
+/// A failed read; tungstenite's refusal of a frame or message over the size limit says so.
+fn read_error<E: Display + 'static>(e: E) -> TransportError {
+    use tokio_tungstenite::tungstenite::Error;
+    let over = (&e as &dyn std::any::Any)
+        .downcast_ref::<Error>()
+        .is_some_and(|e| matches!(e, Error::Capacity(_)));
+    let error = transport_error(e);
+    match over {
+        true => error.over_limit("max_message_size"),
+        false => error,
+    }
+}
+
 impl<W, M, E> Stream for WebSocketTransport<W>
 where
     W: Stream<Item = Result<M, E>> + Sink<M, Error = E> + Unpin,
     M: WsMessage,
-    E: Display,
+    E: Display + 'static,
 {
     type Item = Result<String, TransportError>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -306,7 +319,7 @@ where
                     "Received unexpected message type from WebSocket.",
                 ))),
                 Some(Ok(Frame::Control)) => continue,
-                Some(Err(e)) => Some(Err(transport_error(e))),
+                Some(Err(e)) => Some(Err(read_error(e))),
             });
         }
     }

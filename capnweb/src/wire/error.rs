@@ -65,6 +65,20 @@ pub enum WireError {
 }
 
 impl WireError {
+    /// The limit this error is going over, if it is one: `max_message_size`, `max_depth`,
+    /// `max_bigint_digits`, or what a session counts (`exports held by the peer`, ...).
+    pub fn limit(&self) -> Option<&'static str> {
+        match self {
+            WireError::TooLarge { .. } => Some("max_message_size"),
+            WireError::TooDeep { .. } => Some("max_depth"),
+            WireError::BigIntTooLong { .. } => Some("max_bigint_digits"),
+            WireError::LimitExceeded { what, .. } => Some(what),
+            _ => None,
+        }
+    }
+}
+
+impl WireError {
     pub(crate) fn expr(kind: &str, detail: impl Into<String>) -> WireError {
         WireError::MalformedExpression {
             kind: kind.to_owned(),

@@ -135,7 +135,7 @@ impl SessionExporter<'_> {
             let id = st.next_export;
             st.next_export -= 1;
             st.pending_pulls += 1;
-            let task = self.core.answer_task(id, stub);
+            let task = self.core.answer_task(id, stub, None);
             st.tasks.push(task);
             let mut entry = ExportEntry::new(stub.clone(), Answer::Running { pulled: true });
             entry.depth = depth;

@@ -99,6 +99,7 @@ impl Core {
 
     pub(super) fn on_push(self: &Arc<Self>, e: Expr, stream: bool) -> Result<(), RpcError> {
         let span = call_span(&e);
+        let measured = Measured::start(&e);
         // The push's own call is driven by its answer task.
         let v = self.evaluate_driving(e, |v| matches!(v, Value::Promise(_)))?;
         let (stub, running) = match v {
@@ -133,6 +134,9 @@ impl Core {
         }
         let answer = if let Some(result) = settled {
             log_failure(&result);
+            if let Some(m) = measured.as_ref() {
+                m.done(result.is_ok());
+            }
             Answer::Settled(result)
         } else if running || stream {
             Answer::Running { pulled: stream }
@@ -145,7 +149,7 @@ impl Core {
         if matches!(answer, Answer::Running { .. }) {
             self.pending_calls
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let task = self.answer_task(id, &stub);
+            let task = self.answer_task(id, &stub, measured);
             st.tasks.push(match span {
                 Some(span) => Box::pin(traced(task, span)),
                 None => task,
@@ -158,11 +162,19 @@ impl Core {
     }
 
     /// The task that computes export `id`'s resolution and sends it if pulled.
-    pub(super) fn answer_task(self: &Arc<Self>, id: i64, stub: &Stub) -> BoxFuture<()> {
+    pub(super) fn answer_task(
+        self: &Arc<Self>,
+        id: i64,
+        stub: &Stub,
+        measured: Option<Measured>,
+    ) -> BoxFuture<()> {
         let core = Arc::downgrade(self);
         let fut = stub.0.clone().resolve();
         Box::pin(async move {
             let result = fut.await;
+            if let Some(m) = measured {
+                m.done(result.is_ok());
+            }
             if let Some(core) = core.upgrade() {
                 core.settle_export(id, result);
             }
@@ -236,7 +248,7 @@ impl Core {
             }
             Answer::Idle => {
                 entry.answer = Answer::Running { pulled: true };
-                let task = self.answer_task(id, &entry.stub);
+                let task = self.answer_task(id, &entry.stub, None);
                 st.tasks.push(task);
                 st.pending_pulls += 1;
             }
@@ -324,18 +336,45 @@ fn poll_once(stub: &Stub) -> Option<Result<Value, RpcError>> {
     }
 }
 
+/// A pushed call being timed for the `metrics` facade (only with that feature).
+pub(super) struct Measured {
+    method: String,
+    start: std::time::Instant,
+}
+
+impl Measured {
+    fn start(e: &Expr) -> Option<Measured> {
+        if !super::super::metrics_facade::MEASURING {
+            return None;
+        }
+        Some(Measured {
+            method: call_method(e)?,
+            start: std::time::Instant::now(),
+        })
+    }
+
+    fn done(&self, ok: bool) {
+        super::super::metrics_facade::call_done(&self.method, ok, self.start.elapsed());
+    }
+}
+
+/// The method a pushed call calls (its path, joined with dots), if it is a call.
+fn call_method(e: &Expr) -> Option<String> {
+    let (Expr::Pipeline(call) | Expr::Import(call)) = e else {
+        return None;
+    };
+    call.args.as_ref()?;
+    let method: Vec<_> = call.path.iter().flatten().map(|k| k.to_name()).collect();
+    Some(method.join("."))
+}
+
 /// A `capnweb.call` span for a pushed call, when tracing at `INFO` is on: the server side of
 /// the call, with OpenTelemetry's RPC field names (`otel.name` is `capnweb/<method>`).
 fn call_span(e: &Expr) -> Option<tracing::Span> {
     if !tracing::enabled!(tracing::Level::INFO) {
         return None;
     }
-    let (Expr::Pipeline(call) | Expr::Import(call)) = e else {
-        return None;
-    };
-    call.args.as_ref()?;
-    let method: Vec<_> = call.path.iter().flatten().map(|k| k.to_name()).collect();
-    let method = method.join(".");
+    let method = call_method(e)?;
     Some(tracing::info_span!(
         "capnweb.call",
         otel.name = %format_args!("capnweb/{method}"),
