@@ -4,7 +4,8 @@
 //! ready and exits cleanly on SIGTERM or Ctrl-C. With `--typescript` it prints the TypeScript
 //! module of the interface (`TestTarget` and `Counter`) instead, and exits. With
 //! `--tls CERT KEY` (PEM files) it serves `wss://` and `https://`; with `--metrics ADDR` it
-//! serves its metrics as Prometheus text at `http://ADDR/metrics`.
+//! serves its metrics as Prometheus text at `http://ADDR/metrics` (built with `--features
+//! metrics`).
 
 use std::io::Write;
 
@@ -40,6 +41,7 @@ async fn main() -> std::io::Result<()> {
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
         server = server.tls(tls);
     }
+    #[cfg(feature = "metrics")]
     if let Some(i) = args.iter().position(|a| a == "--metrics") {
         let bad = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
         let at: std::net::SocketAddr = args

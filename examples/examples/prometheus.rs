@@ -1,7 +1,8 @@
 //! Metrics for Prometheus: the `metrics` feature counts sessions, calls (by method and
 //! outcome), their latency, bytes and limit hits through the `metrics` facade, and
 //! metrics-exporter-prometheus serves them as Prometheus text. Run it with
-//! `cargo run --example prometheus`; it scrapes itself once and prints what it got.
+//! `cargo run --example prometheus --features metrics`; it scrapes itself once and prints what
+//! it got.
 
 use std::io::{Read, Write};
 

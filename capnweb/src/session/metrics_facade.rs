@@ -18,7 +18,8 @@
 //! | `capnweb_client_breaker_trips_total` | counter | | circuit breakers opened |
 //!
 //! `rpc_method` comes from the peer: past 256 distinct names it is `other`, so that a peer
-//! calling made-up names cannot grow the recorder without bound.
+//! calling made-up names cannot grow the recorder without bound. Each method's handles are
+//! registered with the recorder when it is first called: install the recorder at startup.
 
 // The `client_*` counters are counted only by the `client` feature's `Client`.
 #![cfg_attr(not(feature = "client"), allow(dead_code))]
@@ -36,28 +37,61 @@ fn side(accepted: bool) -> &'static str {
 
 #[cfg(feature = "metrics")]
 mod on {
-    use std::collections::HashSet;
+    use std::collections::HashMap;
     use std::sync::{Arc, Mutex, OnceLock};
     use std::time::Duration;
 
     /// Method names seen as labels, bounded (see the module's documentation).
     const MAX_METHODS: usize = 256;
 
-    pub(crate) fn method_label(method: &str) -> metrics::SharedString {
-        static SEEN: OnceLock<Mutex<HashSet<Arc<str>>>> = OnceLock::new();
+    /// The handles of one method's call metrics, registered once (so a call costs no
+    /// allocation). Registered with the recorder installed when the method is first called:
+    /// install it at startup.
+    struct Handles {
+        ok: metrics::Counter,
+        failed: metrics::Counter,
+        duration: metrics::Histogram,
+    }
+
+    impl Handles {
+        fn new(method: metrics::SharedString) -> Handles {
+            let calls = |outcome: &'static str| metrics::counter!("capnweb_calls_total", "rpc_method" => method.clone(), "outcome" => outcome);
+            Handles {
+                ok: calls("ok"),
+                failed: calls("error"),
+                duration: metrics::histogram!("capnweb_call_duration_seconds", "rpc_method" => method.clone()),
+            }
+        }
+    }
+
+    /// Runs `f` with the handles of `method` (or of `other`, past the bound).
+    fn with_method<T>(method: &str, f: impl FnOnce(&Handles) -> T) -> T {
+        static SEEN: OnceLock<Mutex<HashMap<Arc<str>, Handles>>> = OnceLock::new();
+        static OTHER: OnceLock<Handles> = OnceLock::new();
         let mut seen = SEEN
             .get_or_init(Default::default)
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if let Some(known) = seen.get(method) {
-            return metrics::SharedString::from(known.clone());
+        if let Some(handles) = seen.get(method) {
+            return f(handles);
         }
         if seen.len() >= MAX_METHODS {
-            return metrics::SharedString::const_str("other");
+            drop(seen);
+            return f(OTHER.get_or_init(|| Handles::new(metrics::SharedString::const_str("other"))));
         }
         let name: Arc<str> = Arc::from(method);
-        seen.insert(name.clone());
-        metrics::SharedString::from(name)
+        let handles = Handles::new(metrics::SharedString::from(name.clone()));
+        f(seen.entry(name).or_insert(handles))
+    }
+
+    pub(crate) fn call_done(method: &str, ok: bool, took: Duration) {
+        with_method(method, |h| {
+            match ok {
+                true => h.ok.increment(1),
+                false => h.failed.increment(1),
+            }
+            h.duration.record(took.as_secs_f64());
+        });
     }
 
     pub(crate) fn session_opened(side: &'static str) {
@@ -77,15 +111,6 @@ mod on {
     pub(crate) fn sent(bytes: usize) {
         metrics::counter!("capnweb_messages_sent_total").increment(1);
         metrics::counter!("capnweb_bytes_sent_total").increment(bytes as u64);
-    }
-
-    pub(crate) fn call_done(method: &str, ok: bool, took: Duration) {
-        let method = method_label(method);
-        let outcome = if ok { "ok" } else { "error" };
-        metrics::counter!("capnweb_calls_total", "rpc_method" => method.clone(), "outcome" => outcome)
-            .increment(1);
-        metrics::histogram!("capnweb_call_duration_seconds", "rpc_method" => method)
-            .record(took.as_secs_f64());
     }
 
     pub(crate) fn limit_hit(limit: &'static str) {
