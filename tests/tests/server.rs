@@ -795,3 +795,108 @@ async fn http_batches_can_be_served_by_hyper_alone() {
     let (a, b) = (main.square(3.0), main.square(main.square(2.0)));
     assert_eq!((a.await.unwrap(), b.await.unwrap()), (9.0, 16.0));
 }
+
+/// Who a layer in front of the server says the caller is.
+#[derive(Clone, Debug)]
+struct LayerUser(String);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tower_layer_wraps_the_http_side_and_its_extensions_reach_the_factory() {
+    use axum::extract::Request;
+    use axum::middleware::Next;
+    let layer = axum::middleware::from_fn(|mut req: Request, next: Next| async move {
+        let user = req
+            .headers()
+            .get("x-user")
+            .and_then(|v| v.to_str().ok())
+            .map(|u| LayerUser(u.to_owned()));
+        if let Some(user) = user {
+            req.extensions_mut().insert(user);
+        }
+        let mut response = next.run(req).await;
+        response
+            .headers_mut()
+            .insert("x-layer", "seen".parse().unwrap());
+        response
+    });
+    let factory = per_connection(|info: &ConnectInfo| {
+        let user = info
+            .extension::<LayerUser>()
+            .map_or_else(|| "nobody".to_owned(), |u| u.0.clone());
+        Stub::from_fn(move |_: Vec<Value>| {
+            let user = user.clone();
+            async move { Ok::<_, RpcError>(Value::from(user)) }
+        })
+    });
+    let (addr, run) = Server::bind("127.0.0.1:0")
+        .layer(layer)
+        .listen(factory)
+        .await
+        .unwrap();
+    tokio::spawn(run);
+
+    // A batch: the layer's header on the response, its extension in the factory.
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/"))
+        .header("x-user", "alice")
+        .body("[\"push\",[\"pipeline\",0,[],[]]]\n[\"pull\",1]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-layer"], "seen");
+    assert_eq!(response.text().await.unwrap(), "[\"resolve\",1,\"alice\"]");
+
+    // A WebSocket upgrade goes through the layer too.
+    let mut request = format!("ws://{addr}/").into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("x-user", "bob".parse().unwrap());
+    let (socket, answer) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(answer.headers()["x-layer"], "seen");
+    let session = RpcSession::spawn(
+        WebSocketTransport::new(socket),
+        None,
+        SessionOptions::default(),
+    );
+    let who = session.main().call("", vec![]).resolve().await.unwrap();
+    assert_eq!(who, Value::from("bob"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_served_elsewhere_drains_its_sessions_on_shutdown() {
+    let slow = || {
+        Stub::from_fn(|_: Vec<Value>| async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok::<_, RpcError>(Value::from("finished"))
+        })
+    };
+    let (router, drain) = Server::bind("").listen_router(slow);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let served = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+                drain.drain(Duration::from_secs(5)).await;
+            })
+            .await
+    });
+    let session = capnweb::connect_with(&ws(port, "/"), None, SessionOptions::default())
+        .await
+        .unwrap();
+    let call = session.main().call("", vec![]);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let _ = stop.send(());
+    // The call in flight finishes; then the session ends, saying why.
+    assert_eq!(call.resolve().await.unwrap(), Value::from("finished"));
+    let reason = tokio::time::timeout(Duration::from_secs(5), session.closed())
+        .await
+        .expect("the session ends after the drain");
+    assert!(reason.to_string().contains("shutting down"), "{reason}");
+    tokio::time::timeout(Duration::from_secs(5), served)
+        .await
+        .expect("the server stops")
+        .unwrap()
+        .unwrap();
+}

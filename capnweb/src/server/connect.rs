@@ -6,7 +6,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode};
 
 use crate::stub::{BoxFuture, Stub};
 use crate::typed::IntoStub;
@@ -21,13 +21,21 @@ pub struct ConnectInfo {
     pub peer: Option<SocketAddr>,
     /// The request path.
     pub path: String,
+    /// The request's extensions: what tower or axum layers in front of the server put there
+    /// (an auth layer's verdict, say); read them with [`extension`](Self::extension).
+    pub extensions: Extensions,
     identity: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 impl ConnectInfo {
     /// Copies `headers`: the request's own values share hyper's whole read buffer (16 KiB),
     /// which a copy kept for the session would otherwise pin per connection.
-    pub(crate) fn new(headers: &HeaderMap, peer: Option<SocketAddr>, path: String) -> Self {
+    pub(crate) fn new(
+        headers: &HeaderMap,
+        peer: Option<SocketAddr>,
+        path: String,
+        extensions: Extensions,
+    ) -> Self {
         let mut own = HeaderMap::with_capacity(headers.len());
         for (name, value) in headers {
             let copied =
@@ -38,6 +46,7 @@ impl ConnectInfo {
             headers: own,
             peer,
             path,
+            extensions,
             identity: None,
         }
     }
@@ -45,6 +54,11 @@ impl ConnectInfo {
     /// A header's value, if present and text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The request extension of type `T`, if a layer put one there.
+    pub fn extension<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.extensions.get::<T>()
     }
 
     /// The identity the auth hook returned, if it is a `T`.

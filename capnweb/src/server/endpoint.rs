@@ -118,7 +118,12 @@ async fn respond(
         .extensions()
         .get::<axum::extract::ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let mut info = ConnectInfo::new(req.headers(), peer, req.uri().path().to_owned());
+    // The layers' extensions, without what hyper and axum keep there for themselves (the
+    // upgrade handle, the connection's address).
+    let mut extensions = req.extensions().clone();
+    extensions.remove::<axum::extract::ConnectInfo<SocketAddr>>();
+    extensions.remove::<hyper::upgrade::OnUpgrade>();
+    let mut info = ConnectInfo::new(req.headers(), peer, req.uri().path().to_owned(), extensions);
     if let Some(auth) = &config.auth {
         match auth(info.clone()).await {
             Ok(identity) => info = info.with_identity(identity),

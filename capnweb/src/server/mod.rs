@@ -75,6 +75,7 @@ pub struct Server {
     addr: String,
     options: SessionOptions,
     routes: Vec<(String, Arc<dyn MainFactory>)>,
+    layers: Vec<Box<dyn FnOnce(Router) -> Router + Send>>,
     auth: Option<AuthHook>,
     allowed_origins: Option<Vec<String>>,
     cors: Option<Vec<String>>,
@@ -111,6 +112,7 @@ impl Server {
             addr: addr.into(),
             options: SessionOptions::default(),
             routes: Vec::new(),
+            layers: Vec::new(),
             auth: None,
             allowed_origins: None,
             cors: None,
@@ -260,10 +262,72 @@ impl Server {
         self.metrics.clone()
     }
 
-    /// The axum router of this server's paths, to nest in a service of your own. (Shutdown and
-    /// the peer address are then that service's business.)
+    /// Wraps the HTTP side (WebSocket upgrades and batches, before the auth hook) in a tower
+    /// layer, as axum's `Router::layer` does: tower-http's tracing, compression, timeouts or
+    /// request limits, or an auth layer whose verdict, put in the request's extensions, the
+    /// factory reads from [`ConnectInfo::extension`](connect::ConnectInfo::extension).
+    /// Layers added later wrap those added earlier.
+    ///
+    /// ```
+    /// use capnweb::Server;
+    /// // A layer that answers every response with a header of its own.
+    /// let server = Server::bind("127.0.0.1:0").layer(axum::middleware::map_response(
+    ///     |mut response: axum::response::Response| async move {
+    ///         response.headers_mut().insert("x-served-by", "capnweb".parse().unwrap());
+    ///         response
+    ///     },
+    /// ));
+    /// # drop(server);
+    /// ```
+    pub fn layer<L>(mut self, layer: L) -> Server
+    where
+        L: tower_layer::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+        L::Service: tower_service::Service<Request> + Clone + Send + Sync + 'static,
+        <L::Service as tower_service::Service<Request>>::Response:
+            axum::response::IntoResponse + 'static,
+        <L::Service as tower_service::Service<Request>>::Error:
+            Into<std::convert::Infallible> + 'static,
+        <L::Service as tower_service::Service<Request>>::Future: Send + 'static,
+    {
+        self.layers
+            .push(Box::new(move |router: Router| router.layer(layer)));
+        self
+    }
+
+    /// The axum router of this server's paths, to nest in a service of your own. (The peer
+    /// address is then that service's business; see [`router_with_drain`](Self::router_with_drain)
+    /// for draining its sessions at shutdown.)
     pub fn router(self) -> Router {
         self.split(false).0
+    }
+
+    /// The axum router of this server's paths, and what drains its sessions at shutdown, as
+    /// [`serve`](Self::serve) does on its signal.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// use capnweb::{Server, Stub};
+    /// let (router, drain) = Server::bind("").listen_router(|| Stub::resolved(0.into()));
+    /// let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+    /// axum::serve(listener, router)
+    ///     .with_graceful_shutdown(async move {
+    ///         let _ = tokio::signal::ctrl_c().await;
+    ///         // Calls in progress finish (up to 10 s), then each peer is told why it ends.
+    ///         drain.drain(Duration::from_secs(10)).await;
+    ///     })
+    ///     .await
+    /// # }
+    /// ```
+    pub fn router_with_drain(self) -> (Router, Drain) {
+        let (router, registry, _) = self.split(false);
+        (router, Drain(registry))
+    }
+
+    /// [`router_with_drain`](Self::router_with_drain) of `factory` at `/` (and any other
+    /// [`route`](Self::route)).
+    pub fn listen_router(self, factory: impl MainFactory) -> (Router, Drain) {
+        self.route("/", factory).router_with_drain()
     }
 
     /// The router of the routes (with a CORS-readable `404` for other paths if `not_found`), the
@@ -298,6 +362,9 @@ impl Server {
             // Not on the router handed out by `router()`: axum refuses to merge two routers
             // that both have a fallback.
             router = router.fallback(move |req: Request| endpoint::not_found(req, config.clone()));
+        }
+        for layer in std::mem::take(&mut self.layers) {
+            router = layer(router);
         }
         (router, registry, self)
     }
@@ -353,6 +420,24 @@ impl Server {
             let (served, ()) = tokio::join!(serve, drain);
             served
         }))
+    }
+}
+
+/// Drains the sessions of a server's [`router`](Server::router_with_drain) at shutdown.
+#[derive(Clone)]
+pub struct Drain(Arc<Registry>);
+
+impl std::fmt::Debug for Drain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Drain").finish_non_exhaustive()
+    }
+}
+
+impl Drain {
+    /// Refuses new sessions, lets those open finish the calls they were asked for (up to
+    /// `grace`), then sends each peer an abort saying the server is shutting down.
+    pub async fn drain(&self, grace: Duration) {
+        self.0.shut_down(grace).await;
     }
 }
 
