@@ -19,6 +19,11 @@ pub mod faulty {
         /// Safe to repeat.
         #[rpc(idempotent)]
         async fn ping(&self) -> Result<f64, RpcError>;
+        /// Records `tag` (logged as `RAN <tag>`), answering at once; safe to repeat.
+        #[rpc(idempotent)]
+        async fn record(&self, tag: f64) -> Result<f64, RpcError>;
+        /// The peer address the server saw for this session.
+        async fn peer(&self) -> Result<String, RpcError>;
     }
 }
 use serde_json::{json, Value as Json};
@@ -174,4 +179,73 @@ pub fn golden(requests: &[Json]) -> Vec<Json> {
         .lines()
         .map(|l| serde_json::from_str(l).expect("golden.mjs writes JSON lines"))
         .collect()
+}
+
+/// A running `bin/fault_server` process, and the tags of the calls it ran (read from its own
+/// log, not from what clients report). Killed on drop.
+#[derive(Debug)]
+pub struct FaultServer {
+    child: tokio::process::Child,
+    /// The port it listens on.
+    pub port: u16,
+    ran: std::sync::Arc<std::sync::Mutex<Vec<u32>>>,
+}
+
+impl FaultServer {
+    /// Starts one (`exe`: the tests' `env!("CARGO_BIN_EXE_fault_server")`) on `port` (0 for
+    /// any) with these extra arguments, once it listens.
+    pub async fn start(exe: &str, port: u16, args: &[&str]) -> FaultServer {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let mut child = tokio::process::Command::new(exe)
+            .args(["--port", &port.to_string()])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("fault_server");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let first = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("the server starts")
+            .expect("reads")
+            .expect("a line");
+        let port = first
+            .strip_prefix("LISTENING ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("expected LISTENING, got {first}"));
+        let ran = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = ran.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(tag) = line.strip_prefix("RAN ").and_then(|t| t.parse().ok()) {
+                    log.lock().unwrap().push(tag);
+                }
+            }
+        });
+        FaultServer { child, port, ran }
+    }
+
+    /// The tags it ran, in order.
+    pub fn ran(&self) -> Vec<u32> {
+        let mut ran = self.ran.lock().unwrap().clone();
+        ran.sort_unstable();
+        ran
+    }
+
+    /// Kills it with SIGKILL and waits for it.
+    pub async fn kill9(&mut self) {
+        self.child.start_kill().expect("SIGKILL");
+        let _ = self.child.wait().await;
+    }
+
+    /// Sends it SIGTERM (it drains, then exits) and waits for it to exit.
+    pub async fn terminate(&mut self) {
+        let pid = self.child.id().expect("running");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let _ = self.child.wait().await;
+    }
 }

@@ -3,16 +3,19 @@
 //! `fault_server --port P --delay-ms D` serves `Faulty` at `/` on 127.0.0.1:P, prints
 //! `LISTENING <port>` once ready, and prints `RAN <tag>` the moment a `bump` starts to run (its
 //! side effect), before waiting D ms to answer: the tests count those lines, not what a client
-//! reports.
+//! reports. `--trust-proxy` believes X-Forwarded-For from 127.0.0.1; `--grace-ms G` is how long
+//! shutdown (SIGTERM) lets calls finish.
 
 use std::io::Write;
 use std::time::Duration;
 
+use capnweb::server::{per_connection, ConnectInfo};
 use capnweb::{RpcError, Server};
 use capnweb_tests::faulty::{Faulty, FaultyServer};
 
 struct Impl {
     delay: Duration,
+    peer: String,
 }
 
 impl Faulty for Impl {
@@ -28,6 +31,15 @@ impl Faulty for Impl {
     async fn ping(&self) -> Result<f64, RpcError> {
         Ok(1.0)
     }
+    async fn record(&self, tag: f64) -> Result<f64, RpcError> {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "RAN {tag}");
+        let _ = out.flush();
+        Ok(tag)
+    }
+    async fn peer(&self) -> Result<String, RpcError> {
+        Ok(self.peer.clone())
+    }
 }
 
 fn arg(name: &str) -> Option<u64> {
@@ -40,9 +52,18 @@ fn arg(name: &str) -> Option<u64> {
 async fn main() -> std::io::Result<()> {
     let port = arg("--port").unwrap_or(0);
     let delay = Duration::from_millis(arg("--delay-ms").unwrap_or(0));
-    let (addr, serve) = Server::bind(format!("127.0.0.1:{port}"))
-        .listen(move || FaultyServer::new(Impl { delay }))
-        .await?;
+    let mut server = Server::bind(format!("127.0.0.1:{port}"));
+    if std::env::args().any(|a| a == "--trust-proxy") {
+        server = server.trusted_proxies(["127.0.0.1".parse().expect("an address")]);
+    }
+    if let Some(grace) = arg("--grace-ms") {
+        server = server.shutdown_grace(Duration::from_millis(grace));
+    }
+    let factory = per_connection(move |info: &ConnectInfo| {
+        let peer = info.peer.map(|p| p.to_string()).unwrap_or_default();
+        FaultyServer::new(Impl { delay, peer })
+    });
+    let (addr, serve) = server.listen(factory).await?;
     println!("LISTENING {}", addr.port());
     std::io::stdout().flush()?;
     serve.await

@@ -2,61 +2,18 @@
 //! restarted on the same port. What ran is read from the server's own log (`RAN <tag>` when a
 //! call's side effect happens), not taken from what the client reports.
 
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use capnweb::client::Backoff;
 use capnweb::{Client, RpcError};
 use capnweb_tests::faulty::FaultyClient;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use capnweb_tests::FaultServer;
 
-/// A running `fault_server` and the tags of the calls it ran.
-struct Process {
-    child: Child,
-    ran: Arc<Mutex<Vec<u32>>>,
-}
-
-async fn spawn(port: u16) -> (Process, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fault_server"))
-        .args(["--port", &port.to_string(), "--delay-ms", "400"])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("fault_server");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("the server starts")
-        .expect("reads")
-        .expect("a line");
-    let port = first
-        .strip_prefix("LISTENING ")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("expected LISTENING, got {first}"));
-    let ran = Arc::new(Mutex::new(Vec::new()));
-    let log = ran.clone();
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(tag) = line.strip_prefix("RAN ").and_then(|t| t.parse().ok()) {
-                log.lock().unwrap().push(tag);
-            }
-        }
-    });
-    (Process { child, ran }, port)
-}
-
-impl Process {
-    fn ran(&self) -> Vec<u32> {
-        let mut ran = self.ran.lock().unwrap().clone();
-        ran.sort_unstable();
-        ran
-    }
-    async fn kill9(&mut self) {
-        self.child.start_kill().expect("SIGKILL");
-        let _ = self.child.wait().await;
-    }
+async fn spawn(port: u16) -> (FaultServer, u16) {
+    let exe = env!("CARGO_BIN_EXE_fault_server");
+    let server = FaultServer::start(exe, port, &["--delay-ms", "400"]).await;
+    let port = server.port;
+    (server, port)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -31,6 +31,7 @@ pub(crate) struct Config {
     /// Origins allowed to open a WebSocket (`None`: any). Requests without `Origin` (not from a
     /// browser) are allowed.
     pub(crate) allowed_origins: Option<Vec<String>>,
+    pub(crate) trusted_proxies: Vec<std::net::IpAddr>,
     /// Origins allowed to make HTTP batch requests from a browser (`"*"` for any).
     pub(crate) cors: Option<Vec<String>>,
     pub(crate) max_batch_calls: usize,
@@ -117,7 +118,7 @@ async fn respond(
     let peer = req
         .extensions()
         .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
+        .map(|c| forwarded_for(c.0, req.headers(), &config.trusted_proxies));
     // The layers' extensions, without what hyper and axum keep there for themselves (the
     // upgrade handle, the connection's address).
     let mut extensions = req.extensions().clone();
@@ -295,6 +296,34 @@ async fn batch(
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
+/// The client a trusted proxy forwards for: the rightmost `X-Forwarded-For` address that is not
+/// a trusted proxy (proxies append the address they received from); `peer` itself when it is
+/// not trusted, or the header says nothing usable.
+fn forwarded_for(
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> SocketAddr {
+    if !trusted.contains(&peer.ip()) {
+        return peer;
+    }
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in hops.iter().rev() {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => continue,
+            Ok(ip) => return SocketAddr::new(ip, 0),
+            Err(_) => break,
+        }
+    }
+    peer
+}
+
 /// The options of a session this server accepted from the peer `info` describes.
 fn session_options(config: &Config, info: &ConnectInfo) -> SessionOptions {
     let mut options = config.options.clone();
@@ -326,4 +355,42 @@ fn preflight() -> Response {
         .header(header::ACCESS_CONTROL_MAX_AGE, "86400")
         .body(Body::empty())
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(xff: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for v in xff {
+            headers.append("x-forwarded-for", v.parse().unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn only_trusted_proxies_are_believed_and_the_rightmost_untrusted_hop_wins() {
+        let proxy: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        let trusted = ["10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()];
+        let client = |s: &str| SocketAddr::new(s.parse().unwrap(), 0);
+        // Not from a trusted proxy: its own address, whatever the header says.
+        let stranger: SocketAddr = "192.0.2.9:4000".parse().unwrap();
+        assert_eq!(
+            forwarded_for(stranger, &with(&["1.2.3.4"]), &trusted),
+            stranger
+        );
+        // From one: the client it forwards for, past other trusted hops; a forged hop to the
+        // left of the real client is ignored.
+        assert_eq!(
+            forwarded_for(proxy, &with(&["1.2.3.4"]), &trusted),
+            client("1.2.3.4")
+        );
+        let chain = with(&["6.6.6.6, 1.2.3.4", "10.0.0.2"]);
+        assert_eq!(forwarded_for(proxy, &chain, &trusted), client("1.2.3.4"));
+        // Nothing usable: the proxy's own.
+        assert_eq!(forwarded_for(proxy, &with(&[]), &trusted), proxy);
+        assert_eq!(forwarded_for(proxy, &with(&["unknown"]), &trusted), proxy);
+        assert_eq!(forwarded_for(proxy, &with(&["10.0.0.2"]), &[]), proxy);
+    }
 }

@@ -79,6 +79,7 @@ pub struct Server {
     auth: Option<AuthHook>,
     allowed_origins: Option<Vec<String>>,
     cors: Option<Vec<String>>,
+    trusted_proxies: Vec<std::net::IpAddr>,
     max_connections: usize,
     max_batch_calls: usize,
     keepalive: Option<Duration>,
@@ -116,6 +117,7 @@ impl Server {
             auth: None,
             allowed_origins: None,
             cors: None,
+            trusted_proxies: Vec::new(),
             max_connections: 10_000,
             max_batch_calls: 10_000,
             keepalive: None,
@@ -249,6 +251,19 @@ impl Server {
         self
     }
 
+    /// Behind these reverse proxies (their addresses), the peer is the client they forward
+    /// for: [`ConnectInfo::peer`](connect::ConnectInfo::peer) is the rightmost address in
+    /// `X-Forwarded-For` that is not one of them (with port 0: the header has none). A request
+    /// from any other address keeps its own, whatever its headers say. Default none: the header
+    /// is never believed.
+    pub fn trusted_proxies(
+        mut self,
+        proxies: impl IntoIterator<Item = std::net::IpAddr>,
+    ) -> Server {
+        self.trusted_proxies = proxies.into_iter().collect();
+        self
+    }
+
     /// Lets browsers on these origins (`"*"` for any) make HTTP batch requests (CORS). Once set,
     /// a batch from a page on any other origin is refused with `403` before any call runs
     /// (WebSocket upgrades follow [`allowed_origins`](Self::allowed_origins)).
@@ -338,6 +353,7 @@ impl Server {
             options: self.options.clone().metrics(self.metrics.clone()),
             auth: self.auth.clone(),
             allowed_origins: self.allowed_origins.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
             cors: self.cors.clone(),
             max_batch_calls: self.max_batch_calls,
             keepalive: self.keepalive,
