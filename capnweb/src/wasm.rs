@@ -2,10 +2,10 @@
 //! front end, say) calling a Cap'n Web server over the browser's own `WebSocket`
 //! ([`connect`]), or in HTTP batches over its `fetch` ([`HttpBatch`]).
 //!
-//! The session runs on the page's event loop (`wasm-bindgen-futures`); everything else is the
-//! same as on a server: typed clients from `#[rpc_interface]`, pipelining, callbacks the server
-//! calls back, `map`, streams. Session timers (idle timeout, maximum age) need tokio's and are
-//! left off here.
+//! The session runs on the page's event loop (`wasm-bindgen-futures`), its timeouts (idle,
+//! maximum age) on the browser's timers; everything else is the same as on a server: typed
+//! clients from `#[rpc_interface]`, pipelining, callbacks the server calls back, `map`,
+//! streams.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), capnweb::RpcError> {
@@ -53,9 +53,31 @@ pub async fn connect_with(
     let socket = opened(socket, url).await?;
     let (session_end, socket_end) = in_process::pair();
     wasm_bindgen_futures::spawn_local(pump(socket, socket_end));
-    let (session, run) = RpcSession::new(session_end, local_main, options);
+    let (session, run) = RpcSession::new(session_end, local_main, with_browser_timer(options));
     wasm_bindgen_futures::spawn_local(run);
     Ok(session)
+}
+
+/// The options, waiting on the browser's timers unless they say otherwise.
+fn with_browser_timer(mut options: SessionOptions) -> SessionOptions {
+    if options.timer.is_none() {
+        options = options.timer(browser_sleep);
+    }
+    options
+}
+
+/// A `setTimeout`, as a future the session can hold (the timer itself lives on the page's
+/// event loop; its firing comes back over a channel).
+fn browser_sleep(after: std::time::Duration) -> crate::stub::BoxFuture<()> {
+    let (fired, wait) = tokio::sync::oneshot::channel::<()>();
+    let millis = u32::try_from(after.as_millis()).unwrap_or(u32::MAX);
+    wasm_bindgen_futures::spawn_local(async move {
+        gloo_timers::future::TimeoutFuture::new(millis).await;
+        let _ = fired.send(());
+    });
+    Box::pin(async move {
+        let _ = wait.await;
+    })
 }
 
 /// Waits until `socket` is open: its first event is either the opening or the failure.
@@ -138,7 +160,8 @@ impl<C: From<Stub>> HttpBatch<C> {
     /// A new batch to `url` sending these extra request headers.
     pub fn with_headers(url: &str, headers: Vec<(String, String)>) -> Self {
         let transport = BatchClientTransport::new(url, fetch_sender(url.to_owned(), headers));
-        let (session, run) = RpcSession::new(transport, None, SessionOptions::default());
+        let options = with_browser_timer(SessionOptions::default());
+        let (session, run) = RpcSession::new(transport, None, options);
         wasm_bindgen_futures::spawn_local(run);
         HttpBatch {
             session,

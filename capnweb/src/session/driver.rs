@@ -7,20 +7,19 @@
 //! it has been idle for `idle_timeout` or has reached `max_age`.
 
 use std::collections::VecDeque;
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Poll;
 
+use super::Instant;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::time::{sleep_until, Instant, Sleep};
 use tracing::Instrument;
 
 use super::core::{recycle, Core};
 use super::metrics::Metrics;
 use super::metrics_facade as facade;
-use super::SessionOptions;
+use super::{SessionOptions, Sleeper};
 use crate::error::RpcError;
 use crate::stub::{BoxFuture, SessionDriven};
 use crate::transport::Transport;
@@ -29,25 +28,39 @@ use crate::wire::{MessageKind, WireError};
 /// How many ready incoming messages are handled before answers are written.
 const READ_BURST: usize = 256;
 
-/// A timer that is off unless configured (so sessions without timeouts need no time driver).
-struct Timer(Option<Pin<Box<Sleep>>>);
+/// A timer that is off unless configured (so sessions without timeouts need no time driver),
+/// from tokio or the session's own [`Sleeper`].
+struct Timer {
+    sleep: Option<BoxFuture<()>>,
+    sleeper: Option<Sleeper>,
+}
 
 impl Timer {
-    fn new(at: Option<Instant>) -> Timer {
-        Timer(at.map(|at| Box::pin(sleep_until(at))))
+    fn new(at: Option<Instant>, sleeper: &Option<Sleeper>) -> Timer {
+        let mut timer = Timer {
+            sleep: None,
+            sleeper: sleeper.clone(),
+        };
+        if let Some(at) = at {
+            timer.reset(at);
+        }
+        timer
     }
 
     async fn fired(&mut self) {
-        match &mut self.0 {
+        match &mut self.sleep {
             Some(sleep) => sleep.as_mut().await,
             None => std::future::pending().await,
         }
     }
 
     fn reset(&mut self, at: Instant) {
-        if let Some(sleep) = &mut self.0 {
-            sleep.as_mut().reset(at);
-        }
+        self.sleep = Some(match &self.sleeper {
+            Some(sleeper) => sleeper(at.saturating_duration_since(Instant::now())),
+            None => Box::pin(tokio::time::sleep(
+                at.saturating_duration_since(Instant::now()),
+            )),
+        });
     }
 }
 
@@ -88,12 +101,12 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
     // Buffers swapped with the shared state's each burst (see `Core::take_work`).
     let (mut out, mut new_tasks, mut woken) = (Vec::new(), Vec::new(), Vec::new());
     let mut reading = true;
-    let mut max_age = Timer::new(options.max_age.map(|d| Instant::now() + d));
+    let mut max_age = Timer::new(options.max_age.map(|d| Instant::now() + d), &options.timer);
     // Activity only moves `idle_at`; the timer catches up when it fires (one timer operation
     // per timeout period, none per message).
     let idle_timeout = options.idle_timeout;
     let mut idle_at = idle_timeout.map(|d| Instant::now() + d);
-    let mut idle = Timer::new(idle_at);
+    let mut idle = Timer::new(idle_at, &options.timer);
     loop {
         // From here the task finds work itself; anything queued after this store wakes it.
         core.driving.store(false, Ordering::SeqCst);

@@ -10,6 +10,12 @@ mod metrics;
 pub mod metrics_facade;
 pub(crate) mod run_log;
 
+/// The session's clock: std's, or the browser's on wasm32 (where std has none).
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) use std::time::Instant;
+#[cfg(target_arch = "wasm32")]
+pub(crate) use web_time::Instant;
+
 pub use metrics::{Metrics, MetricsSnapshot};
 
 use std::future::Future;
@@ -65,7 +71,12 @@ pub struct SessionOptions {
     /// Whether this end accepted the connection (`otel.kind` of the session's span: `server`,
     /// else `client`). A server sets it.
     pub accepted: bool,
+    /// How the session waits for its timeouts (see [`timer`](Self::timer)); `None`: tokio's.
+    pub timer: Option<Sleeper>,
 }
+
+/// Makes a future that completes after a duration: the timer of a session's timeouts.
+pub type Sleeper = Arc<dyn Fn(Duration) -> crate::stub::BoxFuture<()> + Send + Sync>;
 
 impl std::fmt::Debug for SessionOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -79,6 +90,7 @@ impl std::fmt::Debug for SessionOptions {
             .field("on_send_error", &self.on_send_error.is_some())
             .field("peer", &self.peer)
             .field("accepted", &self.accepted)
+            .field("timer", &self.timer.as_ref().map(|_| "custom"))
             .finish()
     }
 }
@@ -95,11 +107,37 @@ impl Default for SessionOptions {
             on_send_error: None,
             peer: None,
             accepted: false,
+            timer: None,
         }
     }
 }
 
 impl SessionOptions {
+    /// Waits for the idle timeout and the maximum age with `sleep` (a future that completes
+    /// after the duration given) instead of tokio's timer: for a session on another executor,
+    /// with a timer of its own. (`capnweb::wasm` sets the browser's.)
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use capnweb::SessionOptions;
+    /// let options = SessionOptions::default()
+    ///     .idle_timeout(Duration::from_secs(60))
+    ///     .timer(|after| Box::pin(async move {
+    ///         // Any executor's timer; here a thread, for the example.
+    ///         let (wait, done) = futures_util::future::abortable(futures_util::future::pending::<()>());
+    ///         std::thread::spawn(move || { std::thread::sleep(after); done.abort(); });
+    ///         let _ = wait.await;
+    ///     }));
+    /// # drop(options);
+    /// ```
+    pub fn timer(
+        mut self,
+        sleep: impl Fn(Duration) -> crate::stub::BoxFuture<()> + Send + Sync + 'static,
+    ) -> Self {
+        self.timer = Some(Arc::new(sleep));
+        self
+    }
+
     /// Sets the receive limits.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;

@@ -130,3 +130,16 @@ async fn a_batch_to_a_missing_path_fails_with_the_status() {
     let e = batch.main().square(2).await.unwrap_err();
     assert!(e.to_string().contains("404"), "{e}");
 }
+
+#[wasm_bindgen_test]
+async fn an_idle_timeout_ends_the_session_on_the_browsers_timer() {
+    use capnweb::SessionOptions;
+    let options = SessionOptions::default().idle_timeout(std::time::Duration::from_millis(150));
+    let session = capnweb::wasm::connect_with(URL, None, options)
+        .await
+        .unwrap();
+    let api = TestTargetClient::from(session.main());
+    assert_eq!(api.square(2).await.unwrap(), 4.0);
+    let reason = session.closed().await;
+    assert!(reason.to_string().contains("idle"), "{reason}");
+}

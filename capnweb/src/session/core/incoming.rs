@@ -339,7 +339,7 @@ fn poll_once(stub: &Stub) -> Option<Result<Value, RpcError>> {
 /// A pushed call being timed for the `metrics` facade (only with that feature).
 pub(super) struct Measured {
     method: String,
-    start: std::time::Instant,
+    start: crate::session::Instant,
 }
 
 impl Measured {
@@ -349,7 +349,7 @@ impl Measured {
         }
         Some(Measured {
             method: call_method(e)?,
-            start: std::time::Instant::now(),
+            start: crate::session::Instant::now(),
         })
     }
 
@@ -389,7 +389,7 @@ fn call_span(e: &Expr) -> Option<tracing::Span> {
 /// Runs an answer task in its call's span, and records how long it took and how it ended.
 async fn traced(task: BoxFuture<()>, span: tracing::Span) {
     use tracing::Instrument;
-    let start = std::time::Instant::now();
+    let start = crate::session::Instant::now();
     task.instrument(span.clone()).await;
     span.in_scope(|| tracing::debug!(micros = start.elapsed().as_micros() as u64, "call done"));
 }
