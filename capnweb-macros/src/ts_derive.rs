@@ -21,7 +21,7 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let docs = doc_strings(&input.attrs);
     let declaration = match (&serde.into, &input.data) {
         (Some(into), _) => alias(&name, &docs, type_of(into)),
-        (None, Data::Struct(s)) => structure(&name, &docs, &serde, &s.fields)?,
+        (None, Data::Struct(s)) => structure(&name, ident, &docs, &serde, &s.fields)?,
         (None, Data::Enum(e)) => {
             let mut variants = Vec::new();
             for v in &e.variants {
@@ -70,6 +70,7 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
 /// what serde writes for it.
 fn structure(
     name: &str,
+    ident: &syn::Ident,
     docs: &[String],
     serde: &Container,
     fields: &Fields,
@@ -85,7 +86,8 @@ fn structure(
         Fields::Named(_) => {
             let mut members = named_fields(fields, serde.rename_all.as_deref())?;
             if let Some(tag) = &serde.tag {
-                let written = serde.rename.clone().unwrap_or_else(|| name.to_owned());
+                // The name serde writes: its own rename, else the Rust name (not `#[ts(rename)]`).
+                let written = serde.rename.clone().unwrap_or_else(|| ident.to_string());
                 members.plain.insert(0, tag_field(tag, &written));
             }
             let Members { plain, flattened } = members;
@@ -129,7 +131,8 @@ fn variant(
     // The variant's content, as untagged and adjacent forms carry it.
     let content = |extra: Vec<TokenStream>| -> syn::Result<TokenStream> {
         Ok(match fields {
-            Fields::Unit => quote!(::std::string::String::from("null")),
+            // serde writes a lone unit variant with `serialize_unit`: `undefined` here.
+            Fields::Unit => quote!(::std::string::String::from("undefined")),
             Fields::Unnamed(u) if u.unnamed.len() == 1 => field_type(&u.unnamed[0])?,
             Fields::Unnamed(_) => tuple(fields)?,
             Fields::Named(_) => {
@@ -274,9 +277,12 @@ fn field_type(f: &syn::Field) -> syn::Result<TokenStream> {
 
 /// `<T as TypeScript>::typescript(d)`, spanned at the type so a missing impl points there.
 pub(crate) fn type_of(ty: &syn::Type) -> TokenStream {
-    quote_spanned! {ty.span()=>
-        <#ty as ::capnweb::typescript::TypeScript>::typescript(__capnweb_d)
-    }
+    // Only the path takes the type's span: the local `__capnweb_d` keeps the macro's own
+    // hygiene (else it is not found when the item comes from a `macro_rules!`).
+    let function = quote_spanned! {ty.span()=>
+        <#ty as ::capnweb::typescript::TypeScript>::typescript
+    };
+    quote!(#function(__capnweb_d))
 }
 
 /// `export type name = ty;`, where `ty` is an expression giving the type's text.

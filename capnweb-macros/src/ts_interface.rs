@@ -55,7 +55,7 @@ fn member(m: &Method) -> TokenStream {
     let optional_from =
         m.params.len() - m.params.iter().rev().take_while(|p| p.is_option()).count();
     let params = m.params.iter().enumerate().map(|(i, p)| {
-        let name = camel_case(&p.ident.to_string());
+        let name = parameter_name(camel_case(&p.ident.to_string()));
         let ty = type_of(&p.ty);
         let optional = i >= optional_from;
         quote! {
@@ -73,5 +73,61 @@ fn member(m: &Method) -> TokenStream {
             params: ::std::vec![#(#params),*],
             result: #result,
         }
+    }
+}
+
+/// A parameter's name, with `_` after a word TypeScript reserves (a parameter cannot be called
+/// `default` or `new`, and one called `this` would be no parameter at all).
+fn parameter_name(name: String) -> String {
+    const RESERVED: &[&str] = &[
+        "break",
+        "case",
+        "catch",
+        "class",
+        "const",
+        "continue",
+        "debugger",
+        "default",
+        "delete",
+        "do",
+        "else",
+        "enum",
+        "export",
+        "extends",
+        "false",
+        "finally",
+        "for",
+        "function",
+        "if",
+        "implements",
+        "import",
+        "in",
+        "instanceof",
+        "interface",
+        "let",
+        "new",
+        "null",
+        "package",
+        "private",
+        "protected",
+        "public",
+        "return",
+        "static",
+        "super",
+        "switch",
+        "this",
+        "throw",
+        "true",
+        "try",
+        "typeof",
+        "var",
+        "void",
+        "while",
+        "with",
+        "yield",
+    ];
+    match RESERVED.contains(&name.as_str()) {
+        true => name + "_",
+        false => name,
     }
 }

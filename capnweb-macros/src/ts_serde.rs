@@ -43,9 +43,9 @@ impl Container {
         let mut c = Container::default();
         for_each(attrs, |meta| {
             if meta.path.is_ident("rename_all") {
-                c.rename_all = Some(serialize_name(&meta)?);
+                c.rename_all = serialize_name(&meta)?;
             } else if meta.path.is_ident("rename_all_fields") {
-                c.rename_all_fields = Some(serialize_name(&meta)?);
+                c.rename_all_fields = serialize_name(&meta)?;
             } else if meta.path.is_ident("tag") {
                 c.tag = Some(string(&meta)?);
             } else if meta.path.is_ident("content") {
@@ -55,7 +55,7 @@ impl Container {
             } else if meta.path.is_ident("transparent") {
                 c.transparent = true;
             } else if meta.path.is_ident("rename") {
-                c.rename = Some(serialize_name(&meta)?);
+                c.rename = serialize_name(&meta)?;
             } else if meta.path.is_ident("into") {
                 c.into = Some(string_lit(&meta)?.parse()?);
             } else {
@@ -72,7 +72,7 @@ impl FieldAttrs {
         let mut f = FieldAttrs::default();
         for_each(attrs, |meta| {
             if meta.path.is_ident("rename") {
-                f.rename = Some(serialize_name(&meta)?);
+                f.rename = serialize_name(&meta)?;
             } else if meta.path.is_ident("skip") {
                 f.skip = true;
             } else if meta.path.is_ident("skip_serializing")
@@ -98,9 +98,9 @@ impl VariantAttrs {
         let mut v = VariantAttrs::default();
         for_each(attrs, |meta| {
             if meta.path.is_ident("rename") {
-                v.rename = Some(serialize_name(&meta)?);
+                v.rename = serialize_name(&meta)?;
             } else if meta.path.is_ident("rename_all") {
-                v.rename_all = Some(serialize_name(&meta)?);
+                v.rename_all = serialize_name(&meta)?;
             } else if meta.path.is_ident("skip") || meta.path.is_ident("skip_serializing") {
                 v.skip = true;
             } else if meta.path.is_ident("untagged") {
@@ -132,10 +132,11 @@ fn string(meta: &ParseNestedMeta) -> syn::Result<String> {
     Ok(string_lit(meta)?.value())
 }
 
-/// `name = "x"`, or `name(serialize = "x", deserialize = "y")`: the name serde writes.
-fn serialize_name(meta: &ParseNestedMeta) -> syn::Result<String> {
+/// `name = "x"`, or `name(serialize = "x", deserialize = "y")`: the name serde writes (`None`
+/// when only the deserialized one is given).
+fn serialize_name(meta: &ParseNestedMeta) -> syn::Result<Option<String>> {
     if meta.input.peek(syn::Token![=]) {
-        return string(meta);
+        return string(meta).map(Some);
     }
     let mut name = None;
     meta.parse_nested_meta(|inner| {
@@ -146,7 +147,7 @@ fn serialize_name(meta: &ParseNestedMeta) -> syn::Result<String> {
         }
         Ok(())
     })?;
-    name.ok_or_else(|| meta.error("capnweb's TypeScript needs the `serialize` name"))
+    Ok(name)
 }
 
 /// Consumes what follows an attribute we do not read: `= value`, `(...)`, or nothing.

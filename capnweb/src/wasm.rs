@@ -69,10 +69,19 @@ fn with_browser_timer(mut options: SessionOptions) -> SessionOptions {
 /// A `setTimeout`, as a future the session can hold (the timer itself lives on the page's
 /// event loop; its firing comes back over a channel).
 fn browser_sleep(after: std::time::Duration) -> crate::stub::BoxFuture<()> {
+    // setTimeout takes at most 2^31 - 1 ms (about 24.8 days): longer waits go in steps.
+    const STEP: u128 = i32::MAX as u128;
     let (fired, wait) = tokio::sync::oneshot::channel::<()>();
-    let millis = u32::try_from(after.as_millis()).unwrap_or(u32::MAX);
+    let mut left = after.as_millis();
     wasm_bindgen_futures::spawn_local(async move {
-        gloo_timers::future::TimeoutFuture::new(millis).await;
+        loop {
+            let step = left.min(STEP);
+            gloo_timers::future::TimeoutFuture::new(step as u32).await;
+            left -= step;
+            if left == 0 {
+                break;
+            }
+        }
         let _ = fired.send(());
     });
     Box::pin(async move {

@@ -17,16 +17,22 @@ export interface Everything extends RpcTarget {
   callbacks(f: (arg: number) => string | Promise<string>): number | Promise<number>;
   /** Another interface, and this one. */
   capabilities(other: RpcStub<Side>): RpcStub<Everything>;
-  userTypes(profile: Profile, shape: Shape, event: Event, message: Message, loose: Loose, page: Page, id: UserId, pair: Pair, wrapper: Wrapper, tree: TreeNode, tagged: Tagged): Kind;
+  userTypes(profile: Profile, shape: Shape, event: Event, message: Message, loose: Loose, page: Page, id: UserId, pair: Pair, wrapper: Wrapper, tree: TreeNode, tagged: TaggedThing, fromMacro: FromMacro): Kind;
+  /** Parameter names TypeScript reserves get a `_`. */
+  reserved(default_: number, new_: number, this_: number): undefined;
   readonly version: string;
   "with-dash"(): undefined;
+}
+
+export interface FromMacro {
+  inner: Array<Kind>;
 }
 
 /** Unit variants: strings. */
 export type Kind = "admin" | "regular_user" | "guest!";
 
 /** No tags at all. */
-export type Loose = number | { words: Array<string> } | null;
+export type Loose = number | { words: Array<string> } | undefined;
 
 /** Adjacent tagging. */
 export type Message = { t: "Ping" } | { t: "Text"; c: string } | { t: "Pair"; c: [number, number] };
@@ -45,6 +51,8 @@ export interface Profile {
   avatar?: string | null;
   tags?: Array<string>;
   ScoreByGame: Record<string, number>;
+  /** Renamed when read only: written under its own (camelCase) name. */
+  onlyReadRenamed: boolean;
   position: [number, number];
   kind: Kind;
 }
@@ -57,8 +65,8 @@ export interface Side extends RpcTarget {
   ping(): undefined;
 }
 
-/** A struct tagged with its own name. */
-export interface Tagged {
+/** A struct tagged with its own (Rust) name, whatever TypeScript calls it. */
+export interface TaggedThing {
   kind: "Tagged";
   id: number;
 }

@@ -144,7 +144,10 @@ async fn sessions_and_calls_are_spans_with_opentelemetry_names_on_both_sides() {
     find(
         &spans,
         "capnweb.session",
-        &[("otel.kind", "client"), ("network.peer.address", &url)],
+        &[
+            ("otel.kind", "client"),
+            ("network.peer.address", &addr.to_string()),
+        ],
     )
     .unwrap_or_else(|| panic!("no client session span in {}", names(&spans)));
 }

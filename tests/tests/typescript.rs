@@ -19,7 +19,7 @@ use capnweb_tests::node_dir;
 use serde::{Deserialize, Serialize};
 
 /// Every field kind, with serde's renames and optional members.
-#[derive(Serialize, Deserialize, TypeScript)]
+#[derive(Clone, Serialize, Deserialize, TypeScript)]
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
     /// 64-bit integers travel as numbers.
@@ -34,12 +34,15 @@ pub struct Profile {
     pub cache: u32,
     #[serde(rename = "ScoreByGame")]
     pub scores: BTreeMap<String, f64>,
+    /// Renamed when read only: written under its own (camelCase) name.
+    #[serde(rename(deserialize = "legacy_name"))]
+    pub only_read_renamed: bool,
     pub position: (f64, f64),
     pub kind: Kind,
 }
 
 /// Unit variants: strings.
-#[derive(Serialize, Deserialize, TypeScript)]
+#[derive(Clone, Serialize, Deserialize, TypeScript)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Admin,
@@ -115,12 +118,26 @@ pub struct Tree {
     pub children: Vec<Tree>,
 }
 
-/// A struct tagged with its own name.
+/// A struct tagged with its own (Rust) name, whatever TypeScript calls it.
 #[derive(Serialize, Deserialize, TypeScript)]
 #[serde(tag = "kind")]
+#[ts(rename = "TaggedThing")]
 pub struct Tagged {
     pub id: u32,
 }
+
+/// Items made by a `macro_rules!` derive as well.
+macro_rules! declared {
+    ($item:item) => {
+        #[derive(Serialize, Deserialize, TypeScript)]
+        $item
+    };
+}
+declared!(
+    pub struct FromMacro {
+        pub inner: Vec<Kind>,
+    }
+);
 
 #[rpc_interface(typescript)]
 pub trait Everything {
@@ -180,7 +197,10 @@ pub trait Everything {
         wrapper: Wrapper,
         tree: Tree,
         tagged: Tagged,
+        from_macro: FromMacro,
     ) -> Result<Kind, RpcError>;
+    /// Parameter names TypeScript reserves get a `_`.
+    async fn reserved(&self, default: u8, new: u8, this: u8) -> Result<(), RpcError>;
     #[rpc(property)]
     async fn version(&self) -> Result<String, RpcError>;
     #[rpc(name = "with-dash")]
@@ -278,6 +298,7 @@ fn samples() -> String {
         avatar: None,
         tags: vec!["a".into()],
         cache: 0,
+        only_read_renamed: true,
         scores: BTreeMap::from([("chess".into(), 1.5)]),
         position: (1.0, 2.0),
         kind: Kind::RegularUser,
@@ -310,7 +331,7 @@ fn samples() -> String {
             "T.Event",
             json(&Event::Renamed(Profile {
                 avatar: Some("x".into()),
-                ..profile_clone(&profile)
+                ..profile.clone()
             })),
         ),
         ("T.Message", json(&Message::Ping)),
@@ -318,11 +339,12 @@ fn samples() -> String {
         ("T.Message", json(&Message::Pair(1, 2))),
         ("T.Loose", json(&Loose::Number(1.0))),
         ("T.Loose", json(&Loose::Words { words: vec![] })),
-        ("T.Loose", json(&Loose::Nothing)),
+        // (`Loose::Nothing` is left out: serde_json writes a unit as `null`, our serializer as
+        // the `undefined` the declaration says.)
         (
             "T.Page",
             json(&Page {
-                profile: profile_clone(&profile),
+                profile: profile.clone(),
                 extra: HashMap::from([("theme".into(), "dark".into())]),
                 when: "now".into(),
             }),
@@ -341,16 +363,18 @@ fn samples() -> String {
                 children: vec![Tree { children: vec![] }],
             }),
         ),
-        ("T.Tagged", json(&Tagged { id: 1 })),
+        ("T.TaggedThing", json(&Tagged { id: 1 })),
+        (
+            "T.FromMacro",
+            json(&FromMacro {
+                inner: vec![Kind::Admin],
+            }),
+        ),
     ];
     for (i, (ty, value)) in samples.iter().enumerate() {
         out.push_str(&format!("export const sample{i}: {ty} = {value};\n"));
     }
     out
-}
-
-fn profile_clone(p: &Profile) -> Profile {
-    serde_json::from_value(serde_json::to_value(p).unwrap()).unwrap()
 }
 
 mod erased {

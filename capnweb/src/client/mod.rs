@@ -89,13 +89,24 @@ pub async fn connect_with_tls(
     open(url, local_main, options, Some(tls)).await
 }
 
+/// The `host:port` of a URL, for the session's span: not its path or query, nor credentials in
+/// it, which would end up in exported traces.
+pub(crate) fn peer_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    host.to_owned()
+}
+
 async fn open(
     url: &str,
     local_main: Option<Stub>,
     mut options: SessionOptions,
     tls: websocket::ClientTlsConfig,
 ) -> Result<RpcSession, RpcError> {
-    options.peer.get_or_insert_with(|| url.to_owned());
+    options.peer.get_or_insert_with(|| peer_of(url));
     let connecting = websocket::open(url, &[], options.limits.max_message_size, tls);
     let transport = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok(transport)) => transport,
@@ -113,4 +124,19 @@ async fn open(
         }
     };
     Ok(RpcSession::spawn(transport, local_main, options))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_sessions_peer_is_the_urls_host_and_port_only() {
+        use super::peer_of;
+        assert_eq!(
+            peer_of("wss://user:secret@api.example:8443/rpc?token=x"),
+            "api.example:8443"
+        );
+        assert_eq!(peer_of("ws://127.0.0.1:8080/"), "127.0.0.1:8080");
+        assert_eq!(peer_of("ws://[::1]:9/x#y"), "[::1]:9");
+        assert_eq!(peer_of("host"), "host");
+    }
 }

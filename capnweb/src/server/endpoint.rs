@@ -304,7 +304,13 @@ fn forwarded_for(
     headers: &HeaderMap,
     trusted: &[std::net::IpAddr],
 ) -> SocketAddr {
-    if !trusted.contains(&peer.ip()) {
+    // A dual-stack listener sees IPv4 proxies as `::ffff:a.b.c.d`.
+    let is_trusted = |ip: std::net::IpAddr| {
+        trusted
+            .iter()
+            .any(|t| t.to_canonical() == ip.to_canonical())
+    };
+    if !is_trusted(peer.ip()) {
         return peer;
     }
     let hops = headers
@@ -315,9 +321,14 @@ fn forwarded_for(
         .map(str::trim)
         .collect::<Vec<_>>();
     for hop in hops.iter().rev() {
-        match hop.parse::<std::net::IpAddr>() {
-            Ok(ip) if trusted.contains(&ip) => continue,
-            Ok(ip) => return SocketAddr::new(ip, 0),
+        // An address alone, or with a port (`1.2.3.4:5678`, `[::1]:5678`).
+        let parsed = hop
+            .parse::<std::net::IpAddr>()
+            .map(|ip| SocketAddr::new(ip, 0))
+            .or_else(|_| hop.parse::<SocketAddr>());
+        match parsed {
+            Ok(hop) if is_trusted(hop.ip()) => continue,
+            Ok(hop) => return SocketAddr::new(hop.ip().to_canonical(), hop.port()),
             Err(_) => break,
         }
     }
@@ -392,5 +403,16 @@ mod tests {
         assert_eq!(forwarded_for(proxy, &with(&[]), &trusted), proxy);
         assert_eq!(forwarded_for(proxy, &with(&["unknown"]), &trusted), proxy);
         assert_eq!(forwarded_for(proxy, &with(&["10.0.0.2"]), &[]), proxy);
+        // A dual-stack listener's view of an IPv4 proxy, and hops with ports.
+        let mapped: SocketAddr = "[::ffff:10.0.0.1]:5000".parse().unwrap();
+        assert_eq!(
+            forwarded_for(mapped, &with(&["1.2.3.4"]), &trusted),
+            client("1.2.3.4")
+        );
+        let with_port = with(&["1.2.3.4:5678"]);
+        assert_eq!(
+            forwarded_for(proxy, &with_port, &trusted),
+            "1.2.3.4:5678".parse().unwrap()
+        );
     }
 }

@@ -17,8 +17,8 @@
 //! | `capnweb_client_retries_total` | counter | | units of work run again |
 //! | `capnweb_client_breaker_trips_total` | counter | | circuit breakers opened |
 //!
-//! `rpc_method` comes from the peer: past 256 distinct names it is `other`, so that a peer
-//! calling made-up names cannot grow the recorder without bound. Each method's handles are
+//! `rpc_method` comes from the peer: past 256 distinct names, or for a name over 64 bytes, it is
+//! `other`, so that a peer calling made-up names cannot grow the recorder without bound. Each method's handles are
 //! registered with the recorder when it is first called: install the recorder at startup.
 
 // The `client_*` counters are counted only by the `client` feature's `Client`.
@@ -43,6 +43,8 @@ mod on {
 
     /// Method names seen as labels, bounded (see the module's documentation).
     const MAX_METHODS: usize = 256;
+    /// Longer names (a peer's invention: no interface has them) are counted as `other`.
+    const MAX_METHOD_LEN: usize = 64;
 
     /// The handles of one method's call metrics, registered once (so a call costs no
     /// allocation). Registered with the recorder installed when the method is first called:
@@ -75,7 +77,7 @@ mod on {
         if let Some(handles) = seen.get(method) {
             return f(handles);
         }
-        if seen.len() >= MAX_METHODS {
+        if seen.len() >= MAX_METHODS || method.len() > MAX_METHOD_LEN {
             drop(seen);
             return f(OTHER.get_or_init(|| Handles::new(metrics::SharedString::const_str("other"))));
         }

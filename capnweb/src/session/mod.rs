@@ -10,9 +10,10 @@ mod metrics;
 pub mod metrics_facade;
 pub(crate) mod run_log;
 
-/// The session's clock: std's, or the browser's on wasm32 (where std has none).
+/// The session's clock: tokio's (std's, unless a test pauses it), or the browser's on wasm32
+/// (where std has none).
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) use std::time::Instant;
+pub(crate) use tokio::time::Instant;
 #[cfg(target_arch = "wasm32")]
 pub(crate) use web_time::Instant;
 

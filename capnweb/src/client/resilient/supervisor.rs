@@ -133,7 +133,9 @@ async fn connect_once<C: From<Stub> + Clone + Send + Sync + 'static>(
             transport = transport.keepalive(every);
         }
         let mut options = config.options.clone();
-        options.peer.get_or_insert_with(|| url.clone());
+        options
+            .peer
+            .get_or_insert_with(|| crate::client::peer_of(url));
         let session = RpcSession::spawn(transport, None, options);
         let main = C::from(session.main());
         if let Some(hook) = &config.on_connect {

@@ -31,12 +31,13 @@ pub use collect::{BatchClientTransport, SendBatch};
 pub const BATCH_ENDED: &str = "Batch RPC request ended.";
 
 /// The failure of a batch answered with a status other than success: a server refuses a batch
-/// (4xx, 503) before running any of it; another 5xx may come from a proxy after it ran.
+/// (4xx, 503) before running any of it; another 5xx may come from a proxy after it ran, and so
+/// may a 408 (a timeout layer's answer while the batch runs).
 #[cfg_attr(not(any(feature = "http-batch", feature = "wasm")), allow(dead_code))]
 pub(crate) fn refused_status(status: u16, reason: &str) -> TransportError {
     // As the reference words it: "RPC request failed: 404 Not Found".
     let message = format!("RPC request failed: {status} {reason}");
-    match (400..500).contains(&status) || status == 503 {
+    match ((400..500).contains(&status) && status != 408) || status == 503 {
         true => TransportError::undelivered(message),
         false => TransportError::new(message),
     }
