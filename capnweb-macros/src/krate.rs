@@ -20,8 +20,7 @@ pub(crate) fn parse_args(attr: TokenStream) -> syn::Result<Args> {
     }
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("crate") {
-            let path: syn::LitStr = meta.value()?.parse()?;
-            args.krate = Some(path.parse::<syn::Path>()?);
+            args.krate = Some(crate::attr::crate_path(&meta)?);
             Ok(())
         } else if meta.path.is_ident("typescript") {
             args.typescript = true;

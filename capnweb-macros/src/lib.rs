@@ -1,6 +1,7 @@
 //! Procedural macros for `capnweb`. Use them through the `capnweb` crate, which re-exports
 //! [`rpc_interface`] and [`RemoteError`](macro@RemoteError), and documents them with examples.
 
+mod attr;
 mod expand;
 mod krate;
 mod model;

@@ -3,8 +3,8 @@
 
 use syn::spanned::Spanned;
 use syn::{
-    Attribute, Error, FnArg, GenericArgument, Ident, ItemTrait, LitStr, Pat, PathArguments,
-    ReturnType, TraitItem, TraitItemFn, Type,
+    Attribute, Error, FnArg, GenericArgument, Ident, ItemTrait, Pat, PathArguments, ReturnType,
+    TraitItem, TraitItemFn, Type,
 };
 
 /// One `#[rpc_interface]` trait.
@@ -267,11 +267,7 @@ impl RpcOptions {
         for attr in attrs.iter().filter(|a| a.path().is_ident("rpc")) {
             attr.parse_nested_meta(|meta| {
                 if meta.path.is_ident("name") {
-                    let name: LitStr = meta.value()?.parse()?;
-                    if name.value().is_empty() {
-                        return Err(meta.error("the wire name cannot be empty"));
-                    }
-                    options.name = Some(name.value());
+                    options.name = Some(crate::attr::non_empty(&meta, "the wire name")?);
                 } else if meta.path.is_ident("property") {
                     options.property = true;
                 } else if meta.path.is_ident("idempotent") {

@@ -4,7 +4,9 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 use syn::spanned::Spanned;
-use syn::{Attribute, Data, DeriveInput, Error, Fields, Ident, LitStr};
+use syn::{Attribute, Data, DeriveInput, Error, Fields, Ident};
+
+use crate::attr::{crate_path, non_empty};
 
 /// Properties a JavaScript `Error` already has: a field of that name would overwrite them.
 const RESERVED: [&str; 3] = ["name", "message", "stack"];
@@ -246,20 +248,11 @@ impl Options {
         for attr in attrs.iter().filter(|a| a.path().is_ident("rpc")) {
             attr.parse_nested_meta(|meta| {
                 if meta.path.is_ident("name") {
-                    let name: LitStr = meta.value()?.parse()?;
-                    if name.value().is_empty() {
-                        return Err(meta.error("the name cannot be empty"));
-                    }
-                    options.name = Some(name.value());
+                    options.name = Some(non_empty(&meta, "the name")?);
                 } else if on_type && meta.path.is_ident("crate") {
-                    let path: LitStr = meta.value()?.parse()?;
-                    options.krate = Some(path.parse()?);
+                    options.krate = Some(crate_path(&meta)?);
                 } else if on_type && meta.path.is_ident("tag") {
-                    let tag: LitStr = meta.value()?.parse()?;
-                    if tag.value().is_empty() {
-                        return Err(meta.error("the tag cannot be empty"));
-                    }
-                    options.tag = Some(tag.value());
+                    options.tag = Some(non_empty(&meta, "the tag")?);
                 } else {
                     let expected = match on_type {
                         true => "`name = \"...\"`, `tag = \"...\"` or `crate = \"...\"`",

@@ -3,8 +3,9 @@
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Attribute, Data, DeriveInput, Error, Fields, LitStr};
+use syn::{Attribute, Data, DeriveInput, Error, Fields};
 
+use crate::attr::{crate_path, non_empty};
 use crate::ts_serde::{rename_field, rename_variant, Container, FieldAttrs, VariantAttrs};
 
 pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
@@ -323,20 +324,12 @@ impl TsOptions {
         let mut options = TsOptions::default();
         for attr in attrs.iter().filter(|a| a.path().is_ident("ts")) {
             attr.parse_nested_meta(|meta| {
-                let value = |meta: &syn::meta::ParseNestedMeta| -> syn::Result<String> {
-                    let s: LitStr = meta.value()?.parse()?;
-                    match s.value().is_empty() {
-                        true => Err(meta.error("this cannot be empty")),
-                        false => Ok(s.value()),
-                    }
-                };
                 if on_type && meta.path.is_ident("rename") {
-                    options.rename = Some(value(&meta)?);
+                    options.rename = Some(non_empty(&meta, "this")?);
                 } else if on_type && meta.path.is_ident("crate") {
-                    let path: LitStr = meta.value()?.parse()?;
-                    options.krate = Some(path.parse()?);
+                    options.krate = Some(crate_path(&meta)?);
                 } else if !on_type && meta.path.is_ident("type") {
-                    options.ty = Some(value(&meta)?);
+                    options.ty = Some(non_empty(&meta, "this")?);
                 } else {
                     let expected = match on_type {
                         true => "`rename = \"...\"` or `crate = \"...\"`",

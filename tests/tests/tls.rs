@@ -24,6 +24,13 @@ struct Issued {
     key: String,
 }
 
+impl Issued {
+    /// A server serving this certificate.
+    fn server_tls(&self) -> ServerTls {
+        ServerTls::from_pem(self.cert.as_bytes(), self.key.as_bytes()).unwrap()
+    }
+}
+
 impl Authority {
     fn new(name: &str) -> Authority {
         let key = KeyPair::generate().unwrap();
@@ -85,11 +92,7 @@ async fn connect(
 async fn wss_and_https_reach_our_tls_server_through_a_private_authority() {
     let ca = Authority::new("test CA");
     let leaf = ca.server_cert();
-    let port = serve(
-        ServerTls::from_pem(leaf.cert.as_bytes(), leaf.key.as_bytes()).unwrap(),
-        |s| s,
-    )
-    .await;
+    let port = serve(leaf.server_tls(), |s| s).await;
     let tls = trusting(&ca);
 
     let main = connect(port, tls.clone()).await.unwrap();
@@ -118,11 +121,7 @@ async fn wss_and_https_reach_our_tls_server_through_a_private_authority() {
 async fn a_certificate_no_trusted_authority_signed_is_refused() {
     let ca = Authority::new("test CA");
     let leaf = ca.server_cert();
-    let port = serve(
-        ServerTls::from_pem(leaf.cert.as_bytes(), leaf.key.as_bytes()).unwrap(),
-        |s| s,
-    )
-    .await;
+    let port = serve(leaf.server_tls(), |s| s).await;
 
     // The default roots (Mozilla's) do not include the test's authority.
     let refused = capnweb::connect::<TestTargetClient>(&format!("wss://localhost:{port}/")).await;
@@ -194,7 +193,7 @@ async fn a_reloaded_certificate_is_served_to_new_connections_without_a_restart()
     let old_ca = Authority::new("old CA");
     let new_ca = Authority::new("new CA");
     let old = old_ca.server_cert();
-    let tls = ServerTls::from_pem(old.cert.as_bytes(), old.key.as_bytes()).unwrap();
+    let tls = old.server_tls();
     let port = serve(tls.clone(), |s| s).await;
 
     let before = connect(port, trusting(&old_ca)).await.unwrap();
@@ -221,7 +220,7 @@ async fn a_reloaded_certificate_is_served_to_new_connections_without_a_restart()
 async fn peers_that_never_finish_their_handshake_are_dropped_while_others_are_served() {
     let ca = Authority::new("test CA");
     let leaf = ca.server_cert();
-    let tls = ServerTls::from_pem(leaf.cert.as_bytes(), leaf.key.as_bytes()).unwrap();
+    let tls = leaf.server_tls();
     let port = serve(tls, |s| s.header_timeout(Duration::from_millis(500))).await;
 
     // Fifty connections that send nothing, and fifty that send half a ClientHello.
