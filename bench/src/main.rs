@@ -5,6 +5,7 @@
 //! `cargo run --release --manifest-path bench/Cargo.toml` prints a table and writes
 //! `bench/results.json`. `BENCH_SECS` sets the seconds per measurement (default 2).
 
+mod ceilings;
 mod clients;
 mod servers;
 
@@ -41,13 +42,14 @@ impl Process {
     }
 
     fn ours(kind: &str) -> Process {
-        let mut cmd = Command::new(std::env::current_exe().expect("exe"));
+        let exe = std::env::current_exe().expect("exe");
+        let mut cmd = server_command(exe.to_str().expect("a UTF-8 path"));
         cmd.args(["serve", kind]);
         Process::start(cmd)
     }
 
     fn typescript() -> Process {
-        let mut cmd = Command::new("node");
+        let mut cmd = server_command("node");
         cmd.arg("ts-server.mjs").current_dir(node_dir());
         Process::start(cmd)
     }
@@ -64,6 +66,45 @@ impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Whether servers and clients run on cores of their own (`BENCH_PIN=0`: wherever the kernel
+/// puts them). Unpinned on a small machine, the kernel often runs a server and its client on
+/// one core, taking turns, while the other sits idle: rates at 16 in flight then swing by up to
+/// four times from one run to the next, and a ratio compares two different placements.
+fn pinned() -> bool {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores >= 2 && std::env::var("BENCH_PIN").map_or(true, |v| v != "0") && has_taskset()
+}
+
+fn has_taskset() -> bool {
+    Command::new("taskset")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A command that starts a server: on core 1 when pinned (clients run on core 0).
+fn server_command(program: &str) -> Command {
+    if pinned() {
+        let mut cmd = Command::new("taskset");
+        cmd.args(["-c", "1", program]);
+        cmd
+    } else {
+        Command::new(program)
+    }
+}
+
+/// Pins this process (the runner, before its runtime starts any thread) to core 0.
+fn pin_runner() {
+    if pinned() {
+        let pid = std::process::id().to_string();
+        let pinned = Command::new("taskset")
+            .args(["-p", "-c", "0", &pid])
+            .stdout(Stdio::null())
+            .status();
+        assert!(pinned.is_ok_and(|s| s.success()), "taskset -p failed");
     }
 }
 
@@ -146,6 +187,9 @@ fn ratio(a: f64, b: f64) -> String {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) != Some("serve") {
+        pin_runner();
+    }
     // `BENCH_SERVER_THREADS=1`: servers on a single-threaded runtime.
     let threads: usize = std::env::var("BENCH_SERVER_THREADS")
         .ok()
@@ -169,6 +213,8 @@ async fn run(args: Vec<String>) {
             Some("jsonrpsee") => servers::jsonrpsee().await,
             Some("raw") => servers::raw().await,
             Some("raw-batch") => servers::raw_batch().await,
+            Some("lean") => ceilings::lean_server().await,
+            Some("codec") => ceilings::codec_server().await,
             other => panic!("unknown server {other:?}"),
         }
         return;
@@ -196,7 +242,7 @@ async fn run(args: Vec<String>) {
         println!("idle session: {:.1} KiB", idle_session_kib().await);
         return;
     }
-    // `BENCH_ONLY=c256` (or any `c<N>`): our pair and the ceiling at N in flight (for profiling).
+    // `BENCH_ONLY=c256` (or any `c<N>`): our pair and the ceilings at N in flight (for profiling).
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     if let Some(n) = only.strip_prefix('c').and_then(|n| n.parse().ok()) {
         let ours = {
@@ -207,9 +253,20 @@ async fn run(args: Vec<String>) {
             let server = Process::ours("raw");
             clients::raw_median(server.port, n, secs).await
         };
+        let lean = {
+            let server = Process::ours("lean");
+            ceilings::median_rate(ceilings::lean_rate, server.port, n, secs).await
+        };
+        let codec = {
+            let server = Process::ours("codec");
+            ceilings::median_rate(ceilings::codec_rate, server.port, n, secs).await
+        };
         println!(
-            "c{n}: ours {ours:.0}, raw echo {raw:.0}, ratio {:.2}",
-            ours / raw
+            "c{n}: ours {ours:.0}, raw echo {raw:.0}, lean echo {lean:.0}, codec echo {codec:.0}; \
+             ours / raw {:.2}, ours / lean {:.2}, ours / codec {:.2}",
+            ours / raw,
+            ours / lean,
+            ours / codec
         );
         return;
     }
@@ -272,6 +329,19 @@ async fn run(args: Vec<String>) {
             "TS client -> raw echo",
             node_client_at(server.port, batch_server.port, secs, false),
         ));
+    }
+    {
+        let server = Process::ours("lean");
+        eprintln!("lean tungstenite echo");
+        rows.push((
+            "tungstenite lean echo",
+            ceilings::lean(server.port, secs).await,
+        ));
+    }
+    {
+        let server = Process::ours("codec");
+        eprintln!("hand codec echo");
+        rows.push(("hand codec echo", ceilings::codec(server.port, secs).await));
     }
     eprintln!("memory per idle session");
     let idle_kib = idle_session_kib().await;
@@ -336,11 +406,27 @@ fn targets(find: &dyn Fn(&str) -> Option<Figures>, idle_kib: f64) -> serde_json:
     let (ours, raw) = (get("capnweb Rust -> Rust"), get("raw WS echo (ceiling)"));
     let (ts, mixed) = (get("TypeScript TS -> TS"), get("TS client -> Rust server"));
     let node_ceiling = get("TS client -> raw echo");
+    let (lean, codec) = (get("tungstenite lean echo"), get("hand codec echo"));
     let div = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
     let batch = |f: &Figures| f.batch.unwrap_or(f64::NAN);
     let rows = [
         ("ours / raw echo, c=256", div(ours.c256, raw.c256), ">= 0.5"),
         ("ours / raw echo, c=16", div(ours.c16, raw.c16), ">= 0.6"),
+        (
+            "ours / lean tungstenite echo, c=256",
+            div(ours.c256, lean.c256),
+            ">= 0.9",
+        ),
+        (
+            "ours / lean tungstenite echo, c=16",
+            div(ours.c16, lean.c16),
+            ">= 0.9",
+        ),
+        (
+            "ours / hand codec echo, c=256",
+            div(ours.c256, codec.c256),
+            ">= 0.6",
+        ),
         (
             "TS client: our server / TS server, c=256",
             div(mixed.c256, ts.c256),

@@ -12,10 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use futures_util::{Sink, Stream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::transport::TransportError;
+use crate::transport::{Transport, TransportError};
 
 /// The budget shared by every connection of a server: bytes taken, against a total. Nothing
 /// ever waits for room (a peer beyond it is refused), so two atomics are all it takes.
@@ -147,30 +146,39 @@ pub(crate) struct MeteredTransport<T> {
     pub(crate) share: Arc<Share>,
 }
 
-impl<T: Stream<Item = Result<String, TransportError>> + Unpin> Stream for MeteredTransport<T> {
-    type Item = Result<String, TransportError>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let polled = Pin::new(&mut self.inner).poll_next(cx);
+impl<T: Transport> Transport for MeteredTransport<T> {
+    type Received = T::Received;
+
+    fn poll_recv(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<T::Received, TransportError>>> {
+        let polled = Pin::new(&mut self.inner).poll_recv(cx);
         if let Poll::Ready(Some(Ok(_))) = &polled {
             self.share.release();
         }
         polled
     }
-}
-
-impl<T: Sink<String, Error = TransportError> + Unpin> Sink<String> for MeteredTransport<T> {
-    type Error = TransportError;
-    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.inner).poll_ready(cx)
+    fn poll_send_ready(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), TransportError>> {
+        Pin::new(&mut self.inner).poll_send_ready(cx)
     }
-    fn start_send(mut self: Pin<&mut Self>, item: String) -> Result<(), Self::Error> {
-        Pin::new(&mut self.inner).start_send(item)
+    fn start_send_text(mut self: Pin<&mut Self>, message: &str) -> Result<(), TransportError> {
+        Pin::new(&mut self.inner).start_send_text(message)
     }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+    fn poll_flush_sent(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), TransportError>> {
+        Pin::new(&mut self.inner).poll_flush_sent(cx)
     }
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.inner).poll_close(cx)
+    fn poll_close_sent(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), TransportError>> {
+        Pin::new(&mut self.inner).poll_close_sent(cx)
     }
 }
 

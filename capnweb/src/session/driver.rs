@@ -7,22 +7,23 @@
 //! it has been idle for `idle_timeout` or has reached `max_age`.
 
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Poll;
 
 use super::Instant;
 use futures_util::stream::FuturesUnordered;
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::{FutureExt, StreamExt};
 use tracing::Instrument;
 
-use super::core::{recycle, Core};
+use super::core::{recycle, Core, Outbox};
 use super::metrics::Metrics;
 use super::metrics_facade as facade;
 use super::{SessionOptions, Sleeper};
 use crate::error::RpcError;
 use crate::stub::{BoxFuture, SessionDriven};
-use crate::transport::Transport;
+use crate::transport::{close_sent, flush_sent, send_text, Transport};
 use crate::wire::{MessageKind, WireError};
 
 /// How many ready incoming messages are handled before answers are written.
@@ -99,7 +100,7 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
     // Calls waiting for a place among the `max_in_flight` running ones.
     let mut waiting = VecDeque::new();
     // Buffers swapped with the shared state's each burst (see `Core::take_work`).
-    let (mut out, mut new_tasks, mut woken) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut out, mut new_tasks, mut woken) = (Outbox::default(), Vec::new(), Vec::new());
     let mut reading = true;
     let mut max_age = Timer::new(options.max_age.map(|d| Instant::now() + d), &options.timer);
     // Activity only moves `idle_at`; the timer catches up when it fires (one timer operation
@@ -144,26 +145,26 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
                 progressed = true;
             }
             let wrote = !out.is_empty();
-            for msg in out.drain(..) {
+            for msg in out.iter() {
                 tracing::trace!(message = %msg, "sent");
                 if let Some(m) = metrics {
-                    m.sent(&msg);
+                    m.sent(msg);
                 }
                 facade::sent(msg.len());
-                if let Err(e) = transport.feed(msg).await {
+                if let Err(e) = send_text(&mut transport, msg).await {
                     core.abort(RpcError::disconnected(e.message()), false);
                     return;
                 }
             }
-            recycle(&mut out);
+            out.clear();
             if wrote {
-                if let Err(e) = transport.flush().await {
+                if let Err(e) = flush_sent(&mut transport).await {
                     core.abort(RpcError::disconnected(e.message()), false);
                     return;
                 }
             }
             if aborted {
-                let _ = transport.close().await;
+                let _ = close_sent(&mut transport).await;
                 return;
             }
             if !wrote && !progressed {
@@ -176,21 +177,27 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
         }
 
         tokio::select! {
-            msg = transport.next(), if reading => {
+            msg = poll_fn(|cx| Pin::new(&mut transport).poll_recv(cx)), if reading => {
                 core.driving.store(true, Ordering::SeqCst);
                 if let Some(d) = idle_timeout {
                     idle_at = Some(Instant::now() + d);
                 }
                 reading = on_message(&core, msg, metrics);
-                for _ in 0..READ_BURST {
-                    if !reading {
-                        break;
+                // The rest of the burst, polled with this task's own waker (the one waiting
+                // for the next read anyway, so the transport need not swap wakers).
+                poll_fn(|cx| {
+                    for _ in 0..READ_BURST {
+                        if !reading {
+                            break;
+                        }
+                        match Pin::new(&mut transport).poll_recv(cx) {
+                            Poll::Ready(msg) => reading = on_message(&core, msg, metrics),
+                            Poll::Pending => break,
+                        }
                     }
-                    match transport.next().now_or_never() {
-                        Some(msg) => reading = on_message(&core, msg, metrics),
-                        None => break,
-                    }
-                }
+                    Poll::Ready(())
+                })
+                .await;
                 core.wake_settled(&mut woken);
             }
             Some(()) = tasks.next(), if !tasks.is_empty() => {}
@@ -251,13 +258,14 @@ async fn start(
 /// Handles one read; returns whether to keep reading.
 fn on_message(
     core: &Arc<Core>,
-    msg: Option<Result<String, crate::transport::TransportError>>,
+    msg: Option<Result<impl AsRef<str>, crate::transport::TransportError>>,
     metrics: Option<&Metrics>,
 ) -> bool {
     match msg {
         Some(Ok(text)) => {
+            let text = text.as_ref();
             tracing::trace!(message = %text, "received");
-            let handled = core.handle(&text);
+            let handled = core.handle(text);
             if let Some(m) = metrics {
                 m.received(text.len(), handled.as_ref().ok().copied());
             }

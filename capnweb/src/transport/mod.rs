@@ -17,6 +17,9 @@ pub mod websocket;
 
 use std::sync::Arc;
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use futures_util::{Sink, Stream};
 
 /// Why a transport failed: a description, and the error that caused it when there is one
@@ -109,28 +112,119 @@ impl TransportError {
     }
 }
 
-/// A bidirectional stream of whole messages (JSON text). The session feeds many messages and
-/// flushes once per burst, so buffering in `start_send` and writing in `poll_flush` pays off.
+/// A bidirectional channel of whole messages (JSON text). The session sends many messages and
+/// flushes once per burst, so buffering in [`start_send_text`](Self::start_send_text) and writing
+/// in [`poll_flush_sent`](Self::poll_flush_sent) pays off.
 ///
-/// Implemented for every `Stream<Item = Result<String, TransportError>> + Sink<String>`.
+/// Every `Stream<Item = Result<M, TransportError>> + Sink<String, Error = TransportError>`
+/// (with `M` a `String`, or anything else that is text) is a transport as it is: see
+/// `examples/custom_transport.rs`. A transport can also implement this trait itself, to receive
+/// messages without copying them out of its buffers (`Received` borrowed as `&str`) and to send
+/// them from the session's buffer (`start_send_text` takes `&str`), as the WebSocket transport
+/// does.
+///
+/// ```
+/// use capnweb::transport::{in_process, Transport};
+/// fn takes(_: impl Transport) {}
+/// let (a, _b) = in_process::pair();
+/// takes(a); // a Stream of Strings and a Sink of Strings
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a capnweb transport",
-    note = "a transport is a `Stream<Item = Result<String, TransportError>> + Sink<String, Error = TransportError> + Send + Unpin + 'static`"
+    note = "a transport is a `Stream<Item = Result<String, TransportError>> + Sink<String, Error = TransportError> + Send + Unpin + 'static`, or implements `Transport` itself"
 )]
-pub trait Transport:
-    Stream<Item = Result<String, TransportError>>
-    + Sink<String, Error = TransportError>
-    + Send
-    + Unpin
-    + 'static
-{
+pub trait Transport: Send + Unpin + 'static {
+    /// A received message: text the session reads once, then drops.
+    type Received: AsRef<str> + Send;
+
+    /// The next message from the peer; `None` once the peer has closed.
+    fn poll_recv(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Self::Received, TransportError>>>;
+
+    /// Ready to take a message with [`start_send_text`](Self::start_send_text).
+    fn poll_send_ready(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), TransportError>>;
+
+    /// Queues one message (buffered until [`poll_flush_sent`](Self::poll_flush_sent), if the
+    /// transport buffers). The text is the session's: copy what must outlive the call.
+    fn start_send_text(self: Pin<&mut Self>, message: &str) -> Result<(), TransportError>;
+
+    /// Writes everything queued.
+    fn poll_flush_sent(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), TransportError>>;
+
+    /// Flushes and closes the sending side.
+    fn poll_close_sent(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), TransportError>>;
 }
 
-impl<T> Transport for T where
-    T: Stream<Item = Result<String, TransportError>>
+impl<T, M> Transport for T
+where
+    T: Stream<Item = Result<M, TransportError>>
         + Sink<String, Error = TransportError>
         + Send
         + Unpin
-        + 'static
+        + 'static,
+    M: AsRef<str> + Send,
 {
+    type Received = M;
+
+    fn poll_recv(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<M, TransportError>>> {
+        Stream::poll_next(self, cx)
+    }
+
+    fn poll_send_ready(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), TransportError>> {
+        Sink::poll_ready(self, cx)
+    }
+
+    fn start_send_text(self: Pin<&mut Self>, message: &str) -> Result<(), TransportError> {
+        Sink::start_send(self, message.to_owned())
+    }
+
+    fn poll_flush_sent(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), TransportError>> {
+        Sink::poll_flush(self, cx)
+    }
+
+    fn poll_close_sent(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), TransportError>> {
+        Sink::poll_close(self, cx)
+    }
+}
+
+/// Sends one message on `t`: waits for room, then queues it.
+pub(crate) async fn send_text<T: Transport>(
+    t: &mut T,
+    message: &str,
+) -> Result<(), TransportError> {
+    std::future::poll_fn(|cx| Pin::new(&mut *t).poll_send_ready(cx)).await?;
+    Pin::new(t).start_send_text(message)
+}
+
+/// Writes everything queued on `t`.
+pub(crate) async fn flush_sent<T: Transport>(t: &mut T) -> Result<(), TransportError> {
+    std::future::poll_fn(|cx| Pin::new(&mut *t).poll_flush_sent(cx)).await
+}
+
+/// Flushes and closes `t`'s sending side.
+pub(crate) async fn close_sent<T: Transport>(t: &mut T) -> Result<(), TransportError> {
+    std::future::poll_fn(|cx| Pin::new(&mut *t).poll_close_sent(cx)).await
 }

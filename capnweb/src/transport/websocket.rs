@@ -13,13 +13,18 @@ use tokio::time::Sleep;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::TransportError;
+use super::{Transport, TransportError};
+use bytes::{Bytes, BytesMut};
 
 /// A WebSocket as a transport. Binary frames are refused, as by the reference; pongs to the
 /// peer's pings are left to the WebSocket layer. With [`keepalive`](Self::keepalive) it pings
 /// the peer itself, and ends when the peer stops answering.
 pub struct WebSocketTransport<W> {
     ws: W,
+    /// Outgoing messages are copied here, then sent as slices of it: no allocation per frame
+    /// (the WebSocket layer copies each frame into its own buffer at once, so the space comes
+    /// back for the next burst).
+    stage: BytesMut,
     keepalive: Option<Keepalive>,
     /// After an `abort` went out: the reason to close with, as the reference closes (code
     /// 3000, the error's message cut to 123 bytes).
@@ -76,6 +81,7 @@ impl<W> WebSocketTransport<W> {
     pub fn new(ws: W) -> Self {
         WebSocketTransport {
             ws,
+            stage: BytesMut::new(),
             keepalive: None,
             close_reason: None,
         }
@@ -214,9 +220,9 @@ pub(crate) async fn open(
 
 /// What a received frame means to the session.
 #[derive(Debug)]
-pub enum Frame {
+pub enum Frame<T> {
     /// A protocol message.
-    Text(String),
+    Text(T),
     /// A binary frame: refused.
     Binary,
     /// The peer closed.
@@ -227,8 +233,10 @@ pub enum Frame {
 
 /// A WebSocket library's message type, as far as the adapter needs it.
 pub trait WsMessage: Sized {
-    /// A text frame.
-    fn text(s: String) -> Self;
+    /// A text frame's payload as received (read in place by the session, then dropped).
+    type Text: AsRef<str> + Send;
+    /// A text frame carrying `payload`, UTF-8 text (a slice of the adapter's send buffer).
+    fn text(payload: Bytes) -> Result<Self, TransportError>;
     /// A ping frame.
     fn ping() -> Self;
     /// A close frame with `code` and `reason`, if the library makes one (else the library's
@@ -238,45 +246,38 @@ pub trait WsMessage: Sized {
         None
     }
     /// What a received frame is.
-    fn frame(self) -> Frame;
+    fn frame(self) -> Frame<Self::Text>;
 }
 
-/// WebSocket libraries' message types have the same shape; only their text and close
-/// constructors differ.
-macro_rules! ws_message {
-    ($ty:ty, $text:expr, $close:expr) => {
-        impl WsMessage for $ty {
-            fn text(s: String) -> Self {
-                $text(s)
-            }
-            fn ping() -> Self {
-                Self::Ping(Default::default())
-            }
-            fn close(code: u16, reason: String) -> Option<Self> {
-                Some($close(code, reason))
-            }
-            fn frame(self) -> Frame {
-                match self {
-                    Self::Text(t) => Frame::Text(t.as_str().to_owned()),
-                    Self::Binary(_) => Frame::Binary,
-                    Self::Close(_) => Frame::Close,
-                    _ => Frame::Control,
-                }
-            }
-        }
-    };
-}
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-ws_message!(
-    tokio_tungstenite::tungstenite::Message,
-    |s: String| Self::text(s),
-    |code: u16, reason: String| Self::Close(Some(
-        tokio_tungstenite::tungstenite::protocol::CloseFrame {
-            code: code.into(),
-            reason: reason.into(),
+impl WsMessage for tokio_tungstenite::tungstenite::Message {
+    type Text = Utf8Bytes;
+    fn text(payload: Bytes) -> Result<Self, TransportError> {
+        let text = Utf8Bytes::try_from(payload)
+            .map_err(|e| TransportError::with_source("a message that is not UTF-8", e))?;
+        Ok(Self::Text(text))
+    }
+    fn ping() -> Self {
+        Self::Ping(Default::default())
+    }
+    fn close(code: u16, reason: String) -> Option<Self> {
+        Some(Self::Close(Some(
+            tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                code: code.into(),
+                reason: reason.into(),
+            },
+        )))
+    }
+    fn frame(self) -> Frame<Utf8Bytes> {
+        match self {
+            Self::Text(t) => Frame::Text(t),
+            Self::Binary(_) => Frame::Binary,
+            Self::Close(_) => Frame::Close,
+            _ => Frame::Control,
         }
-    ))
-);
+    }
+}
 
 fn transport_error(e: impl Display) -> TransportError {
     TransportError::new(e.to_string())
@@ -292,36 +293,6 @@ fn read_error<E: Display + 'static>(e: E) -> TransportError {
     match over {
         true => error.over_limit("max_message_size"),
         false => error,
-    }
-}
-
-impl<W, M, E> Stream for WebSocketTransport<W>
-where
-    W: Stream<Item = Result<M, E>> + Sink<M, Error = E> + Unpin,
-    M: WsMessage,
-    E: Display + 'static,
-{
-    type Item = Result<String, TransportError>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        if let Err(e) = poll_keepalive::<W, M, E>(&mut this.ws, &mut this.keepalive, cx) {
-            return Poll::Ready(Some(Err(e)));
-        }
-        loop {
-            let msg = ready!(Pin::new(&mut self.ws).poll_next(cx));
-            if let Some(k) = &mut self.keepalive {
-                k.awaiting = false;
-            }
-            return Poll::Ready(match msg.map(|m| m.map(WsMessage::frame)) {
-                None | Some(Ok(Frame::Close)) => None,
-                Some(Ok(Frame::Text(t))) => Some(Ok(t)),
-                Some(Ok(Frame::Binary)) => Some(Err(TransportError::new(
-                    "Received unexpected message type from WebSocket.",
-                ))),
-                Some(Ok(Frame::Control)) => continue,
-                Some(Err(e)) => Some(Err(read_error(e))),
-            });
-        }
     }
 }
 
@@ -360,15 +331,40 @@ where
     Ok(())
 }
 
-impl<W, M, E> Sink<String> for WebSocketTransport<W>
+impl<W, M, E> Transport for WebSocketTransport<W>
 where
-    // The stream side names the message type the sink takes.
-    W: Stream<Item = Result<M, E>> + Sink<M, Error = E> + Unpin,
-    M: WsMessage,
-    E: Display,
+    W: Stream<Item = Result<M, E>> + Sink<M, Error = E> + Send + Unpin + 'static,
+    M: WsMessage + 'static,
+    E: Display + 'static,
 {
-    type Error = TransportError;
-    fn poll_ready(
+    type Received = M::Text;
+
+    fn poll_recv(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<M::Text, TransportError>>> {
+        let this = &mut *self;
+        if let Err(e) = poll_keepalive::<W, M, E>(&mut this.ws, &mut this.keepalive, cx) {
+            return Poll::Ready(Some(Err(e)));
+        }
+        loop {
+            let msg = ready!(Pin::new(&mut self.ws).poll_next(cx));
+            if let Some(k) = &mut self.keepalive {
+                k.awaiting = false;
+            }
+            return Poll::Ready(match msg.map(|m| m.map(WsMessage::frame)) {
+                None | Some(Ok(Frame::Close)) => None,
+                Some(Ok(Frame::Text(t))) => Some(Ok(t)),
+                Some(Ok(Frame::Binary)) => Some(Err(TransportError::new(
+                    "Received unexpected message type from WebSocket.",
+                ))),
+                Some(Ok(Frame::Control)) => continue,
+                Some(Err(e)) => Some(Err(read_error(e))),
+            });
+        }
+    }
+
+    fn poll_send_ready(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), TransportError>> {
@@ -376,15 +372,25 @@ where
             .poll_ready(cx)
             .map_err(transport_error)
     }
-    fn start_send(mut self: Pin<&mut Self>, item: String) -> Result<(), TransportError> {
-        if item.starts_with("[\"abort\",") {
-            self.close_reason = Some(close_reason(&item));
+
+    fn start_send_text(mut self: Pin<&mut Self>, message: &str) -> Result<(), TransportError> {
+        if message.starts_with("[\"abort\",") {
+            self.close_reason = Some(close_reason(message));
         }
-        Pin::new(&mut self.ws)
-            .start_send(M::text(item))
+        let this = &mut *self;
+        if this.stage.capacity() < message.len() {
+            // Room for a burst of small messages; the space is reclaimed once the frames
+            // sliced from it are gone (at once: the WebSocket layer copies them).
+            this.stage.reserve(message.len().max(STAGE));
+        }
+        this.stage.extend_from_slice(message.as_bytes());
+        let frame = M::text(this.stage.split().freeze())?;
+        Pin::new(&mut this.ws)
+            .start_send(frame)
             .map_err(transport_error)
     }
-    fn poll_flush(
+
+    fn poll_flush_sent(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), TransportError>> {
@@ -392,7 +398,8 @@ where
             .poll_flush(cx)
             .map_err(transport_error)
     }
-    fn poll_close(
+
+    fn poll_close_sent(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), TransportError>> {
@@ -411,3 +418,6 @@ where
             .map_err(transport_error)
     }
 }
+
+/// The send buffer's size: a burst of small messages fits.
+const STAGE: usize = 8 * 1024;

@@ -43,9 +43,7 @@ pub(crate) fn end(out: &mut String) {
 }
 
 /// `["pipe"]`.
-pub(crate) fn pipe() -> String {
-    "[\"pipe\"]".to_owned()
-}
+pub(crate) const PIPE: &str = "[\"pipe\"]";
 
 fn tagged_id(out: &mut String, head: &str, id: i64) {
     out.push_str(head);

@@ -25,4 +25,4 @@ pub(crate) use utf16::write_utf16;
 pub(crate) use value_writer::write_args;
 pub use value_writer::{write_value, Exporter, NoExporter, WireRef};
 pub(crate) use write::write_f64;
-pub use write::{write_expr, write_message};
+pub use write::{write_expr, write_message, write_message_to};

@@ -15,6 +15,13 @@ use crate::value::{Bytes, Date, Number, Value};
 pub fn write_message(msg: &Message) -> String {
     // Room for the common small messages (pull, release) in one allocation.
     let mut out = String::with_capacity(32);
+    write_message_to(&mut out, msg);
+    out
+}
+
+/// Writes a message at the end of `out` (as [`write_message`] does, into a buffer the caller
+/// keeps: a session writes many messages into one).
+pub fn write_message_to(out: &mut String, msg: &Message) {
     let (tag, id, expr): (&str, Option<i64>, Option<&Expr>) = match msg {
         Message::Push(e) => ("push", None, Some(e)),
         Message::Stream(e) => ("stream", None, Some(e)),
@@ -33,27 +40,26 @@ pub fn write_message(msg: &Message) -> String {
             refcount: n,
         } => {
             out.push_str("[\"release\",");
-            push_int(&mut out, *i);
+            push_int(out, *i);
             out.push(',');
-            push_int(&mut out, *n as i64);
+            push_int(out, *n as i64);
             out.push(']');
-            return out;
+            return;
         }
-        Message::Pipe => return "[\"pipe\"]".to_owned(),
+        Message::Pipe => return out.push_str("[\"pipe\"]"),
     };
     out.push_str("[\"");
     out.push_str(tag);
     out.push('"');
     if let Some(i) = id {
         out.push(',');
-        push_int(&mut out, i);
+        push_int(out, i);
     }
     if let Some(e) = expr {
         out.push(',');
-        write_expr(&mut out, e);
+        write_expr(out, e);
     }
     out.push(']');
-    out
 }
 
 /// Writes an expression.

@@ -12,7 +12,7 @@ use crate::stub::eval::evaluate;
 use crate::stub::{BoxFuture, PromiseHook, Stub};
 use crate::value::Value;
 use crate::wire::{
-    self, compose, write_message, write_value, Expr, Message, MessageKind, WireError,
+    self, compose, write_message_to, write_value, Expr, Message, MessageKind, WireError,
 };
 
 impl Core {
@@ -206,7 +206,7 @@ impl Core {
         if st.pending_pulls == 0 {
             self.idle.notify_waiters();
         }
-        let mut text = String::with_capacity(32);
+        let mut text = st.outbox.scratch();
         let written = match &result {
             Ok(v) => {
                 compose::resolve(&mut text, id);
@@ -225,7 +225,7 @@ impl Core {
             );
         }
         compose::end(&mut text);
-        st.outbox.push(text);
+        st.outbox.push_scratch(text);
         discard(&mut st.trash_values, result);
         // A `stream` call's export goes once it is answered.
         if st.exports.get(&id).is_some_and(|e| e.auto_release) {
@@ -305,10 +305,11 @@ impl Core {
         let refcount = entry.remote_refcount;
         if !entry.released {
             entry.released = true;
-            st.outbox.push(write_message(&Message::Release {
+            let release = Message::Release {
                 import_id: id,
                 refcount,
-            }));
+            };
+            st.outbox.write(|text| write_message_to(text, &release));
         }
         // Woken by the session task once its read burst is handled.
         waiters.move_into(&mut st.settled_waiters);

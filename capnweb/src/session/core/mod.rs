@@ -15,8 +15,11 @@ use tokio::sync::{watch, Notify};
 
 mod codec;
 mod incoming;
+mod outbox;
 mod outgoing;
 mod streams;
+
+pub(crate) use outbox::Outbox;
 
 use super::import::ImportHook;
 use super::SendErrorHook;
@@ -35,7 +38,8 @@ pub(crate) struct Core {
     state: Mutex<State>,
     /// Wakes the session task: outgoing messages or new tasks are waiting.
     pub(crate) wake: Notify,
-    /// Set while the session task is handling messages or looking for work (it needs no wake).
+    /// Set while the session task is handling messages or looking for work, or has been woken
+    /// to (it needs no wake).
     pub(crate) driving: AtomicBool,
     pub(crate) limits: Limits,
     /// The peer's calls that may be pending at once (`SessionOptions::max_in_flight`).
@@ -70,7 +74,7 @@ pub(crate) struct State {
     next_export: i64,
     /// The id the peer's next push or pipe gets on our export table.
     next_peer_push: i64,
-    pub(crate) outbox: Vec<String>,
+    pub(crate) outbox: Outbox,
     pub(crate) tasks: Vec<BoxFuture<()>>,
     pub(crate) aborted: Option<RpcError>,
     /// Exports the peer is waiting on (pulled, answer not yet sent).
@@ -186,36 +190,39 @@ impl Drop for Guard<'_> {
             // the core, and would keep it alive forever).
             let orphans = (g.ended && !g.tasks.is_empty()).then(|| std::mem::take(&mut g.tasks));
             let wake = !g.outbox.is_empty() || !g.tasks.is_empty();
+            // The trash is swapped for this thread's empty spare buffers, so that it can be
+            // dropped unlocked (a drop may take the lock) with no second locking to give the
+            // buffers back, and no allocation for the next call's trash.
             let trash = (!g.trash.is_empty() || !g.trash_values.is_empty()).then(|| {
+                let (spare_stubs, spare_values) = SPARE_TRASH.take();
                 (
-                    std::mem::take(&mut g.trash),
-                    std::mem::take(&mut g.trash_values),
+                    std::mem::replace(&mut g.trash, spare_stubs),
+                    std::mem::replace(&mut g.trash_values, spare_values),
                 )
             });
             drop(g);
             drop(orphans);
             if let Some((mut stubs, mut values)) = trash {
-                // Dropped unlocked (a drop may take the lock), then the emptied buffers go back
-                // unless the lock is busy: the next call's trash needs no allocation.
                 stubs.clear();
                 values.clear();
                 recycle(&mut stubs);
                 recycle(&mut values);
-                if let Ok(mut g) = self.core.state.try_lock() {
-                    if g.trash.is_empty() {
-                        g.trash = stubs;
-                    }
-                    if g.trash_values.is_empty() {
-                        g.trash_values = values;
-                    }
-                }
+                SPARE_TRASH.set((stubs, values));
             }
-            // The session task looks for work itself before it sleeps again.
-            if wake && !self.core.driving.load(Ordering::SeqCst) {
+            // The session task looks for work itself before it sleeps again; once woken, it
+            // counts as driving (so the calls made until it runs wake it no more).
+            let driving = &self.core.driving;
+            if wake && !driving.load(Ordering::SeqCst) && !driving.swap(true, Ordering::SeqCst) {
                 self.core.wake.notify_one();
             }
         }
     }
+}
+
+thread_local! {
+    /// Empty buffers for the next lock's trash (see `Guard`'s drop).
+    static SPARE_TRASH: std::cell::Cell<(Vec<Stub>, Vec<Value>)> =
+        const { std::cell::Cell::new((Vec::new(), Vec::new())) };
 }
 
 impl State {
@@ -342,11 +349,11 @@ impl Core {
         }
         if notify_peer {
             let err = Value::Error(Box::new(self.outgoing_error(&reason)));
-            let mut text = String::new();
-            wire::compose::abort(&mut text);
-            let _ = write_value(&mut text, &err, &mut wire::NoExporter);
-            wire::compose::end(&mut text);
-            st.outbox.push(text);
+            st.outbox.write(|text| {
+                wire::compose::abort(text);
+                let _ = write_value(text, &err, &mut wire::NoExporter);
+                wire::compose::end(text);
+            });
         }
         st.aborted = Some(reason.clone());
         let mut waiters = std::mem::take(&mut st.settled_waiters);
@@ -484,7 +491,7 @@ impl Core {
     /// serve the state); returns whether the session has been aborted.
     pub(crate) fn take_work(
         self: &Arc<Self>,
-        out: &mut Vec<String>,
+        out: &mut Outbox,
         tasks: &mut Vec<BoxFuture<()>>,
     ) -> bool {
         let mut st = self.lock();

@@ -10,7 +10,7 @@ use crate::error::RpcError;
 use crate::session::import::ImportHook;
 use crate::stub::Stub;
 use crate::value::Value;
-use crate::wire::{self, write_message, Exporter, Expr, Message, WireRef};
+use crate::wire::{self, write_message_to, Exporter, Expr, Message, WireRef};
 
 impl Core {
     /// Sends `["push", ["pipeline", id, path, args?]]` and returns the promise for its result.
@@ -31,7 +31,7 @@ impl Core {
                 None => settled.0.get(path),
             };
         }
-        let mut text = String::with_capacity(64);
+        let mut text = st.outbox.scratch();
         if crate::session::run_log::sent() {
             st.unlogged_calls += 1;
         }
@@ -45,7 +45,7 @@ impl Core {
             }
         }
         wire::compose::call_end(&mut text);
-        st.outbox.push(text);
+        st.outbox.push_scratch(text);
         let new_id = st.next_import;
         st.next_import += 1;
         let mut entry = ImportEntry::new(false);
@@ -97,7 +97,8 @@ impl Core {
         if crate::session::run_log::sent() {
             st.unlogged_calls += 1;
         }
-        st.outbox.push(write_message(&Message::Push(remap)));
+        st.outbox
+            .write(|text| write_message_to(text, &Message::Push(remap)));
         let new_id = st.next_import;
         st.next_import += 1;
         let mut entry = ImportEntry::new(false);
@@ -128,10 +129,11 @@ impl Core {
         }
         let entry = st.imports.remove(&id).expect("present above");
         if !entry.released && st.aborted.is_none() {
-            st.outbox.push(write_message(&Message::Release {
+            let release = Message::Release {
                 import_id: id,
                 refcount: entry.remote_refcount,
-            }));
+            };
+            st.outbox.write(|text| write_message_to(text, &release));
         }
         if let Some(result) = entry.resolution {
             discard(&mut st.trash_values, result);
@@ -165,8 +167,8 @@ impl Core {
         entry.waiters.register(cx.waker());
         if !entry.pulled {
             entry.pulled = true;
-            let pull = write_message(&Message::Pull { import_id: id });
-            st.outbox.push(pull);
+            let pull = Message::Pull { import_id: id };
+            st.outbox.write(|text| write_message_to(text, &pull));
         }
         Poll::Pending
     }

@@ -28,13 +28,13 @@ impl Core {
         if let Some(reason) = &st.aborted {
             return Err(not_delivered(reason));
         }
-        let mut text = String::with_capacity(64);
+        let mut text = st.outbox.scratch();
         wire::compose::call(&mut text, true, id, &[PathKey::Name(method.to_owned())]);
         text.push(',');
         wire::write_args(&mut text, &args, &mut SessionExporter::new(&mut st, self))?;
         wire::compose::call_end(&mut text);
         let size = text.len();
-        st.outbox.push(text);
+        st.outbox.push_scratch(text);
         let new_id = st.next_import;
         st.next_import += 1;
         let mut entry = ImportEntry::new(true);
@@ -67,7 +67,7 @@ impl Core {
 impl SessionExporter<'_> {
     /// Sends `["pipe"]` and starts pumping `chunks` into it; returns the pipe's import id.
     pub(super) fn open_pipe(&mut self, source: Source) -> i64 {
-        self.st.outbox.push(wire::compose::pipe());
+        self.st.outbox.push(wire::compose::PIPE);
         let id = self.st.next_import;
         self.st.next_import += 1;
         let mut entry = ImportEntry::new(false);

@@ -27,6 +27,11 @@ use crate::value::{BigInt, ByteKind, Bytes, Date, Number, Object, Value};
 /// assert!(parse_message(r#"["pull", "x"]"#, &Limits::default()).is_err());
 /// ```
 pub fn parse_message(text: &str, limits: &Limits) -> Result<Message, WireError> {
+    if text.len() <= limits.max_message_size {
+        if let Some(msg) = simple::parse(text) {
+            return Ok(msg);
+        }
+    }
     run(text, limits, |ctx, de| MessageSeed { ctx }.deserialize(de))
 }
 
@@ -313,6 +318,7 @@ const MAX_SAFE: i64 = (1 << 53) - 1;
 
 mod expr_seed;
 mod scalars;
+mod simple;
 
 use expr_seed::ExprSeed;
 use scalars::{IdSeed, PathSeed, Refuse, Skip, StrSeed};
