@@ -11,12 +11,12 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use tokio_tungstenite::WebSocketStream;
 
 use super::budget::{MeteredIo, Share};
+use crate::transport::websocket::Socket;
 
 /// The server end of an upgraded connection.
-pub(crate) type ServerSocket = WebSocketStream<MeteredIo<TokioIo<hyper::upgrade::Upgraded>>>;
+pub(crate) type ServerSocket = Socket<MeteredIo<TokioIo<hyper::upgrade::Upgraded>>>;
 
 /// Checks an upgrade request: the `Sec-WebSocket-Accept` value of its answer, or the answer
 /// refusing it.
@@ -89,7 +89,7 @@ pub(crate) async fn socket(
         io: TokioIo::new(upgraded),
         share,
     };
-    Some(WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await)
+    Some(Socket::from_raw_socket(io, Role::Server, config))
 }
 
 fn refuse(status: StatusCode, why: &str) -> Response {

@@ -1,6 +1,9 @@
 //! WebSocket: one protocol message per text frame, over tokio-tungstenite on both sides (the
 //! server upgrades its connections itself, see `server::upgrade`).
 
+mod socket;
+pub use socket::Socket;
+
 use std::fmt::Display;
 use std::future::Future;
 use std::pin::Pin;
@@ -11,7 +14,7 @@ use futures_util::{Sink, Stream};
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::MaybeTlsStream;
 
 use super::{Transport, TransportError};
 use bytes::{Bytes, BytesMut};
@@ -73,7 +76,7 @@ struct Keepalive {
 }
 
 /// The client side of a WebSocket connection made with [`connect`].
-pub type ClientWebSocket = WebSocketTransport<WebSocketStream<MaybeTlsStream<TcpStream>>>;
+pub type ClientWebSocket = WebSocketTransport<Socket<MaybeTlsStream<TcpStream>>>;
 
 impl<W> WebSocketTransport<W> {
     /// Wraps an established WebSocket (a tokio-tungstenite `WebSocketStream`, or anything with
@@ -119,13 +122,9 @@ pub async fn connect(
     url: &str,
     max_message_size: usize,
 ) -> Result<ClientWebSocket, TransportError> {
-    let (ws, _) =
-        tokio_tungstenite::connect_async_with_config(url, Some(config(max_message_size)), true)
-            .await
-            .map_err(|e| {
-                TransportError::with_source(format!("WebSocket connection to {url} failed: {e}"), e)
-            })?;
-    Ok(WebSocketTransport::new(ws))
+    open(url, &[], max_message_size, None)
+        .await
+        .map_err(|e| TransportError::with_source(e.to_string(), e))
 }
 
 /// Why opening a WebSocket failed: the HTTP status the server answered the upgrade with, if it
@@ -194,19 +193,11 @@ pub(crate) async fn open(
         let value = HeaderValue::from_str(value).map_err(|e| fail(None, e.to_string()))?;
         request.headers_mut().insert(name, value);
     }
-    let config = Some(config(max_message_size));
-    #[cfg(feature = "tls")]
-    let connected = {
-        let connector = tls.map(tokio_tungstenite::Connector::Rustls);
-        tokio_tungstenite::connect_async_tls_with_config(request, config, true, connector).await
-    };
-    #[cfg(not(feature = "tls"))]
-    let connected = {
-        let _ = tls;
-        tokio_tungstenite::connect_async_with_config(request, config, true).await
-    };
-    match connected {
-        Ok((ws, _)) => Ok(WebSocketTransport::new(ws)),
+    let stream = connect_stream(request.uri(), tls)
+        .await
+        .map_err(|e| fail(None, e))?;
+    match Socket::client(stream, request, config(max_message_size)).await {
+        Ok(ws) => Ok(WebSocketTransport::new(ws)),
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             let status = response.status();
             Err(fail(
@@ -216,6 +207,65 @@ pub(crate) async fn open(
         }
         Err(e) => Err(fail(None, e.to_string())),
     }
+}
+
+/// The connection a WebSocket to `uri` runs on: TCP (without Nagle's delay: messages are
+/// written whole, once per burst), encrypted for `wss://`.
+async fn connect_stream(
+    uri: &tokio_tungstenite::tungstenite::http::Uri,
+    tls: ClientTlsConfig,
+) -> Result<MaybeTlsStream<TcpStream>, String> {
+    let secure = match uri.scheme_str() {
+        Some("ws") => false,
+        Some("wss") => true,
+        _ => return Err("the URL's scheme is not ws:// or wss://".into()),
+    };
+    let host = uri.host().ok_or("the URL has no host")?;
+    // An IPv6 address is written in brackets in a URL, not to a resolver.
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    let tcp = TcpStream::connect((host, port))
+        .await
+        .map_err(|e| e.to_string())?;
+    tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+    if !secure {
+        let _ = tls;
+        return Ok(MaybeTlsStream::Plain(tcp));
+    }
+    #[cfg(feature = "tls")]
+    {
+        let config = match tls {
+            Some(config) => config,
+            None => default_tls()?,
+        };
+        let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+            .map_err(|e| format!("{host} is not a name TLS can check: {e}"))?;
+        let encrypted = tokio_rustls::TlsConnector::from(config)
+            .connect(name, tcp)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(MaybeTlsStream::Rustls(encrypted))
+    }
+    #[cfg(not(feature = "tls"))]
+    Err("wss:// needs the `tls` feature (or one of its roots features)".into())
+}
+
+/// The TLS settings of `wss://` without settings of its own: the roots the enabled feature
+/// chose, built once.
+#[cfg(feature = "tls")]
+fn default_tls() -> Result<std::sync::Arc<rustls::ClientConfig>, String> {
+    static DEFAULT: std::sync::OnceLock<Result<std::sync::Arc<rustls::ClientConfig>, String>> =
+        std::sync::OnceLock::new();
+    DEFAULT
+        .get_or_init(|| {
+            crate::tls::ClientTls::new()
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .clone()
 }
 
 /// What a received frame means to the session.

@@ -1,0 +1,221 @@
+//! [`Socket`]: tungstenite's WebSocket over an async byte stream, polled by one task.
+//!
+//! tokio-tungstenite's `WebSocketStream` lets a reader task and a writer task share a socket, so
+//! each of its operations stores the task's waker in two atomic slots: several atomic operations
+//! per frame. A session's socket is only ever polled by the session's task, so this keeps one
+//! waker (replaced only when a poll comes with another) and hands tungstenite a plain
+//! `Read + Write` over the async stream. Framing, masking, UTF-8 checks, limits, control frames
+//! and the close handshake are tungstenite's, unchanged.
+
+use std::io::{self, Read, Write};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use futures_util::{Sink, Stream};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error, Message, WebSocket};
+
+/// A WebSocket over `S`, as a `Stream` of received messages and a `Sink` of sent ones, for one
+/// task (see the module's doc).
+pub struct Socket<S> {
+    ws: WebSocket<SyncIo<S>>,
+    /// A queued message waits for the socket: flush before taking more.
+    blocked: bool,
+    /// The close handshake has begun.
+    closing: bool,
+    /// Reading ended (closed or failed): it stays ended.
+    ended: bool,
+}
+
+impl<S> std::fmt::Debug for Socket<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket").finish_non_exhaustive()
+    }
+}
+
+/// The async stream as a blocking-style one: `WouldBlock` where the stream is not ready, with
+/// the polling task's waker registered.
+struct SyncIo<S> {
+    io: S,
+    waker: Waker,
+}
+
+impl<S> SyncIo<S> {
+    fn poll<T>(
+        &mut self,
+        op: impl FnOnce(Pin<&mut S>, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> io::Result<T>
+    where
+        S: Unpin,
+    {
+        let mut cx = Context::from_waker(&self.waker);
+        match op(Pin::new(&mut self.io), &mut cx) {
+            Poll::Ready(result) => result,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> Read for SyncIo<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.poll(|io, cx| {
+            let mut buf = ReadBuf::new(buf);
+            io.poll_read(cx, &mut buf).map_ok(|()| buf.filled().len())
+        })
+    }
+}
+
+impl<S: AsyncWrite + Unpin> Write for SyncIo<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.poll(|io, cx| io.poll_write(cx, buf))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.poll(|io, cx| io.poll_flush(cx))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
+    /// A WebSocket whose handshake is done: `io` carries frames from now on.
+    pub fn from_raw_socket(io: S, role: Role, config: WebSocketConfig) -> Socket<S> {
+        let io = SyncIo {
+            io,
+            waker: Waker::noop().clone(),
+        };
+        Socket::from_websocket(WebSocket::from_raw_socket(io, role, Some(config)))
+    }
+
+    /// Makes the client handshake for `request` over `io` (connected, and encrypted if it is
+    /// to be), then carries frames over it. Bytes the server sent after its answer, in the
+    /// same read, are kept for the first frames.
+    pub async fn client(
+        io: S,
+        request: tokio_tungstenite::tungstenite::handshake::client::Request,
+        config: WebSocketConfig,
+    ) -> Result<Socket<S>, Error> {
+        use tokio_tungstenite::tungstenite::handshake::client::ClientHandshake;
+        use tokio_tungstenite::tungstenite::HandshakeError;
+        let io = SyncIo {
+            io,
+            waker: Waker::noop().clone(),
+        };
+        let mut mid = Some(ClientHandshake::start(io, request, Some(config))?);
+        let (ws, _response) = std::future::poll_fn(|cx| {
+            let mut handshake = mid.take().expect("polled after completion");
+            handshake.get_mut().get_mut().waker.clone_from(cx.waker());
+            match handshake.handshake() {
+                Ok(done) => Poll::Ready(Ok(done)),
+                Err(HandshakeError::Interrupted(waiting)) => {
+                    mid = Some(waiting);
+                    Poll::Pending
+                }
+                Err(HandshakeError::Failure(e)) => Poll::Ready(Err(e)),
+            }
+        })
+        .await?;
+        Ok(Socket::from_websocket(ws))
+    }
+
+    fn from_websocket(ws: WebSocket<SyncIo<S>>) -> Socket<S> {
+        Socket {
+            ws,
+            blocked: false,
+            closing: false,
+            ended: false,
+        }
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        &self.ws.get_ref().io
+    }
+
+    /// Runs `op` on the WebSocket with this poll's waker (kept from the last poll if it is the
+    /// same task's, as it always is).
+    fn with<T>(&mut self, cx: &Context<'_>, op: impl FnOnce(&mut WebSocket<SyncIo<S>>) -> T) -> T {
+        self.ws.get_mut().waker.clone_from(cx.waker());
+        op(&mut self.ws)
+    }
+}
+
+/// `WouldBlock` is "not yet".
+fn ready<T>(result: Result<T, Error>) -> Poll<Result<T, Error>> {
+    match result {
+        Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
+        other => Poll::Ready(other),
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for Socket<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        match std::task::ready!(ready(self.with(cx, WebSocket::read))) {
+            Ok(message) => Poll::Ready(Some(Ok(message))),
+            Err(e) => {
+                self.ended = true;
+                match e {
+                    Error::ConnectionClosed | Error::AlreadyClosed => Poll::Ready(None),
+                    e => Poll::Ready(Some(Err(e))),
+                }
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for Socket<S> {
+    type Error = Error;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if !self.blocked {
+            return Poll::Ready(Ok(()));
+        }
+        let flushed = std::task::ready!(ready(self.with(cx, WebSocket::flush)));
+        self.blocked = false;
+        Poll::Ready(flushed)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
+        // No waker needed: a write that cannot go out yet stays queued (`blocked`), and
+        // `poll_ready` or `poll_flush` waits for it with the task's waker.
+        match self.ws.write(message) {
+            Ok(()) => Ok(()),
+            Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.blocked = true;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let flushed = std::task::ready!(ready(self.with(cx, WebSocket::flush)));
+        self.blocked = false;
+        match flushed {
+            // Closed just now: everything there was to write went.
+            Err(Error::ConnectionClosed) => Poll::Ready(Ok(())),
+            other => Poll::Ready(other),
+        }
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.blocked = false;
+        let closing = self.closing;
+        let result = self.with(cx, |ws| match closing {
+            // Queued already: flushing drives the close handshake on.
+            true => ws.flush(),
+            false => ws.close(None),
+        });
+        match result {
+            Ok(()) | Err(Error::ConnectionClosed) => Poll::Ready(Ok(())),
+            Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.closing = true;
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+}
