@@ -301,6 +301,17 @@ impl RpcSession {
     /// Waits until every result the peer pulled has been sent (how an HTTP batch knows it is
     /// done).
     pub async fn drain(&self) -> Result<(), RpcError> {
+        // Counted before looking, so that an answer sent after the look notifies.
+        struct Draining<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Draining<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        self.core
+            .draining
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _draining = Draining(&self.core.draining);
         loop {
             let idle = self.core.idle.notified();
             if let Some(reason) = self.core.closed.borrow().clone() {

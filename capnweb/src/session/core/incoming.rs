@@ -1,6 +1,7 @@
 //! What each message from the peer does to the tables: pushes become exports whose answers are
 //! sent when pulled, resolutions settle imports, releases drop exports.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use futures_util::FutureExt;
@@ -203,7 +204,7 @@ impl Core {
         result: Result<Value, RpcError>,
     ) {
         st.pending_pulls = st.pending_pulls.saturating_sub(1);
-        if st.pending_pulls == 0 {
+        if st.pending_pulls == 0 && self.draining.load(Ordering::SeqCst) > 0 {
             self.idle.notify_waiters();
         }
         let mut text = st.outbox.scratch();

@@ -51,8 +51,10 @@ pub(crate) struct Core {
     on_send_error: Option<SendErrorHook>,
     /// `Some(reason)` once the session has ended.
     pub(crate) closed: watch::Sender<Option<RpcError>>,
-    /// Signalled whenever the number of unanswered pulls drops to zero.
+    /// Signalled whenever the number of unanswered pulls drops to zero, while anyone waits
+    /// for that (`draining` counts them: most sessions never do, and pay nothing).
     pub(crate) idle: Notify,
+    pub(crate) draining: AtomicUsize,
 }
 
 /// Session cores alive in this process (see [`live_sessions`](crate::session::live_sessions)).
@@ -303,6 +305,7 @@ impl Core {
             on_send_error,
             closed: watch::channel(None).0,
             idle: Notify::new(),
+            draining: AtomicUsize::new(0),
         })
     }
 

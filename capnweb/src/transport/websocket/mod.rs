@@ -285,7 +285,8 @@ pub enum Frame<T> {
 pub trait WsMessage: Sized {
     /// A text frame's payload as received (read in place by the session, then dropped).
     type Text: AsRef<str> + Send;
-    /// A text frame carrying `payload`, UTF-8 text (a slice of the adapter's send buffer).
+    /// A text frame carrying `payload`, UTF-8 text (a slice of the adapter's send buffer,
+    /// copied from a `&str`).
     fn text(payload: Bytes) -> Result<Self, TransportError>;
     /// A ping frame.
     fn ping() -> Self;
@@ -304,9 +305,14 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 impl WsMessage for tokio_tungstenite::tungstenite::Message {
     type Text = Utf8Bytes;
     fn text(payload: Bytes) -> Result<Self, TransportError> {
-        let text = Utf8Bytes::try_from(payload)
-            .map_err(|e| TransportError::with_source("a message that is not UTF-8", e))?;
-        Ok(Self::Text(text))
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+        use tokio_tungstenite::tungstenite::protocol::frame::Frame as WsFrame;
+        // A text frame as it is: the payload was a `&str`, so checking it again is not needed.
+        Ok(Self::Frame(WsFrame::message(
+            payload,
+            OpCode::Data(Data::Text),
+            true,
+        )))
     }
     fn ping() -> Self {
         Self::Ping(Default::default())
