@@ -69,13 +69,14 @@ impl Drop for Process {
     }
 }
 
-/// Whether servers and clients run on cores of their own (`BENCH_PIN=0`: wherever the kernel
-/// puts them). Unpinned on a small machine, the kernel often runs a server and its client on
-/// one core, taking turns, while the other sits idle: rates at 16 in flight then swing by up to
-/// four times from one run to the next, and a ratio compares two different placements.
+/// Whether servers and clients run on cores of their own (`BENCH_PIN=1`; by default wherever
+/// the kernel puts them, as an application's would). Unpinned on a small machine, the kernel
+/// sometimes runs a server and its client on one core, taking turns, while the other sits
+/// idle: rates at 16 in flight can then swing by up to four times from one run to the next.
+/// Pinned, every figure repeats within a few percent, but each process has one core only.
 fn pinned() -> bool {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    cores >= 2 && std::env::var("BENCH_PIN").map_or(true, |v| v != "0") && has_taskset()
+    cores >= 2 && std::env::var("BENCH_PIN").is_ok_and(|v| v == "1") && has_taskset()
 }
 
 fn has_taskset() -> bool {

@@ -86,17 +86,22 @@ fn main() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let before = LIVE_BYTES.load(Ordering::SeqCst);
         let sessions_before = live_sessions();
-        const N: usize = 10_000;
-        for i in 0..N {
+        // `SESSIONS`: how many (10,000 by default); bytes that stay the same whatever the count
+        // are the process's (a thread's spare buffers), not the sessions'.
+        let n: usize = std::env::var("SESSIONS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(10_000);
+        for i in 0..n {
             hostile_session(HOSTILE[i % HOSTILE.len()]).await;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
         let after = LIVE_BYTES.load(Ordering::SeqCst);
         println!(
-            "after {N} hostile sessions: {} bytes still allocated ({:.2} per session), \
+            "after {n} hostile sessions: {} bytes still allocated ({:.2} per session), \
              live sessions {} -> {}",
             after - before,
-            (after - before) as f64 / N as f64,
+            (after - before) as f64 / n as f64,
             sessions_before,
             live_sessions()
         );

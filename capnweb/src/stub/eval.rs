@@ -185,14 +185,15 @@ fn reference(
         None => return Ok(wrap(stub)),
         Some(p) => p,
     };
+    // The stub is ours: handed to the call, not cloned for it.
     let result = match i.args {
-        None => stub.0.clone().get(&path),
+        None => stub.0.get(&path),
         Some(args) => {
             let args = args
                 .into_iter()
                 .map(|a| evaluate(a, imp))
                 .collect::<Result<Vec<_>, _>>()?;
-            stub.0.clone().call(&path, args)
+            stub.0.call(&path, args)
         }
     };
     imp.started(&result);
