@@ -1,5 +1,6 @@
 //! A transport of your own: a session needs only a `Stream` of incoming messages and a `Sink`
-//! of outgoing ones (`capnweb::Transport`). This one carries them over any byte stream, one
+//! of outgoing ones (every such pair is a `capnweb::Transport`; a transport that wants to
+//! lend its buffers instead implements the trait's methods itself). This one carries them over any byte stream, one
 //! message per line (JSON text never holds a raw newline), here an in-memory pipe; a serial
 //! line, a Unix socket or a QUIC stream would do the same. Run it with
 //! `cargo run --example custom_transport`.
