@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 
 use super::path::{follow, not_a_function, Followed};
 use super::promise::{panicked, PromiseHook, Resolution};
@@ -111,6 +112,10 @@ async fn call_value(v: Value, path: &[PathKey], args: Vec<Value>) -> Result<Valu
 }
 
 impl Hook for PromiseHook {
+    fn poll_unique(&mut self) -> Option<Poll<Result<Value, RpcError>>> {
+        Some(PromiseHook::poll_unique(self))
+    }
+
     fn call(self: Arc<Self>, path: &[PathKey], args: Vec<Value>) -> Stub {
         let path = path.to_vec();
         PromiseHook::pending(async move { call_value(self.wait().await?, &path, args).await })

@@ -46,6 +46,11 @@ pub(crate) trait Hook: Send + Sync + 'static {
     fn resolve(self: Arc<Self>) -> Resolution;
     /// For downcasting (the session recognises its own imports).
     fn as_any(&self) -> &dyn Any;
+    /// Polls a local computation once, through the only handle on it (so with no locking):
+    /// `None` if this is no such computation.
+    fn poll_unique(&mut self) -> Option<Poll<Result<Value, RpcError>>> {
+        None
+    }
     /// Whether this is a promise (pipelined result) rather than a settled object reference.
     fn is_promise(&self) -> bool {
         false

@@ -92,6 +92,27 @@ impl PromiseHook {
         Resolution(Inner::Promise(self))
     }
 
+    /// Polls the computation once, with no waker (a later poll, with one, follows if it is
+    /// pending), through the only handle on this promise: nobody else can be waiting on it
+    /// or polling it, so no lock is taken.
+    pub(crate) fn poll_unique(&mut self) -> Poll<Output> {
+        let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some(result) = &st.result {
+            return Poll::Ready(result.clone());
+        }
+        let Some(future) = &mut st.future else {
+            return Poll::Pending;
+        };
+        match poll_guarded(future, Waker::noop()) {
+            Poll::Ready(result) => {
+                st.future = None;
+                st.result = Some(result.clone());
+                Poll::Ready(result)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
     fn poll_result(self: &Arc<Self>, cx: &mut Context<'_>) -> Poll<Output> {
         let mut st = self.lock();
         if let Some(result) = &st.result {

@@ -103,7 +103,7 @@ impl Core {
         let measured = Measured::start(&e);
         // The push's own call is driven by its answer task.
         let v = self.evaluate_driving(e, |v| matches!(v, Value::Promise(_)))?;
-        let (stub, running) = match v {
+        let (mut stub, running) = match v {
             Value::Promise(s) => {
                 let local = s.downcast::<PromiseHook>().is_some();
                 (s, local)
@@ -116,7 +116,7 @@ impl Core {
         // and traced ones (their span), take the task below.
         // With `max_in_flight` calls pending, it waits its turn instead (the answer task).
         let settled = (running && !stream && span.is_none() && !self.full())
-            .then(|| poll_once(&stub))
+            .then(|| poll_once(&mut stub))
             .flatten();
         let mut st = self.lock();
         if st.aborted.is_some() {
@@ -328,7 +328,14 @@ fn log_failure(result: &Result<Value, RpcError>) {
 }
 
 /// The result of `stub` if it is ready when first polled.
-fn poll_once(stub: &Stub) -> Option<Result<Value, RpcError>> {
+fn poll_once(stub: &mut Stub) -> Option<Result<Value, RpcError>> {
+    // A call just made has no other handle: polled in place, with no locking.
+    if let Some(polled) = Arc::get_mut(&mut stub.0).and_then(|hook| hook.poll_unique()) {
+        return match polled {
+            std::task::Poll::Ready(result) => Some(result),
+            std::task::Poll::Pending => None,
+        };
+    }
     let mut resolution = stub.0.clone().resolve();
     // A later poll (the answer task's) registers a real waker if this one finds it pending.
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
