@@ -1,5 +1,6 @@
-//! WebSocket: one protocol message per text frame, over tokio-tungstenite on both sides (the
-//! server upgrades its connections itself, see `server::upgrade`).
+//! WebSocket: one protocol message per text frame, over tungstenite on both sides, polled
+//! directly by the session's task ([`Socket`]). The server upgrades its connections itself
+//! (see `server::upgrade`); the client connects, encrypts and makes its handshake here.
 
 mod socket;
 pub use socket::Socket;
@@ -16,8 +17,9 @@ use tokio::time::Sleep;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::MaybeTlsStream;
 
-use super::{Transport, TransportError};
 use bytes::{Bytes, BytesMut};
+
+use super::{Transport, TransportError};
 
 /// A WebSocket as a transport. Binary frames are refused, as by the reference; pongs to the
 /// peer's pings are left to the WebSocket layer. With [`keepalive`](Self::keepalive) it pings
@@ -79,8 +81,9 @@ struct Keepalive {
 pub type ClientWebSocket = WebSocketTransport<Socket<MaybeTlsStream<TcpStream>>>;
 
 impl<W> WebSocketTransport<W> {
-    /// Wraps an established WebSocket (a tokio-tungstenite `WebSocketStream`, or anything with
-    /// the same shape whose message type implements [`WsMessage`]).
+    /// Wraps an established WebSocket: a [`Socket`] (what `connect` and the server make), a
+    /// tokio-tungstenite `WebSocketStream`, or anything with the same shape whose message
+    /// type implements [`WsMessage`].
     pub fn new(ws: W) -> Self {
         WebSocketTransport {
             ws,

@@ -17,7 +17,17 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error, Message, WebSocket};
 
 /// A WebSocket over `S`, as a `Stream` of received messages and a `Sink` of sent ones, for one
-/// task (see the module's doc).
+/// task (see the module's doc). [`connect`](super::connect) and the server make one and wrap it
+/// in a [`WebSocketTransport`](super::WebSocketTransport):
+///
+/// ```no_run
+/// # async fn f() -> Result<(), capnweb::transport::TransportError> {
+/// use capnweb::transport::websocket::connect;
+/// use capnweb::{RpcSession, SessionOptions};
+/// let transport = connect("ws://localhost:8080/", 1 << 20).await?;
+/// let _session = RpcSession::spawn(transport, None, SessionOptions::default());
+/// # Ok(()) }
+/// ```
 pub struct Socket<S> {
     ws: WebSocket<SyncIo<S>>,
     /// A queued message waits for the socket: flush before taking more.
