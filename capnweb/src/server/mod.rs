@@ -178,9 +178,8 @@ impl Server {
     }
 
     /// Bytes each WebSocket reads from its socket at a time, and keeps per connection even when
-    /// idle. Default 2 KiB (an idle session then costs about 8 KiB in all; 4 KiB carried 1%
-    /// more calls per second at 256 in flight, for 2 KiB more per session); larger buffers
-    /// take large messages in fewer reads, at that much more memory per connection.
+    /// idle. Default 4 KiB (an idle session then costs about 10 KiB in all); larger buffers take
+    /// large messages in fewer reads, at that much more memory per connection.
     pub fn read_buffer(mut self, bytes: usize) -> Server {
         self.read_buffer = bytes.max(256);
         self

@@ -117,8 +117,8 @@ pub fn config(max_message_size: usize) -> WebSocketConfig {
 /// Bytes read from the socket at a time. tungstenite zero-fills this much before every read
 /// (and keeps it per connection), so its default of 128 KiB costs a large memset per read and
 /// 128 KiB per idle connection; Cap'n Web messages are mostly small, and a large one simply
-/// takes more reads (a burst of 256 calls is about a dozen reads of 2 KiB).
-pub const READ_BUFFER: usize = 2 * 1024;
+/// takes more reads.
+pub const READ_BUFFER: usize = 4 * 1024;
 
 /// Opens a WebSocket to `url` (`ws://...`).
 pub async fn connect(
