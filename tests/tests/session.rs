@@ -687,3 +687,31 @@ async fn a_client_argument_may_be_passed_by_reference() {
     assert_eq!(main.increment_counter(&mine, 2.0).await.unwrap(), 5.0);
     assert_eq!(mine.value().await.unwrap(), 5.0);
 }
+
+/// A pulled call the peer releases before its answer no longer holds `drain` (which waits for
+/// every pulled answer): it is woken when that was the last one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn releasing_a_pulled_call_unanswered_ends_a_drain() {
+    let (session, mut peer) = raw_peer();
+    // `callFunction` with a function of ours: the server calls it and awaits our answer,
+    // which never comes.
+    let calls = exchange(
+        &mut peer,
+        &[
+            r#"["push",["pipeline",0,["callFunction"],[["export",-1],2]]]"#,
+            r#"["pull",1]"#,
+        ],
+        1,
+    )
+    .await;
+    assert!(calls[0].starts_with(r#"["push","#), "{calls:?}");
+    let draining = tokio::spawn(async move { session.drain().await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!draining.is_finished(), "the pulled answer is still owed");
+    peer.send(r#"["release",1,1]"#.to_owned()).await.unwrap();
+    let drained = tokio::time::timeout(Duration::from_secs(5), draining)
+        .await
+        .expect("drain ends once the call is released")
+        .unwrap();
+    assert!(drained.is_ok(), "{drained:?}");
+}

@@ -278,7 +278,12 @@ impl Core {
                 format!("refcount would go negative: {} < {n}", entry.refcount),
             )));
         }
+        let pulls = st.pending_pulls;
         release_export(&mut st, id, n);
+        // A pulled call released before its answer was the last one `drain` waits for.
+        if st.pending_pulls == 0 && pulls > 0 && self.draining.load(Ordering::SeqCst) > 0 {
+            self.idle.notify_waiters();
+        }
         Ok(())
     }
 

@@ -6,6 +6,7 @@
 //! dropped (dropping an import takes the lock again): anything removed from the tables goes to
 //! `trash`, which the guard drops after unlocking.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -196,7 +197,9 @@ impl Drop for Guard<'_> {
             // dropped unlocked (a drop may take the lock) with no second locking to give the
             // buffers back, and no allocation for the next call's trash.
             let trash = (!g.trash.is_empty() || !g.trash_values.is_empty()).then(|| {
-                let (spare_stubs, spare_values) = SPARE_TRASH.take();
+                // (During a thread's teardown the spare may be gone: then fresh ones.)
+                let (spare_stubs, spare_values) =
+                    SPARE_TRASH.try_with(Cell::take).unwrap_or_default();
                 (
                     std::mem::replace(&mut g.trash, spare_stubs),
                     std::mem::replace(&mut g.trash_values, spare_values),
@@ -209,7 +212,7 @@ impl Drop for Guard<'_> {
                 values.clear();
                 recycle(&mut stubs);
                 recycle(&mut values);
-                SPARE_TRASH.set((stubs, values));
+                let _ = SPARE_TRASH.try_with(|spare| spare.set((stubs, values)));
             }
             // The session task looks for work itself before it sleeps again; once woken, it
             // counts as driving (so the calls made until it runs wake it no more).
@@ -223,8 +226,8 @@ impl Drop for Guard<'_> {
 
 thread_local! {
     /// Empty buffers for the next lock's trash (see `Guard`'s drop).
-    static SPARE_TRASH: std::cell::Cell<(Vec<Stub>, Vec<Value>)> =
-        const { std::cell::Cell::new((Vec::new(), Vec::new())) };
+    static SPARE_TRASH: Cell<(Vec<Stub>, Vec<Value>)> =
+        const { Cell::new((Vec::new(), Vec::new())) };
 }
 
 impl State {

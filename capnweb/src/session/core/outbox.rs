@@ -55,10 +55,13 @@ impl Outbox {
         })
     }
 
-    /// Empties it, keeping its buffers unless a burst made them large: an idle session should
-    /// not hold the memory of its busiest moment.
+    /// Empties it, keeping its buffer for the next burst unless that buffer is large and this
+    /// burst used little of it (the load dropped): a session that goes idle should not keep
+    /// the memory of its busiest moment, and one under steady load should not regrow it each
+    /// burst.
     pub(crate) fn clear(&mut self) {
-        if self.text.capacity() > 64 * 1024 {
+        let capacity = self.text.capacity();
+        if capacity > 4 * 1024 && self.text.len() < capacity / 4 {
             self.text = String::new();
         } else {
             self.text.clear();

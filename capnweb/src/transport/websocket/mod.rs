@@ -26,9 +26,9 @@ use super::{Transport, TransportError};
 /// the peer itself, and ends when the peer stops answering.
 pub struct WebSocketTransport<W> {
     ws: W,
-    /// Outgoing messages are copied here, then sent as slices of it: no allocation per frame
-    /// (the WebSocket layer copies each frame into its own buffer at once, so the space comes
-    /// back for the next burst).
+    /// Outgoing messages up to `STAGE` bytes are copied here, then sent as slices of it: no
+    /// allocation per frame (the WebSocket layer copies each frame into its own buffer at
+    /// once, so the space comes back for the next message).
     stage: BytesMut,
     keepalive: Option<Keepalive>,
     /// After an `abort` went out: the reason to close with, as the reference closes (code
@@ -437,13 +437,20 @@ where
             self.close_reason = Some(close_reason(message));
         }
         let this = &mut *self;
-        if this.stage.capacity() < message.len() {
-            // Room for a burst of small messages; the space is reclaimed once the frames
-            // sliced from it are gone (at once: the WebSocket layer copies them).
-            this.stage.reserve(message.len().max(STAGE));
-        }
-        this.stage.extend_from_slice(message.as_bytes());
-        let frame = M::text(this.stage.split().freeze())?;
+        let payload = if message.len() > STAGE {
+            // A large message gets a buffer of its own, gone once sent: the staging buffer
+            // stays small for the session's whole life.
+            Bytes::copy_from_slice(message.as_bytes())
+        } else {
+            if this.stage.capacity() < message.len() {
+                // Taken back whole once the frames cut from it are gone (at once: the
+                // WebSocket layer copies each frame into its own buffer).
+                this.stage.reserve(STAGE);
+            }
+            this.stage.extend_from_slice(message.as_bytes());
+            this.stage.split().freeze()
+        };
+        let frame = M::text(payload)?;
         Pin::new(&mut this.ws)
             .start_send(frame)
             .map_err(transport_error)
@@ -478,5 +485,5 @@ where
     }
 }
 
-/// The send buffer's size: a burst of small messages fits.
-const STAGE: usize = 8 * 1024;
+/// The staging buffer's size: most messages fit; a larger one is copied on its own.
+const STAGE: usize = 1024;

@@ -27,7 +27,9 @@ use crate::value::{BigInt, ByteKind, Bytes, Date, Number, Object, Value};
 /// assert!(parse_message(r#"["pull", "x"]"#, &Limits::default()).is_err());
 /// ```
 pub fn parse_message(text: &str, limits: &Limits) -> Result<Message, WireError> {
-    if text.len() <= limits.max_message_size {
+    // (A resolve's value is an expression: with no depth at all allowed, the full parser
+    // refuses it.)
+    if text.len() <= limits.max_message_size && limits.max_depth > 0 {
         if let Some(msg) = simple::parse(text) {
             return Ok(msg);
         }

@@ -131,6 +131,12 @@ mod tests {
             })
         );
         assert_eq!(parse("[\"pull\",-0]"), None);
+        // The limits still hold: no depth at all refuses a resolve's value, as before.
+        let flat = Limits {
+            max_depth: 0,
+            ..Limits::default()
+        };
+        assert!(crate::wire::parse_message("[\"resolve\",1,5]", &flat).is_err());
         assert_eq!(parse("[\"pull\",1234567890123456]"), None);
     }
 }
