@@ -52,6 +52,14 @@ struct SyncIo<S> {
 }
 
 impl<S> SyncIo<S> {
+    /// No task's waker yet: the first poll brings one.
+    fn new(io: S) -> SyncIo<S> {
+        SyncIo {
+            io,
+            waker: Waker::noop().clone(),
+        }
+    }
+
     fn poll<T>(
         &mut self,
         op: impl FnOnce(Pin<&mut S>, &mut Context<'_>) -> Poll<io::Result<T>>,
@@ -88,10 +96,7 @@ impl<S: AsyncWrite + Unpin> Write for SyncIo<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
     /// A WebSocket whose handshake is done: `io` carries frames from now on.
     pub fn from_raw_socket(io: S, role: Role, config: WebSocketConfig) -> Socket<S> {
-        let io = SyncIo {
-            io,
-            waker: Waker::noop().clone(),
-        };
+        let io = SyncIo::new(io);
         Socket::from_websocket(WebSocket::from_raw_socket(io, role, Some(config)))
     }
 
@@ -105,10 +110,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
     ) -> Result<Socket<S>, Error> {
         use tokio_tungstenite::tungstenite::handshake::client::ClientHandshake;
         use tokio_tungstenite::tungstenite::HandshakeError;
-        let io = SyncIo {
-            io,
-            waker: Waker::noop().clone(),
-        };
+        let io = SyncIo::new(io);
         let mut mid = Some(ClientHandshake::start(io, request, Some(config))?);
         let (ws, _response) = std::future::poll_fn(|cx| {
             let mut handshake = mid.take().expect("polled after completion");
@@ -133,11 +135,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
             closing: false,
             ended: false,
         }
-    }
-
-    /// The underlying stream.
-    pub fn get_ref(&self) -> &S {
-        &self.ws.get_ref().io
     }
 
     /// Runs `op` on the WebSocket with this poll's waker (kept from the last poll if it is the
