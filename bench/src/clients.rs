@@ -143,6 +143,40 @@ pub async fn capnweb_rate(port: u16, concurrency: usize, secs: f64) -> f64 {
     .await
 }
 
+/// Our client with the built-in WebSocket codec, connected to `port`.
+async fn codec_client(port: u16) -> (TestTargetClient, capnweb::RpcSession) {
+    let ws = format!("ws://127.0.0.1:{port}/");
+    let socket = capnweb::transport::websocket::codec::connect(&ws, &[], 1 << 26)
+        .await
+        .expect("connect");
+    let session = capnweb::RpcSession::spawn(socket, None, capnweb::SessionOptions::default());
+    (TestTargetClient::from(session.main()), session)
+}
+
+/// [`capnweb_rate`], both ends on the built-in WebSocket codec.
+pub async fn capnweb_codec_rate(port: u16, concurrency: usize, secs: f64) -> f64 {
+    let (main, _session) = codec_client(port).await;
+    rate(concurrency, secs, |i: u64| {
+        let p = main.square(i as f64);
+        async move {
+            p.await.expect("square");
+        }
+    })
+    .await
+}
+
+/// Our pair, both ends on the built-in WebSocket codec: calls at 1, 16 and 256 in flight.
+pub async fn capnweb_codec(port: u16, secs: f64) -> Figures {
+    let (main, _session) = codec_client(port).await;
+    calls(secs, |i: u64| {
+        let p = main.square(i as f64);
+        async move {
+            p.await.expect("square");
+        }
+    })
+    .await
+}
+
 /// Our client against a Cap'n Web server at `port` (WebSocket and HTTP batch on `/`).
 pub async fn capnweb(port: u16, secs: f64) -> Figures {
     let ws = format!("ws://127.0.0.1:{port}/");

@@ -13,6 +13,7 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
+use capnweb::transport::websocket::codec::Codec;
 use clients::Figures;
 use serde_json::json;
 
@@ -210,7 +211,8 @@ fn main() {
 async fn run(args: Vec<String>) {
     if args.get(1).map(String::as_str) == Some("serve") {
         match args.get(2).map(String::as_str) {
-            Some("capnweb") => servers::capnweb().await,
+            Some("capnweb") => servers::capnweb(Codec::Tungstenite).await,
+            Some("capnweb-codec") => servers::capnweb(Codec::Builtin).await,
             Some("jsonrpsee") => servers::jsonrpsee().await,
             Some("raw") => servers::raw().await,
             Some("raw-batch") => servers::raw_batch().await,
@@ -250,6 +252,10 @@ async fn run(args: Vec<String>) {
             let server = Process::ours("capnweb");
             clients::capnweb_rate(server.port, n, secs).await
         };
+        let ours_codec = {
+            let server = Process::ours("capnweb-codec");
+            clients::capnweb_codec_rate(server.port, n, secs).await
+        };
         let raw = {
             let server = Process::ours("raw");
             clients::raw_median(server.port, n, secs).await
@@ -263,11 +269,14 @@ async fn run(args: Vec<String>) {
             ceilings::median_rate(ceilings::codec_rate, server.port, n, secs).await
         };
         println!(
-            "c{n}: ours {ours:.0}, raw echo {raw:.0}, lean echo {lean:.0}, codec echo {codec:.0}; \
-             ours / raw {:.2}, ours / lean {:.2}, ours / codec {:.2}",
+            "c{n}: ours {ours:.0}, ours with the built-in codec {ours_codec:.0}, raw echo {raw:.0}, \
+             lean echo {lean:.0}, codec echo {codec:.0}; ours / raw {:.2}, ours / lean {:.2}, \
+             ours / codec {:.2}; built-in codec: / lean {:.2}, / codec {:.2}",
             ours / raw,
             ours / lean,
-            ours / codec
+            ours / codec,
+            ours_codec / lean,
+            ours_codec / codec
         );
         return;
     }
@@ -302,6 +311,14 @@ async fn run(args: Vec<String>) {
         ));
         eprintln!("capnweb: TypeScript client -> Rust server");
         rows.push(("TS client -> Rust server", node_client(server.port, secs)));
+    }
+    {
+        let server = Process::ours("capnweb-codec");
+        eprintln!("capnweb: Rust client -> Rust server, built-in WebSocket codec");
+        rows.push((
+            "capnweb Rust -> Rust (built-in codec)",
+            clients::capnweb_codec(server.port, secs).await,
+        ));
     }
     {
         let server = Process::typescript();
@@ -408,6 +425,7 @@ fn targets(find: &dyn Fn(&str) -> Option<Figures>, idle_kib: f64) -> serde_json:
     let (ts, mixed) = (get("TypeScript TS -> TS"), get("TS client -> Rust server"));
     let node_ceiling = get("TS client -> raw echo");
     let (lean, codec) = (get("tungstenite lean echo"), get("hand codec echo"));
+    let builtin = get("capnweb Rust -> Rust (built-in codec)");
     let div = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
     let batch = |f: &Figures| f.batch.unwrap_or(f64::NAN);
     let rows = [
@@ -427,6 +445,16 @@ fn targets(find: &dyn Fn(&str) -> Option<Figures>, idle_kib: f64) -> serde_json:
             "ours / hand codec echo, c=256",
             div(ours.c256, codec.c256),
             ">= 0.6",
+        ),
+        (
+            "ours, built-in codec / hand codec echo, c=256",
+            div(builtin.c256, codec.c256),
+            ">= 0.6",
+        ),
+        (
+            "ours, built-in codec / lean tungstenite echo, c=16",
+            div(builtin.c16, lean.c16),
+            ">= 0.9",
         ),
         (
             "TS client: our server / TS server, c=256",

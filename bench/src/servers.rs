@@ -11,9 +11,11 @@ fn listening(port: u16) {
     let _ = std::io::stdout().flush();
 }
 
-/// Ours: the interop interface (`square`, `makeCounter`, ...) on WebSocket and HTTP batch.
-pub async fn capnweb() {
+/// Ours: the interop interface (`square`, `makeCounter`, ...) on WebSocket and HTTP batch,
+/// its WebSockets framed by `codec`.
+pub async fn capnweb(codec: capnweb::transport::websocket::codec::Codec) {
     let (addr, serve) = capnweb::Server::bind("127.0.0.1:0")
+        .websocket_codec(codec)
         .listen(capnweb_examples::interop::test_target)
         .await
         .expect("bind");

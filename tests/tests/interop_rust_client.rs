@@ -517,3 +517,41 @@ async fn our_sinks_errors_reach_the_typescript_writer() {
     assert!(err.to_string().contains("no threes"), "{err}");
     assert_eq!(*written.lock().unwrap(), vec![0.0, 1.0, 2.0]);
 }
+
+/// Our client on the built-in WebSocket codec, connected to the TypeScript server (whose
+/// WebSocket is Node's `ws`, so the codec's masking and framing meet another implementation).
+async fn connect_with_codec(server: &TsServer) -> (TestTargetClient, capnweb::RpcSession) {
+    let socket = capnweb::transport::websocket::codec::connect(&url(server), &[], 1 << 26)
+        .await
+        .unwrap();
+    let session = capnweb::RpcSession::spawn(socket, None, capnweb::SessionOptions::default());
+    (TestTargetClient::from(session.main()), session)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_builtin_codec_client_works_against_the_typescript_server() {
+    let server = TsServer::start();
+    let (main, _session) = connect_with_codec(&server).await;
+    let calls = (0..3000).map(|i| main.square(i as f64).into_future());
+    for (i, r) in join_all(calls).await.into_iter().enumerate() {
+        assert_eq!(r.unwrap(), (i * i) as f64);
+    }
+    let counter: CounterClient = main.make_counter(10.0).await.unwrap();
+    assert_eq!(counter.increment(None).await.unwrap(), 11.0);
+    // Large messages both ways (several frames of the server's, and long frames of ours).
+    for len in [200, 70_000, 2_000_000] {
+        let text = "x".repeat(len);
+        let back = main.echo(Value::from(text.as_str())).await.unwrap();
+        assert_eq!(back, Value::from(text.as_str()), "{len} bytes");
+    }
+    let big = ReadableStream::from_bytes(vec![5u8; 3 * 1024 * 1024]);
+    let got = main.read_stream(big).await.unwrap();
+    let total: usize = got
+        .iter()
+        .map(|c| match c {
+            Value::Bytes(b) => b.data.len(),
+            other => panic!("a chunk that is not bytes: {other:?}"),
+        })
+        .sum();
+    assert_eq!(total, 3 * 1024 * 1024);
+}

@@ -52,6 +52,7 @@ impl<C: From<Stub> + Clone + Send + Sync + 'static> ClientBuilder<C> {
                 connect_timeout: Duration::from_secs(10),
                 call_timeout: None,
                 keepalive: None,
+                websocket_codec: Default::default(),
                 max_waiting: 1024,
                 headers: None,
                 tls: None,
@@ -115,6 +116,14 @@ impl<C: From<Stub> + Clone + Send + Sync + 'static> ClientBuilder<C> {
     /// stops answering ends the session, and the client reconnects.
     pub fn keepalive(mut self, d: Duration) -> Self {
         self.config.keepalive = Some(d);
+        self
+    }
+
+    /// Which WebSocket implementation frames the connections: tungstenite (the default), or
+    /// capnweb's own codec (`Codec::Builtin`, see
+    /// [`codec`](crate::transport::websocket::codec)), which handles a call in less CPU.
+    pub fn websocket_codec(mut self, codec: crate::transport::websocket::codec::Codec) -> Self {
+        self.config.websocket_codec = codec;
         self
     }
 

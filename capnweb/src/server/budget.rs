@@ -147,15 +147,16 @@ pub(crate) struct MeteredTransport<T> {
 }
 
 impl<T: Transport> Transport for MeteredTransport<T> {
-    type Received = T::Received;
+    type Received<'a> = T::Received<'a>;
 
-    fn poll_recv(
-        mut self: Pin<&mut Self>,
+    fn poll_recv<'a>(
+        self: Pin<&'a mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<T::Received, TransportError>>> {
-        let polled = Pin::new(&mut self.inner).poll_recv(cx);
+    ) -> Poll<Option<Result<T::Received<'a>, TransportError>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_recv(cx);
         if let Poll::Ready(Some(Ok(_))) = &polled {
-            self.share.release();
+            this.share.release();
         }
         polled
     }

@@ -22,6 +22,7 @@ use super::registry::Registry;
 use super::upgrade;
 use crate::session::{RpcSession, SessionOptions};
 use crate::transport::http_batch::serve_batch;
+use crate::transport::websocket::codec::{Codec, CodecSocket, Role};
 use crate::transport::websocket::{self, WebSocketTransport};
 
 /// What every path of a server shares.
@@ -39,6 +40,8 @@ pub(crate) struct Config {
     pub(crate) keepalive: Option<std::time::Duration>,
     /// Bytes each WebSocket reads at a time.
     pub(crate) read_buffer: usize,
+    /// Which implementation frames WebSockets.
+    pub(crate) websocket_codec: Codec,
     pub(crate) max_connections: usize,
     pub(crate) connections: Arc<Semaphore>,
     pub(crate) registry: Arc<Registry>,
@@ -191,30 +194,53 @@ fn upgrade(
     let registry = config.registry.clone();
     let keepalive = config.keepalive;
     let within = config.body_timeout;
+    let codec = config.websocket_codec;
+    let read_buffer = config.read_buffer;
     let share = Arc::new(config.budget.share());
     tokio::spawn(async move {
-        let Some(socket) = upgrade::socket(on_upgrade, within, ws_config, share.clone()).await
-        else {
+        let Some(io) = upgrade::connection(on_upgrade, within, share.clone()).await else {
             return;
         };
         let main = factory.make(&info);
         // Not kept for the session's life: the factory took what it needs.
         drop(info);
-        let mut transport = WebSocketTransport::new(socket);
-        if let Some(every) = keepalive {
-            transport = transport.keepalive(every);
+        match codec {
+            Codec::Builtin => {
+                let mut socket = CodecSocket::new(io, Role::Server, max).read_buffer(read_buffer);
+                if let Some(every) = keepalive {
+                    socket = socket.keepalive(every);
+                }
+                serve_session(socket, share, main, options, &registry).await;
+            }
+            _ => {
+                let mut transport = WebSocketTransport::new(upgrade::socket(io, ws_config));
+                if let Some(every) = keepalive {
+                    transport = transport.keepalive(every);
+                }
+                serve_session(transport, share, main, options, &registry).await;
+            }
         }
-        let transport = MeteredTransport {
-            inner: transport,
-            share,
-        };
-        let (session, run) = RpcSession::new(transport, Some(main), options);
-        let id = registry.add(&session);
-        run.await;
-        registry.remove(id);
         drop(permit);
     });
     upgrade::switching(accept)
+}
+
+/// Runs one WebSocket's session, listed in the registry while it lives.
+async fn serve_session<T: crate::transport::Transport>(
+    transport: T,
+    share: Arc<super::budget::Share>,
+    main: crate::Stub,
+    options: SessionOptions,
+    registry: &Registry,
+) {
+    let transport = MeteredTransport {
+        inner: transport,
+        share,
+    };
+    let (session, run) = RpcSession::new(transport, Some(main), options);
+    let id = registry.add(&session);
+    run.await;
+    registry.remove(id);
 }
 
 async fn batch(

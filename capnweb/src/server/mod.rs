@@ -84,6 +84,7 @@ pub struct Server {
     max_batch_calls: usize,
     keepalive: Option<Duration>,
     read_buffer: usize,
+    websocket_codec: crate::transport::websocket::codec::Codec,
     header_timeout: Duration,
     body_timeout: Duration,
     max_buffered_bytes: usize,
@@ -122,6 +123,7 @@ impl Server {
             max_batch_calls: 10_000,
             keepalive: None,
             read_buffer: crate::transport::websocket::READ_BUFFER,
+            websocket_codec: Default::default(),
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             max_buffered_bytes: 256 * 1024 * 1024,
@@ -183,6 +185,22 @@ impl Server {
     /// messages in fewer reads, at that much more memory per connection.
     pub fn read_buffer(mut self, bytes: usize) -> Server {
         self.read_buffer = bytes.max(256);
+        self
+    }
+
+    /// Which WebSocket implementation frames the server's connections: tungstenite (the
+    /// default), or capnweb's own codec (`Codec::Builtin`, see
+    /// [`codec`](crate::transport::websocket::codec)), which handles a call in less CPU. Both
+    /// keep RFC 6455's rules, the limits and the buffer budget.
+    ///
+    /// ```
+    /// use capnweb::transport::websocket::codec::Codec;
+    /// let server = capnweb::Server::new(|| capnweb::Stub::error(capnweb::RpcError::not_found("none")))
+    ///     .websocket_codec(Codec::Builtin);
+    /// # drop(server);
+    /// ```
+    pub fn websocket_codec(mut self, codec: crate::transport::websocket::codec::Codec) -> Server {
+        self.websocket_codec = codec;
         self
     }
 
@@ -359,6 +377,7 @@ impl Server {
             max_batch_calls: self.max_batch_calls,
             keepalive: self.keepalive,
             read_buffer: self.read_buffer,
+            websocket_codec: self.websocket_codec,
             max_connections: self.max_connections,
             connections: Arc::new(Semaphore::new(self.max_connections)),
             registry: registry.clone(),

@@ -15,9 +15,6 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use super::budget::{MeteredIo, Share};
 use crate::transport::websocket::Socket;
 
-/// The server end of an upgraded connection.
-pub(crate) type ServerSocket = Socket<MeteredIo<TokioIo<hyper::upgrade::Upgraded>>>;
-
 /// Checks an upgrade request: the `Sec-WebSocket-Accept` value of its answer, or the answer
 /// refusing it.
 #[allow(clippy::result_large_err)] // the refusal is the response itself, made once
@@ -66,14 +63,19 @@ pub(crate) fn switching(accept: HeaderValue) -> Response {
     response
 }
 
-/// Waits (up to `within`) for the connection to be handed over once the 101 is sent, and wraps
-/// it as a WebSocket whose reads count against `share`.
-pub(crate) async fn socket(
+/// The connection of an upgraded WebSocket, its reads counted against the server's budget.
+pub(crate) type UpgradedIo = MeteredIo<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// The server end of an upgraded connection, framed by tungstenite.
+pub(crate) type ServerSocket = Socket<UpgradedIo>;
+
+/// Waits (up to `within`) for the connection to be handed over once the 101 is sent; its reads
+/// count against `share`.
+pub(crate) async fn connection(
     on_upgrade: OnUpgrade,
     within: Duration,
-    config: WebSocketConfig,
     share: Arc<Share>,
-) -> Option<ServerSocket> {
+) -> Option<UpgradedIo> {
     let upgraded = match tokio::time::timeout(within, on_upgrade).await {
         Ok(Ok(upgraded)) => upgraded,
         Ok(Err(e)) => {
@@ -85,11 +87,15 @@ pub(crate) async fn socket(
             return None;
         }
     };
-    let io = MeteredIo {
+    Some(MeteredIo {
         io: TokioIo::new(upgraded),
         share,
-    };
-    Some(Socket::from_raw_socket(io, Role::Server, config))
+    })
+}
+
+/// The upgraded connection framed by tungstenite.
+pub(crate) fn socket(io: UpgradedIo, config: WebSocketConfig) -> ServerSocket {
+    Socket::from_raw_socket(io, Role::Server, config)
 }
 
 fn refuse(status: StatusCode, why: &str) -> Response {

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{ready, Poll};
 
 use super::Instant;
 use futures_util::stream::FuturesUnordered;
@@ -177,27 +177,28 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
         }
 
         tokio::select! {
-            msg = poll_fn(|cx| Pin::new(&mut transport).poll_recv(cx)), if reading => {
+            // Each message is handled as it is read (it may borrow the transport's buffer);
+            // then the rest of the burst, polled with this task's own waker (the one waiting
+            // for the next read anyway, so the transport need not swap wakers).
+            keep = poll_fn(|cx| {
+                let msg = ready!(Pin::new(&mut transport).poll_recv(cx));
                 core.driving.store(true, Ordering::SeqCst);
+                let mut keep = on_message(&core, msg, metrics);
+                for _ in 0..READ_BURST {
+                    if !keep {
+                        break;
+                    }
+                    match Pin::new(&mut transport).poll_recv(cx) {
+                        Poll::Ready(msg) => keep = on_message(&core, msg, metrics),
+                        Poll::Pending => break,
+                    }
+                }
+                Poll::Ready(keep)
+            }), if reading => {
+                reading = keep;
                 if let Some(d) = idle_timeout {
                     idle_at = Some(Instant::now() + d);
                 }
-                reading = on_message(&core, msg, metrics);
-                // The rest of the burst, polled with this task's own waker (the one waiting
-                // for the next read anyway, so the transport need not swap wakers).
-                poll_fn(|cx| {
-                    for _ in 0..READ_BURST {
-                        if !reading {
-                            break;
-                        }
-                        match Pin::new(&mut transport).poll_recv(cx) {
-                            Poll::Ready(msg) => reading = on_message(&core, msg, metrics),
-                            Poll::Pending => break,
-                        }
-                    }
-                    Poll::Ready(())
-                })
-                .await;
                 core.wake_settled(&mut woken);
             }
             Some(()) = tasks.next(), if !tasks.is_empty() => {}

@@ -119,7 +119,7 @@ impl TransportError {
 /// Every `Stream<Item = Result<M, TransportError>> + Sink<String, Error = TransportError>`
 /// (with `M` a `String`, or anything else that is text) is a transport as it is: see
 /// `examples/custom_transport.rs`. A transport can also implement this trait itself, to receive
-/// messages without copying them out of its buffers (`Received` borrowed as `&str`) and to send
+/// messages without copying them out of its buffers (`Received` borrowing the transport's buffer) and to send
 /// them from the session's buffer (`start_send_text` takes `&str`), as the WebSocket transport
 /// does.
 ///
@@ -134,14 +134,17 @@ impl TransportError {
     note = "a transport is a `Stream<Item = Result<String, TransportError>> + Sink<String, Error = TransportError> + Send + Unpin + 'static`, or implements `Transport` itself"
 )]
 pub trait Transport: Send + Unpin + 'static {
-    /// A received message: text the session reads once, then drops.
-    type Received: AsRef<str> + Send;
+    /// A received message: text the session reads at once, then drops. It may borrow the
+    /// transport (a frame read in place in its buffer, as `&'a str`).
+    type Received<'a>: AsRef<str>
+    where
+        Self: 'a;
 
     /// The next message from the peer; `None` once the peer has closed.
-    fn poll_recv(
-        self: Pin<&mut Self>,
+    fn poll_recv<'a>(
+        self: Pin<&'a mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Self::Received, TransportError>>>;
+    ) -> Poll<Option<Result<Self::Received<'a>, TransportError>>>;
 
     /// Ready to take a message with [`start_send_text`](Self::start_send_text).
     fn poll_send_ready(
@@ -175,7 +178,7 @@ where
         + 'static,
     M: AsRef<str> + Send,
 {
-    type Received = M;
+    type Received<'a> = M;
 
     fn poll_recv(
         self: Pin<&mut Self>,

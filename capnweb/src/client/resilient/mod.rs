@@ -31,6 +31,8 @@ pub(crate) struct Config<C> {
     pub(crate) connect_timeout: Duration,
     pub(crate) call_timeout: Option<Duration>,
     pub(crate) keepalive: Option<Duration>,
+    /// Which implementation frames the WebSockets.
+    pub(crate) websocket_codec: crate::transport::websocket::codec::Codec,
     pub(crate) max_waiting: usize,
     pub(crate) headers: Option<HeadersFn>,
     pub(crate) tls: crate::transport::websocket::ClientTlsConfig,

@@ -10,7 +10,7 @@ use crate::client::breaker::Circuit;
 use crate::error::RpcError;
 use crate::session::RpcSession;
 use crate::stub::Stub;
-use crate::transport::websocket;
+use crate::transport::websocket::{self, codec, codec::Codec};
 
 /// How a connection attempt failed: whether it counts against the endpoint's circuit.
 struct Failed {
@@ -122,21 +122,35 @@ async fn connect_once<C: From<Stub> + Clone + Send + Sync + 'static>(
             None => Vec::new(),
         };
         let max = config.options.limits.max_message_size;
-        let mut transport = websocket::open(url, &headers, max, config.tls.clone())
-            .await
-            .map_err(|e| Failed {
-                // 4xx other than 429 is the server's answer about us, not its health.
-                connection_level: e.status.is_none_or(|s| s >= 500 || s == 429),
-                error: not_sent(&e.to_string()),
-            })?;
-        if let Some(every) = config.keepalive {
-            transport = transport.keepalive(every);
-        }
+        let failed = |e: websocket::ConnectError| Failed {
+            // 4xx other than 429 is the server's answer about us, not its health.
+            connection_level: e.status.is_none_or(|s| s >= 500 || s == 429),
+            error: not_sent(&e.to_string()),
+        };
         let mut options = config.options.clone();
         options
             .peer
             .get_or_insert_with(|| crate::client::peer_of(url));
-        let session = RpcSession::spawn(transport, None, options);
+        let session = match config.websocket_codec {
+            Codec::Builtin => {
+                let mut socket = codec::open(url, &headers, max, config.tls.clone())
+                    .await
+                    .map_err(failed)?;
+                if let Some(every) = config.keepalive {
+                    socket = socket.keepalive(every);
+                }
+                RpcSession::spawn(socket, None, options)
+            }
+            _ => {
+                let mut transport = websocket::open(url, &headers, max, config.tls.clone())
+                    .await
+                    .map_err(failed)?;
+                if let Some(every) = config.keepalive {
+                    transport = transport.keepalive(every);
+                }
+                RpcSession::spawn(transport, None, options)
+            }
+        };
         let main = C::from(session.main());
         if let Some(hook) = &config.on_connect {
             if let Err(error) = hook(main.clone()).await {

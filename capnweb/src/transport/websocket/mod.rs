@@ -2,6 +2,7 @@
 //! directly by the session's task ([`Socket`]). The server upgrades its connections itself
 //! (see `server::upgrade`); the client connects, encrypts and makes its handshake here.
 
+pub mod codec;
 mod socket;
 pub use socket::Socket;
 
@@ -180,22 +181,12 @@ pub(crate) async fn open(
     max_message_size: usize,
     tls: ClientTlsConfig,
 ) -> Result<ClientWebSocket, ConnectError> {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
     let fail = |status: Option<u16>, message: String| ConnectError {
         url: url.to_owned(),
         status,
         message,
     };
-    let mut request = url
-        .into_client_request()
-        .map_err(|e| fail(None, e.to_string()))?;
-    for (name, value) in headers {
-        let name =
-            HeaderName::from_bytes(name.as_bytes()).map_err(|e| fail(None, e.to_string()))?;
-        let value = HeaderValue::from_str(value).map_err(|e| fail(None, e.to_string()))?;
-        request.headers_mut().insert(name, value);
-    }
+    let request = request(url, headers).map_err(|e| fail(None, e))?;
     let stream = connect_stream(request.uri(), tls)
         .await
         .map_err(|e| fail(None, e))?;
@@ -210,6 +201,22 @@ pub(crate) async fn open(
         }
         Err(e) => Err(fail(None, e.to_string())),
     }
+}
+
+/// The upgrade request for `url`, with these extra headers.
+fn request(
+    url: &str,
+    headers: &[(String, String)],
+) -> Result<tokio_tungstenite::tungstenite::handshake::client::Request, String> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+    let mut request = url.into_client_request().map_err(|e| e.to_string())?;
+    for (name, value) in headers {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
+        let value = HeaderValue::from_str(value).map_err(|e| e.to_string())?;
+        request.headers_mut().insert(name, value);
+    }
+    Ok(request)
 }
 
 /// The connection a WebSocket to `uri` runs on: TCP (without Nagle's delay: messages are
@@ -396,7 +403,7 @@ where
     M: WsMessage + 'static,
     E: Display + 'static,
 {
-    type Received = M::Text;
+    type Received<'a> = M::Text;
 
     fn poll_recv(
         mut self: Pin<&mut Self>,

@@ -1,0 +1,98 @@
+//! The client's opening handshake (RFC 6455 4.1), for the built-in codec: the request as
+//! tungstenite writes it, the answer read and checked here, and the bytes after it kept.
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::handshake::client::{generate_request, Request};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+
+/// The longest answer head read before giving up on a server.
+const MAX_HEAD: usize = 16 * 1024;
+
+/// Why the handshake failed: the server's HTTP status if it answered with another, and what.
+pub(super) type Failure = (Option<u16>, String);
+
+/// Sends `request` over `io` and checks the server's answer; returns the bytes read after it
+/// (the first frames, if the server sent them at once).
+pub(super) async fn client<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut S,
+    request: Request,
+) -> Result<Vec<u8>, Failure> {
+    let (bytes, key) = generate_request(request).map_err(|e| (None, e.to_string()))?;
+    io.write_all(&bytes)
+        .await
+        .map_err(|e| (None, format!("sending the upgrade failed: {e}")))?;
+    io.flush().await.map_err(|e| (None, e.to_string()))?;
+    let mut buf = Vec::with_capacity(1024);
+    let head_len = loop {
+        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        if buf.len() > MAX_HEAD {
+            return Err((None, "the server's answer head is too long".into()));
+        }
+        let mut chunk = [0u8; 1024];
+        let n = io
+            .read(&mut chunk)
+            .await
+            .map_err(|e| (None, format!("reading the upgrade's answer failed: {e}")))?;
+        if n == 0 {
+            return Err((
+                None,
+                "the server closed before answering the upgrade".into(),
+            ));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = std::str::from_utf8(&buf[..head_len])
+        .map_err(|_| (None, "the server's answer head is not text".to_owned()))?;
+    check(head, &derive_accept_key(key.as_bytes()))?;
+    Ok(buf[head_len..].to_vec())
+}
+
+/// Checks an answer head: `101`, upgraded to `websocket`, with the accept key `accept`.
+fn check(head: &str, accept: &str) -> Result<(), Failure> {
+    let status_line = head.split("\r\n").next().unwrap_or_default();
+    let status = status_line
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3)?.parse::<u16>().ok())
+        .ok_or_else(|| (None, format!("not an HTTP/1.1 answer: {status_line:?}")))?;
+    if status != 101 {
+        return Err((Some(status), format!("the server answered {status}")));
+    }
+    let header = |name: &str| {
+        head.split("\r\n").skip(1).find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    };
+    let has_token = |name: &str, token: &str| {
+        header(name).is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    };
+    if !has_token("upgrade", "websocket") || !has_token("connection", "upgrade") {
+        return Err((None, "the server did not upgrade to WebSocket".into()));
+    }
+    if header("sec-websocket-accept") != Some(accept) {
+        return Err((None, "the server's Sec-WebSocket-Accept is wrong".into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check;
+
+    #[test]
+    fn answers_are_checked() {
+        let accept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+        let ok = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nupgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        assert_eq!(check(&ok, accept), Ok(()));
+        assert!(check(&ok, "other").is_err());
+        let refused = "HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n";
+        assert_eq!(check(refused, accept).unwrap_err().0, Some(401));
+        let not_upgraded = format!("HTTP/1.1 101 OK\r\nSec-WebSocket-Accept: {accept}\r\n\r\n");
+        assert!(check(&not_upgraded, accept).is_err());
+        assert!(check("garbage\r\n\r\n", accept).is_err());
+    }
+}
