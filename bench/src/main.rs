@@ -144,8 +144,8 @@ fn node_client_at(ws_port: u16, http_port: u16, secs: f64, chains: bool) -> Figu
 }
 
 /// Memory the capnweb server takes per idle WebSocket session.
-async fn idle_session_kib() -> f64 {
-    let server = Process::ours("capnweb");
+async fn idle_session_kib(kind: &str) -> f64 {
+    let server = Process::ours(kind);
     let url = format!("ws://127.0.0.1:{}/", server.port);
     // One session first, so that what is measured is the sessions, not the runtime warming up.
     let _first: capnweb::Stub = capnweb::connect(&url).await.expect("connect");
@@ -242,7 +242,11 @@ async fn run(args: Vec<String>) {
     }
     // `BENCH_ONLY=idle`: only the memory per idle session.
     if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "idle") {
-        println!("idle session: {:.1} KiB", idle_session_kib().await);
+        println!("idle session: {:.1} KiB", idle_session_kib("capnweb").await);
+        println!(
+            "idle session, built-in codec: {:.1} KiB",
+            idle_session_kib("capnweb-codec").await
+        );
         return;
     }
     // `BENCH_ONLY=c256` (or any `c<N>`): our pair and the ceilings at N in flight (for profiling).
@@ -316,7 +320,7 @@ async fn run(args: Vec<String>) {
         let server = Process::ours("capnweb-codec");
         eprintln!("capnweb: Rust client -> Rust server, built-in WebSocket codec");
         rows.push((
-            "capnweb Rust -> Rust (built-in codec)",
+            "capnweb, built-in codec",
             clients::capnweb_codec(server.port, secs).await,
         ));
     }
@@ -362,7 +366,8 @@ async fn run(args: Vec<String>) {
         rows.push(("hand codec echo", ceilings::codec(server.port, secs).await));
     }
     eprintln!("memory per idle session");
-    let idle_kib = idle_session_kib().await;
+    let idle_kib = idle_session_kib("capnweb").await;
+    let idle_codec_kib = idle_session_kib("capnweb-codec").await;
 
     let find = |name: &str| {
         rows.iter()
@@ -402,7 +407,10 @@ async fn run(args: Vec<String>) {
             ratio(f.c256, raw.c256),
         );
     }
-    println!("\ncapnweb server memory per idle WebSocket session: {idle_kib:.1} KiB");
+    println!(
+        "\ncapnweb server memory per idle WebSocket session: {idle_kib:.1} KiB \
+         ({idle_codec_kib:.1} KiB with the built-in codec)"
+    );
     let targets = targets(&find, idle_kib);
 
     let results = json!({
@@ -410,6 +418,7 @@ async fn run(args: Vec<String>) {
         "machine": machine(),
         "pairs": rows.iter().map(|(n, f)| json!({"pair": n, "figures": f.to_json()})).collect::<Vec<_>>(),
         "idle_session_kib": idle_kib,
+        "idle_session_kib_builtin_codec": idle_codec_kib,
         "targets": targets,
     });
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results.json");
@@ -425,7 +434,7 @@ fn targets(find: &dyn Fn(&str) -> Option<Figures>, idle_kib: f64) -> serde_json:
     let (ts, mixed) = (get("TypeScript TS -> TS"), get("TS client -> Rust server"));
     let node_ceiling = get("TS client -> raw echo");
     let (lean, codec) = (get("tungstenite lean echo"), get("hand codec echo"));
-    let builtin = get("capnweb Rust -> Rust (built-in codec)");
+    let builtin = get("capnweb, built-in codec");
     let div = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
     let batch = |f: &Figures| f.batch.unwrap_or(f64::NAN);
     let rows = [

@@ -44,19 +44,10 @@ async fn per_unit<F: std::future::Future<Output = ()>>(units: u64, work: F) -> f
     (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / units as f64
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() {
-    let (addr, serve) = capnweb::Server::bind("127.0.0.1:0")
-        .listen(capnweb_examples::interop::test_target)
-        .await
-        .expect("bind");
-    tokio::spawn(serve);
-    let main: TestTargetClient = capnweb::connect(&format!("ws://{addr}/"))
-        .await
-        .expect("connect");
+/// Allocations per call at 1 and at 256 in flight through `main`.
+async fn websocket(main: &TestTargetClient) -> (f64, f64) {
     // Warm up: tables and buffers reach their working size.
     join_all((0..2000).map(|i| main.square(i as f64).into_future())).await;
-
     const N: u64 = 20_000;
     let one = per_unit(N, async {
         for i in 0..N {
@@ -73,7 +64,32 @@ async fn main() {
         }
     })
     .await;
-    let http = format!("http://{addr}/");
+    (one, many)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    use capnweb::transport::websocket::codec::{self, Codec};
+    let mut addrs = Vec::new();
+    for c in [Codec::Tungstenite, Codec::Builtin] {
+        let (addr, serve) = capnweb::Server::bind("127.0.0.1:0")
+            .websocket_codec(c)
+            .listen(capnweb_examples::interop::test_target)
+            .await
+            .expect("bind");
+        tokio::spawn(serve);
+        addrs.push(addr);
+    }
+    let main: TestTargetClient = capnweb::connect(&format!("ws://{}/", addrs[0]))
+        .await
+        .expect("connect");
+    let (one, many) = websocket(&main).await;
+    let socket = codec::connect(&format!("ws://{}/", addrs[1]), &[], 1 << 26)
+        .await
+        .expect("connect");
+    let session = capnweb::RpcSession::spawn(socket, None, capnweb::SessionOptions::default());
+    let (codec_one, codec_many) = websocket(&TestTargetClient::from(session.main())).await;
+    let http = format!("http://{}/", addrs[0]);
     let batch = per_unit(10 * 1000, async {
         for _ in 0..10 {
             let batch = capnweb::HttpBatch::<TestTargetClient>::new(&http);
@@ -86,7 +102,9 @@ async fn main() {
     })
     .await;
     println!("allocations per call, client and server together:");
-    println!("  WebSocket, 1 in flight    {one:6.1}");
-    println!("  WebSocket, 256 in flight  {many:6.1}");
-    println!("  HTTP batch of 1,000       {batch:6.1}");
+    println!("  WebSocket, 1 in flight                    {one:6.1}");
+    println!("  WebSocket, 256 in flight                  {many:6.1}");
+    println!("  built-in WebSocket codec, 1 in flight     {codec_one:6.1}");
+    println!("  built-in WebSocket codec, 256 in flight   {codec_many:6.1}");
+    println!("  HTTP batch of 1,000                       {batch:6.1}");
 }

@@ -195,8 +195,7 @@ impl Server {
     ///
     /// ```
     /// use capnweb::transport::websocket::codec::Codec;
-    /// let server = capnweb::Server::new(|| capnweb::Stub::error(capnweb::RpcError::not_found("none")))
-    ///     .websocket_codec(Codec::Builtin);
+    /// let server = capnweb::Server::bind("127.0.0.1:8080").websocket_codec(Codec::Builtin);
     /// # drop(server);
     /// ```
     pub fn websocket_codec(mut self, codec: crate::transport::websocket::codec::Codec) -> Server {

@@ -217,6 +217,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> CodecSocket<S> {
         self
     }
 
+    /// The connection under the WebSocket.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// The connection under the WebSocket, to change its settings (reading or writing on it
+    /// directly would break the framing).
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.io
+    }
+
     /// Bytes already read from `io` after the handshake: the first frames.
     fn with_read(mut self, bytes: &[u8]) -> Self {
         let r = &mut self.reader;
