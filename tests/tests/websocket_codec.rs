@@ -551,3 +551,58 @@ async fn keepalive_ends_a_codec_transport_whose_peer_stops_answering() {
         }
     );
 }
+
+/// Many peers each holding half of a large frame: together they cannot take the server past
+/// its buffer budget (those beyond it are refused with a reason naming it), a well-behaved
+/// client is served all along, and the budget is whole again once they are gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_frames_together_cannot_exceed_the_buffer_budget() {
+    const BUDGET: usize = 1024 * 1024;
+    let mut options = SessionOptions::default();
+    options.limits = Limits {
+        max_message_size: 4 * BUDGET,
+        ..Limits::default()
+    };
+    let (addr, serve) = Server::bind("127.0.0.1:0")
+        .options(options)
+        .max_buffered_bytes(BUDGET)
+        .websocket_codec(Codec::Builtin)
+        .listen(test_target)
+        .await
+        .unwrap();
+    tokio::spawn(serve);
+    let (good, _session) = codec_client(addr).await;
+    let mut holders = Vec::new();
+    for _ in 0..12 {
+        let mut peer = Raw::client(addr).await;
+        let mut header = vec![0x81, 0x80 | 127];
+        header.extend_from_slice(&600_000u64.to_be_bytes());
+        header.extend_from_slice(&[0, 0, 0, 0]);
+        peer.stream.write_all(&header).await.unwrap();
+        peer.stream.write_all(&[b' '; 300_000]).await.unwrap();
+        holders.push(peer);
+        assert_eq!(good.square(3.0).await.unwrap(), 9.0, "served meanwhile");
+    }
+    let mut refused = 0;
+    for peer in &mut holders {
+        if let Ok(Some(frame)) = tokio::time::timeout(Duration::from_millis(500), peer.recv()).await
+        {
+            let text = String::from_utf8_lossy(&frame.payload).into_owned();
+            assert!(text.contains("max_buffered_bytes"), "{text}");
+            refused += 1;
+        }
+    }
+    assert!(
+        refused >= 12 - BUDGET / 300_000,
+        "only {refused} of 12 refused"
+    );
+    drop(holders);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let text = big(900_000);
+    let back = good.echo(Value::from(text.as_str())).await.unwrap();
+    assert_eq!(
+        back,
+        Value::from(text.as_str()),
+        "the budget is whole again"
+    );
+}
