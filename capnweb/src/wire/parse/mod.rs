@@ -27,9 +27,8 @@ use crate::value::{BigInt, ByteKind, Bytes, Date, Number, Object, Value};
 /// assert!(parse_message(r#"["pull", "x"]"#, &Limits::default()).is_err());
 /// ```
 pub fn parse_message(text: &str, limits: &Limits) -> Result<Message, WireError> {
-    // (A resolve's value is an expression: with no depth at all allowed, the full parser
-    // refuses it.)
-    if text.len() <= limits.max_message_size && limits.max_depth > 0 {
+    // (With less depth allowed than a simple message may reach, the full parser decides.)
+    if text.len() <= limits.max_message_size && limits.max_depth >= simple::DEPTH {
         if let Some(msg) = simple::parse(text) {
             return Ok(msg);
         }
