@@ -519,6 +519,18 @@ pub(crate) fn recycle<T>(buffer: &mut Vec<T>) {
 /// may hold handles on this session, whose drop takes the lock.
 fn discard(trash: &mut Vec<Value>, result: Result<Value, RpcError>) {
     match result {
+        // A leaf (a call's usual result) refers to no session: dropped here, with no trash to
+        // hand back once the lock goes.
+        Ok(
+            Value::Undefined
+            | Value::Null
+            | Value::Bool(_)
+            | Value::Number(_)
+            | Value::String(_)
+            | Value::Date(_)
+            | Value::BigInt(_)
+            | Value::Bytes(_),
+        ) => {}
         Ok(v) => trash.push(v),
         Err(RpcError::Remote(e)) => trash.push(Value::Error(e)),
         Err(_) => {}
@@ -628,16 +640,18 @@ mod tests {
         st.exports.insert(1, running);
         release_export(&mut st, 1, 1);
         assert_eq!(st.pending_pulls, 0);
-        let settled = ExportEntry::new(
-            Stub::resolved(Value::Null),
-            Answer::Settled(Ok(Value::from("kept until unlocked"))),
-        );
+        // A result that may hold handles is dropped after unlocking; a leaf at once.
+        let holding = Value::Array(vec![Value::Stub(Stub::resolved(Value::Null))]);
+        let settled = ExportEntry::new(Stub::resolved(Value::Null), Answer::Settled(Ok(holding)));
         st.exports.insert(2, settled);
         release_export(&mut st, 2, 1);
-        assert_eq!(
-            st.trash_values.len(),
-            1,
-            "its result is dropped after unlocking"
+        assert_eq!(st.trash_values.len(), 1, "kept until unlocked");
+        let leaf = ExportEntry::new(
+            Stub::resolved(Value::Null),
+            Answer::Settled(Ok(Value::from("a leaf"))),
         );
+        st.exports.insert(3, leaf);
+        release_export(&mut st, 3, 1);
+        assert_eq!(st.trash_values.len(), 1, "a leaf is not kept");
     }
 }
