@@ -278,8 +278,10 @@ impl Importer for SessionImporter<'_> {
     }
 
     fn get_export(&mut self, id: i64) -> Result<Stub, RpcError> {
-        let st = self.core.lock();
-        st.exports.get(&id).map(|e| e.stub.clone()).ok_or_else(|| {
+        let stub = self
+            .core
+            .peek(|st| st.exports.get(&id).map(|e| e.stub.clone()));
+        stub.ok_or_else(|| {
             RpcError::Protocol(WireError::MalformedExpression {
                 kind: "import".into(),
                 detail: format!("no such entry on exports table: {id}"),

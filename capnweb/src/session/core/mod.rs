@@ -323,6 +323,16 @@ impl Core {
         }
     }
 
+    /// Reads the tables under the lock without the bookkeeping of [`lock`](Self::lock) (trash,
+    /// wake-ups): for a look that changes nothing and drops nothing.
+    pub(crate) fn peek<R>(&self, look: impl FnOnce(&State) -> R) -> R {
+        let st = self
+            .state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        look(&st)
+    }
+
     /// A new handle on import `id` (0 is the peer's main object).
     pub(crate) fn import_handle(self: &Arc<Self>, id: i64, promise: bool) -> Stub {
         let mut st = self.lock();
