@@ -1,7 +1,7 @@
 //! Transports: how whole messages travel. A session needs only [`Transport`].
 //!
 //! - [`in_process`]: a connected pair in memory, for tests and embedding.
-//! - [`websocket`]: WebSocket, one message per text frame (tokio-tungstenite).
+//! - [`websocket`]: WebSocket, one message per text frame (tungstenite, or the built-in codec).
 //! - [`http_batch`]: the reference's HTTP batch: newline-delimited messages in one POST.
 //!
 //! A custom transport is any `Stream` of incoming messages plus `Sink` of outgoing ones.

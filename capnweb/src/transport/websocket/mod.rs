@@ -1,6 +1,7 @@
-//! WebSocket: one protocol message per text frame, over tungstenite on both sides, polled
-//! directly by the session's task ([`Socket`]). The server upgrades its connections itself
-//! (see `server::upgrade`); the client connects, encrypts and makes its handshake here.
+//! WebSocket: one protocol message per text frame, over tungstenite on both sides by default,
+//! polled directly by the session's task ([`Socket`]), or over capnweb's own RFC 6455 codec,
+//! opt-in ([`codec`]). The server upgrades its connections itself (see `server::upgrade`); the
+//! client connects, encrypts and makes its handshake here.
 
 pub mod codec;
 mod socket;
