@@ -606,3 +606,34 @@ async fn half_sent_frames_together_cannot_exceed_the_buffer_budget() {
         "the budget is whole again"
     );
 }
+
+#[tokio::test]
+async fn a_connection_ending_inside_a_message_ends_the_session_with_a_reason() {
+    for partial in [
+        &[0x81u8, 0x85, 0, 0, 0, 0, b'['][..],
+        &[0x01, 0x81, 0, 0, 0, 0, b'['][..],
+    ] {
+        let mut peer = codec_server().await;
+        peer.stream.write_all(partial).await.unwrap();
+        peer.stream.shutdown().await.unwrap();
+        let abort = peer.recv_text().await;
+        assert!(abort.contains("middle of a WebSocket message"), "{abort}");
+        peer.expect_close(3000).await;
+    }
+}
+
+#[tokio::test]
+async fn control_frames_are_answered_under_a_message_limit_below_125_bytes() {
+    let mut peer = Raw::client(server_with(Codec::Builtin, 50).await).await;
+    peer.send(0x89, &[9; 120]).await;
+    assert_eq!(
+        peer.recv().await.unwrap(),
+        RawFrame {
+            b0: 0x8A,
+            payload: vec![9; 120]
+        }
+    );
+    // A message over it is still refused.
+    peer.send(0x81, &[b' '; 60]).await;
+    peer.expect_close(1009).await;
+}

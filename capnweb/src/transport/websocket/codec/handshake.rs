@@ -54,25 +54,34 @@ fn check(head: &str, accept: &str) -> Result<(), Failure> {
     let status_line = head.split("\r\n").next().unwrap_or_default();
     let status = status_line
         .strip_prefix("HTTP/1.1 ")
-        .and_then(|rest| rest.get(..3)?.parse::<u16>().ok())
+        .and_then(|rest| {
+            let (code, _reason) = rest.split_once(' ').unwrap_or((rest, ""));
+            let three_digits = code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit());
+            three_digits.then(|| code.parse::<u16>().ok()).flatten()
+        })
         .ok_or_else(|| (None, format!("not an HTTP/1.1 answer: {status_line:?}")))?;
     if status != 101 {
         return Err((Some(status), format!("the server answered {status}")));
     }
-    let header = |name: &str| {
-        head.split("\r\n").skip(1).find_map(|line| {
+    // Every value of a header, however many lines it takes.
+    let values = |name: &'static str| {
+        head.split("\r\n").skip(1).filter_map(move |line| {
             let (n, v) = line.split_once(':')?;
             n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
         })
     };
-    let has_token = |name: &str, token: &str| {
-        header(name).is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    let has_token = |name: &'static str, token: &str| {
+        values(name).any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
     };
     if !has_token("upgrade", "websocket") || !has_token("connection", "upgrade") {
         return Err((None, "the server did not upgrade to WebSocket".into()));
     }
-    if header("sec-websocket-accept") != Some(accept) {
+    if values("sec-websocket-accept").next() != Some(accept) {
         return Err((None, "the server's Sec-WebSocket-Accept is wrong".into()));
+    }
+    // None was asked for (RFC 6455 4.1): a server choosing one speaks what this codec cannot.
+    if values("sec-websocket-extensions").next().is_some() {
+        return Err((None, "the server chose a WebSocket extension".into()));
     }
     Ok(())
 }
@@ -94,5 +103,18 @@ mod tests {
         let not_upgraded = format!("HTTP/1.1 101 OK\r\nSec-WebSocket-Accept: {accept}\r\n\r\n");
         assert!(check(&not_upgraded, accept).is_err());
         assert!(check("garbage\r\n\r\n", accept).is_err());
+        // `Connection` over two lines; a status that is not three digits; an extension.
+        let two_lines = format!(
+            "HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: keep-alive\r\nConnection: upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        assert_eq!(check(&two_lines, accept), Ok(()));
+        assert!(check(&ok.replacen("101", "1010", 1), accept).is_err());
+        assert!(check(&ok.replacen("101", "+10", 1), accept).is_err());
+        let deflate = ok.replacen(
+            "\r\n\r\n",
+            "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+            1,
+        );
+        assert!(check(&deflate, accept).is_err());
     }
 }

@@ -118,25 +118,26 @@ struct Writer {
     masks: Option<MaskKeys>,
 }
 
-/// A client masks every frame with a new key (xorshift64*, seeded from the process's random
-/// hasher keys): RFC 6455 asks that a peer cannot predict them.
-struct MaskKeys(u64);
+/// A client masks every frame with a new key, which RFC 6455 asks a peer cannot predict: a
+/// counter through SipHash keyed at random (std's `RandomState`), so that keys seen reveal
+/// nothing of the next ones.
+struct MaskKeys {
+    keys: std::collections::hash_map::RandomState,
+    count: u64,
+}
 
 impl MaskKeys {
     fn new() -> MaskKeys {
-        use std::hash::{BuildHasher, Hasher};
-        let seed = std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish();
-        MaskKeys(seed | 1)
+        MaskKeys {
+            keys: std::collections::hash_map::RandomState::new(),
+            count: 0,
+        }
     }
 
     fn next(&mut self) -> [u8; 4] {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let word = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D);
-        ((word >> 32) as u32).to_ne_bytes()
+        use std::hash::BuildHasher;
+        self.count += 1;
+        (self.keys.hash_one(self.count) as u32).to_ne_bytes()
     }
 }
 
@@ -251,24 +252,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> CodecSocket<S> {
         self.close_sent = opcode == frame::CLOSE;
     }
 
-    /// Writes everything queued, then flushes the stream.
+    /// Writes everything queued, then flushes the stream. The pong owed is queued only once
+    /// the rest is written: a peer that pings and does not read is owed one, not a queue.
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if let Some(pong) = self.writer.pong.take() {
-            self.queue(frame::PONG, &pong);
-        }
-        let w = &mut self.writer;
-        while w.written < w.buf.len() {
-            match ready!(Pin::new(&mut self.io).poll_write(cx, &w.buf[w.written..])) {
-                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Ok(n) => w.written += n,
-                Err(e) => return Poll::Ready(Err(e)),
+        loop {
+            let w = &mut self.writer;
+            while w.written < w.buf.len() {
+                match ready!(Pin::new(&mut self.io).poll_write(cx, &w.buf[w.written..])) {
+                    Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                    Ok(n) => w.written += n,
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+            }
+            if w.buf.capacity() > WRITE_KEEP {
+                w.buf = Vec::new();
+            }
+            w.buf.clear();
+            w.written = 0;
+            match self.writer.pong.take() {
+                Some(pong) => self.queue(frame::PONG, &pong),
+                None => break,
             }
         }
-        if w.buf.capacity() > WRITE_KEEP {
-            w.buf = Vec::new();
-        }
-        w.buf.clear();
-        w.written = 0;
         Pin::new(&mut self.io).poll_flush(cx)
     }
 
@@ -311,13 +316,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> CodecSocket<S> {
                     } else {
                         0
                     };
-                    if h.len.saturating_add(so_far) > self.max_message_size as u64 {
+                    // (A control frame is at most 125 bytes, whatever the limit.)
+                    let too_big = !h.is_control()
+                        && h.len.saturating_add(so_far) > self.max_message_size as u64;
+                    let total = usize::try_from(h.len)
+                        .ok()
+                        .and_then(|len| len.checked_add(h.header_len));
+                    let Some(total) = total.filter(|_| !too_big) else {
                         return Poll::Ready(self.violated(Violation {
                             code: frame::TOO_BIG,
                             reason: "a message is larger than max_message_size",
                         }));
-                    }
-                    let total = h.header_len + h.len as usize;
+                    };
                     if r.end - r.start >= total {
                         let payload = r.start + h.header_len..r.start + total;
                         r.start += total;
@@ -330,6 +340,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> CodecSocket<S> {
                         match self.on_frame(h, payload, cx) {
                             Some(event) => return Poll::Ready(event),
                             None if controls >= CONTROL_BURST => {
+                                self.write_soon(cx);
                                 cx.waker().wake_by_ref();
                                 return Poll::Ready(Event::Yield);
                             }
@@ -357,8 +368,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> CodecSocket<S> {
                 Poll::Ready(Ok(())) => {
                     let n = read.filled().len();
                     if n == 0 {
-                        // Ended without a close frame: gone all the same.
                         self.read_ended = true;
+                        let r = &self.reader;
+                        if r.start != r.end || r.fragments.is_some() {
+                            return Poll::Ready(Event::Failed(TransportError::new(
+                                "the connection ended in the middle of a WebSocket message",
+                            )));
+                        }
+                        // Ended between messages without a close frame: gone all the same.
                         return Poll::Ready(Event::Closed);
                     }
                     self.reader.end += n;
@@ -413,8 +430,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> CodecSocket<S> {
                 Some(Event::Text(Source::Assembled))
             }
             frame::PING => {
+                // Written when reading waits (or yields), after what is queued.
                 self.writer.pong = Some(r.buf[payload].to_vec());
-                self.write_soon(cx);
                 None
             }
             frame::PONG => None,
@@ -446,6 +463,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> CodecSocket<S> {
         let Some(k) = &mut self.keepalive else {
             return Ok(());
         };
+        let drained = self.writer.written == self.writer.buf.len();
         let mut due = false;
         while k.tick.as_mut().poll(cx).is_ready() {
             if k.awaiting {
@@ -454,8 +472,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> CodecSocket<S> {
                     k.every
                 )));
             }
-            k.awaiting = true;
-            due = true;
+            // A ping behind writes not yet gone waits for the next period (as with tungstenite).
+            if drained {
+                k.awaiting = true;
+                due = true;
+            }
             let next = tokio::time::Instant::now() + k.every;
             k.tick.as_mut().reset(next);
         }
@@ -486,10 +507,19 @@ impl Reader {
                 self.buf = Vec::new();
             }
         }
+        let unread = self.end - self.start;
+        if self.buf.len() > 4 * self.size && unread <= self.size / 2 && need <= self.size {
+            // Grown for a large frame, now holding the start of a small one: back to its size
+            // (a peer cannot keep a large buffer with a byte at a time).
+            let mut small = vec![0; self.size];
+            small[..unread].copy_from_slice(&self.buf[self.start..self.end]);
+            self.buf = small;
+            self.start = 0;
+            self.end = unread;
+        }
         if self.buf.is_empty() {
             self.buf = vec![0; self.size];
         }
-        let unread = self.end - self.start;
         let missing = need.saturating_sub(unread).max(1);
         let enough = missing.min(self.size / 2);
         if self.buf.len() - self.end >= enough {
@@ -503,7 +533,10 @@ impl Reader {
         if self.buf.len() - self.end >= enough {
             return;
         }
-        let grown = (self.end + missing).min((2 * self.buf.len()).max(self.size));
+        let grown = self
+            .end
+            .saturating_add(missing)
+            .min((2 * self.buf.len()).max(self.size));
         self.buf.resize(grown, 0);
     }
 }
@@ -523,7 +556,13 @@ impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for CodecSock
             return Poll::Ready(None);
         }
         let source = match ready!(this.poll_event(cx)) {
-            Event::Text(source) => source,
+            Event::Text(source) => {
+                if this.writer.pong.is_some() {
+                    // A ping came with this message's fragments: answered now (rare).
+                    this.write_soon(cx);
+                }
+                source
+            }
             Event::Closed => return Poll::Ready(None),
             Event::Failed(e) => return Poll::Ready(Some(Err(e))),
             Event::Yield => return Poll::Pending,
@@ -675,6 +714,93 @@ mod tests {
         r.buf.resize(8192, 0);
         r.make_room(14);
         assert_eq!(r.buf.len(), 1024);
+    }
+
+    #[test]
+    fn a_grown_buffer_holding_the_start_of_a_small_frame_goes_back_to_its_size() {
+        let mut r = Reader {
+            buf: vec![0; 1 << 20],
+            start: 1000,
+            end: 1003,
+            size: 1024,
+            fragments: None,
+            message: Vec::new(),
+            message_handed: false,
+        };
+        r.buf[1000..1003].copy_from_slice(b"abc");
+        r.make_room(14);
+        assert_eq!((r.buf.len(), r.start, r.end), (1024, 0, 3));
+        assert_eq!(&r.buf[..3], b"abc");
+        // Not while the frame being read is large.
+        r.buf = vec![0; 1 << 20];
+        (r.start, r.end) = (1000, 1003);
+        r.make_room(500_000);
+        assert_eq!(r.buf.len(), 1 << 20);
+    }
+
+    /// A connection whose reads are `input` and whose writes never go (a peer that does not
+    /// read), with what was written counted.
+    struct Stuck {
+        input: Vec<u8>,
+        at: usize,
+    }
+
+    impl AsyncRead for Stuck {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let n = (self.input.len() - self.at).min(buf.remaining()).min(1000);
+            let at = self.at;
+            buf.put_slice(&self.input[at..at + n]);
+            self.at += n;
+            if n == 0 {
+                return Poll::Pending;
+            }
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl AsyncWrite for Stuck {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Pending
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    #[test]
+    fn a_peer_that_pings_and_never_reads_is_owed_one_pong_not_a_queue() {
+        let mut input = Vec::new();
+        for _ in 0..10_000 {
+            input.extend_from_slice(&[0x89, 0x80 | 100, 1, 2, 3, 4]);
+            input.extend_from_slice(&[b'p'; 100]);
+        }
+        let mut socket = CodecSocket::new(Stuck { input, at: 0 }, Role::Server, 1 << 20);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        for _ in 0..100_000 {
+            if Pin::new(&mut socket).poll_recv(&mut cx).is_ready() {
+                break;
+            }
+            if socket.io.at == socket.io.input.len() {
+                break;
+            }
+        }
+        assert_eq!(socket.io.at, socket.io.input.len(), "every ping was read");
+        let queued = socket.writer.buf.len() + socket.writer.pong.as_ref().map_or(0, Vec::len);
+        assert!(
+            queued <= 2 * 102,
+            "{queued} bytes queued for a peer that reads nothing"
+        );
     }
 
     #[test]
