@@ -204,43 +204,44 @@ fn upgrade(
         let main = factory.make(&info);
         // Not kept for the session's life: the factory took what it needs.
         drop(info);
-        match codec {
+        // The run future boxed, of its own size: this task's holds no room for either kind.
+        let (session, run) = match codec {
             Codec::Builtin => {
                 let mut socket = CodecSocket::new(io, Role::Server, max).read_buffer(read_buffer);
                 if let Some(every) = keepalive {
                     socket = socket.keepalive(every);
                 }
-                serve_session(socket, share, main, options, &registry).await;
+                metered_session(socket, share, main, options)
             }
             _ => {
                 let mut transport = WebSocketTransport::new(upgrade::socket(io, ws_config));
                 if let Some(every) = keepalive {
                     transport = transport.keepalive(every);
                 }
-                serve_session(transport, share, main, options, &registry).await;
+                metered_session(transport, share, main, options)
             }
-        }
+        };
+        let id = registry.add(&session);
+        run.await;
+        registry.remove(id);
         drop(permit);
     });
     upgrade::switching(accept)
 }
 
-/// Runs one WebSocket's session, listed in the registry while it lives.
-async fn serve_session<T: crate::transport::Transport>(
+/// One WebSocket's session, its reads counted against `share`, and the future that runs it.
+fn metered_session<T: crate::transport::Transport>(
     transport: T,
     share: Arc<super::budget::Share>,
     main: crate::Stub,
     options: SessionOptions,
-    registry: &Registry,
-) {
+) -> (RpcSession, crate::stub::BoxFuture<()>) {
     let transport = MeteredTransport {
         inner: transport,
         share,
     };
     let (session, run) = RpcSession::new(transport, Some(main), options);
-    let id = registry.add(&session);
-    run.await;
-    registry.remove(id);
+    (session, Box::pin(run))
 }
 
 async fn batch(
