@@ -204,44 +204,41 @@ fn upgrade(
         let main = factory.make(&info);
         // Not kept for the session's life: the factory took what it needs.
         drop(info);
-        // The run future boxed, of its own size: this task's holds no room for either kind.
-        let (session, run) = match codec {
+        // Each kind runs in its own arm, built in place: the task holds one run future (the
+        // larger kind's), not a copy of its transport besides.
+        match codec {
             Codec::Builtin => {
                 let mut socket = CodecSocket::new(io, Role::Server, max).read_buffer(read_buffer);
                 if let Some(every) = keepalive {
                     socket = socket.keepalive(every);
                 }
-                metered_session(socket, share, main, options)
+                let transport = MeteredTransport {
+                    inner: socket,
+                    share,
+                };
+                let (session, run) = RpcSession::new(transport, Some(main), options);
+                let id = registry.add(&session);
+                run.await;
+                registry.remove(id);
             }
             _ => {
                 let mut transport = WebSocketTransport::new(upgrade::socket(io, ws_config));
                 if let Some(every) = keepalive {
                     transport = transport.keepalive(every);
                 }
-                metered_session(transport, share, main, options)
+                let transport = MeteredTransport {
+                    inner: transport,
+                    share,
+                };
+                let (session, run) = RpcSession::new(transport, Some(main), options);
+                let id = registry.add(&session);
+                run.await;
+                registry.remove(id);
             }
-        };
-        let id = registry.add(&session);
-        run.await;
-        registry.remove(id);
+        }
         drop(permit);
     });
     upgrade::switching(accept)
-}
-
-/// One WebSocket's session, its reads counted against `share`, and the future that runs it.
-fn metered_session<T: crate::transport::Transport>(
-    transport: T,
-    share: Arc<super::budget::Share>,
-    main: crate::Stub,
-    options: SessionOptions,
-) -> (RpcSession, crate::stub::BoxFuture<()>) {
-    let transport = MeteredTransport {
-        inner: transport,
-        share,
-    };
-    let (session, run) = RpcSession::new(transport, Some(main), options);
-    (session, Box::pin(run))
 }
 
 async fn batch(
