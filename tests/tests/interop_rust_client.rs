@@ -212,6 +212,37 @@ async fn http_batch_pipelines_in_one_request() {
     );
 }
 
+/// One HTTP batch holding a pipelined call, a call on a field of another call's result, and a
+/// map with a captured stub, all queued before the first await; every result is read after the
+/// batch has ended. npm capnweb answers the map with its elements' calls as promises, resolved
+/// further down the same response (our server answers with the values).
+async fn calls_fields_and_a_map_in_one_batch(url: &str) {
+    let batch = HttpBatch::<TestTargetClient>::new(url);
+    let api = batch.main();
+    let value = api.make_counter(7.0).value();
+    let field = api.square(api.call_square(api.clone(), 3.0).field::<f64>("result"));
+    let mapped = api.generate_fibonacci(6.0).map(|x| api.square(x));
+    assert_eq!(value.await.unwrap(), 7.0);
+    assert_eq!(field.await.unwrap(), 81.0);
+    assert_eq!(mapped.await.unwrap(), vec![0.0, 1.0, 1.0, 4.0, 9.0, 25.0]);
+}
+
+#[tokio::test]
+async fn http_batch_carries_calls_fields_and_a_map_to_the_typescript_server() {
+    let server = TsServer::start();
+    calls_fields_and_a_map_in_one_batch(&format!("http://127.0.0.1:{}/", server.port)).await;
+}
+
+#[tokio::test]
+async fn http_batch_carries_calls_fields_and_a_map_to_our_server() {
+    let (addr, serve) = capnweb::Server::bind("127.0.0.1:0")
+        .listen(capnweb_examples::interop::test_target)
+        .await
+        .unwrap();
+    tokio::spawn(serve);
+    calls_fields_and_a_map_in_one_batch(&format!("http://{addr}/")).await;
+}
+
 #[tokio::test]
 async fn thousands_of_concurrent_calls_on_one_connection() {
     let server = TsServer::start();

@@ -225,6 +225,54 @@ async fn a_batch_over_the_call_limit_gets_413_saying_so() {
         resp.text().await.unwrap(),
         "batch of 3 calls exceeds the limit of 2"
     );
+    // The limit counts messages as they are parsed, whatever their spelling: spaces and
+    // escapes in the tag are JSON all the same.
+    for call in [
+        r#"[ "push",["pipeline",0,["square"],[2]]]"#,
+        r#"["\u0070ush",["pipeline",0,["square"],[2]]]"#,
+        "\t[\"stream\",[\"pipeline\",0,[\"square\"],[2]]]",
+    ] {
+        let body = vec![call; 3].join("\n");
+        let resp = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}/"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 413, "{call}");
+    }
+    // Spelled so, the calls are calls: under the limit, they run.
+    let resp = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/"))
+        .body("[ \"\\u0070ush\" , [\"pipeline\",0,[\"square\"],[3]]]\n[\"pull\",1]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "[\"resolve\",1,9]");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_cors_alone_an_origin_refused_a_batch_is_refused_an_upgrade() {
+    let (port, _stop, _task) =
+        start(Server::bind("127.0.0.1:0").cors(["https://app.example"])).await;
+    let evil = connect_with_headers(&ws(port, "/"), &[("origin", "https://evil.example")])
+        .await
+        .unwrap_err();
+    assert!(evil.contains("403"), "{evil}");
+    let batch = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/"))
+        .header("origin", "https://evil.example")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(batch.status().as_u16(), 403);
+    // The listed origin, and clients that send none (not browsers), are served over both.
+    for headers in [&[("origin", "https://app.example")][..], &[]] {
+        let good = connect_with_headers(&ws(port, "/"), headers).await.unwrap();
+        let v = good.call("square", vec![Value::from(4)]).resolve().await;
+        assert_eq!(v.unwrap().as_f64(), Some(16.0));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

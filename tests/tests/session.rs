@@ -715,3 +715,39 @@ async fn releasing_a_pulled_call_unanswered_ends_a_drain() {
         .unwrap();
     assert!(drained.is_ok(), "{drained:?}");
 }
+
+/// A batch's map answered as npm capnweb answers it: the map's result holds the elements'
+/// calls as promises (`["promise", -n]`), resolved in later lines of the same response. The
+/// batch ends the session once every line is read; the mapped values, all there by then, are
+/// still read (they were lost with the session: "Batch RPC request ended.").
+#[tokio::test]
+async fn a_batch_map_answered_with_promises_is_read_after_the_batch_ends() {
+    use capnweb::stub::BoxFuture;
+    use capnweb::transport::http_batch::{BatchClientTransport, SendBatch};
+    use capnweb::transport::TransportError;
+    use capnweb_examples::interop::TestTargetClient;
+    let (sent, body) = std::sync::mpsc::channel::<String>();
+    let send: SendBatch = Box::new(move |request: String| {
+        let _ = sent.send(request);
+        let response = [
+            r#"["resolve",2,[[["promise",-1],["promise",-2],["promise",-3]]]]"#,
+            r#"["resolve",-1,0]"#,
+            r#"["resolve",-2,1]"#,
+            r#"["resolve",-3,1]"#,
+        ]
+        .join("\n");
+        Box::pin(async move { Ok(response) }) as BoxFuture<Result<String, TransportError>>
+    });
+    let session = RpcSession::spawn(
+        BatchClientTransport::new("canned", send),
+        None,
+        SessionOptions::default(),
+    );
+    let api = TestTargetClient::from(session.main());
+    let mapped = api.generate_fibonacci(3.0).map(|x| api.square(x));
+    assert_eq!(mapped.await.unwrap(), vec![0.0, 1.0, 1.0]);
+    // The map went out in the batch, pulled (the call it maps was released, not pulled).
+    let body = body.recv().unwrap();
+    assert!(body.contains(r#"["push",["remap",1,"#), "{body}");
+    assert!(body.ends_with(r#"["pull",2]"#), "{body}");
+}

@@ -150,8 +150,9 @@ fn origin_allowed(config: &Config, origin: &str, upgrade: bool) -> bool {
     };
     match (&config.allowed_origins, &config.cors) {
         (None, None) => true,
-        // CORS is about batch requests; WebSocket upgrades follow `allowed_origins` alone.
-        (None, Some(_)) if upgrade => true,
+        // One policy for both transports: an origin refused a batch is refused an upgrade
+        // (a WebSocket needs no preflight, so CORS alone would not stop a page).
+        (None, Some(_)) => listed(&config.cors),
         _ => listed(&config.allowed_origins) || (!upgrade && listed(&config.cors)),
     }
 }
@@ -295,7 +296,7 @@ async fn batch(
     };
     let calls = text
         .split('\n')
-        .filter(|l| l.starts_with("[\"push\"") || l.starts_with("[\"stream\""))
+        .filter(|l| crate::wire::MessageKind::read(l).is_call())
         .count();
     if calls > config.max_batch_calls {
         return error(

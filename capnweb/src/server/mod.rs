@@ -283,8 +283,9 @@ impl Server {
     }
 
     /// Lets browsers on these origins (`"*"` for any) make HTTP batch requests (CORS). Once set,
-    /// a batch from a page on any other origin is refused with `403` before any call runs
-    /// (WebSocket upgrades follow [`allowed_origins`](Self::allowed_origins)).
+    /// a batch from a page on any other origin is refused with `403` before any call runs.
+    /// Without [`allowed_origins`](Self::allowed_origins), the same list also decides which
+    /// pages may open a WebSocket: an origin refused a batch is refused an upgrade.
     pub fn cors<S: Into<String>>(mut self, origins: impl IntoIterator<Item = S>) -> Server {
         self.cors = Some(origins.into_iter().map(Into::into).collect());
         self

@@ -65,33 +65,70 @@ impl Timer {
     }
 }
 
-pub(crate) async fn run(core: Arc<Core>, transport: impl Transport, options: SessionOptions) {
-    // Named as OpenTelemetry's RPC conventions name them, so that tracing-opentelemetry
-    // exports them as they are.
-    let span = tracing::info_span!(
-        "capnweb.session",
-        rpc.system = "capnweb",
-        otel.kind = if options.accepted { "server" } else { "client" },
-        network.peer.address = options.peer.as_deref(),
-    );
+/// The future that runs a session. However it stops, the session ends: when its transport
+/// ends or it aborts, as before; and when the future is dropped before that (an HTTP batch whose
+/// client went away, whose future hyper drops mid-way; a task aborted, a runtime shut down).
+/// Otherwise what the peer's calls hold (an import stub of the peer's callback, in a pending
+/// call's future, itself in the export table) would keep the core alive through the core itself.
+pub(crate) fn run(
+    core: Arc<Core>,
+    transport: impl Transport,
+    options: SessionOptions,
+) -> impl std::future::Future<Output = ()> {
     let metrics = options.metrics.clone();
     if let Some(m) = &metrics {
         m.session_opened();
     }
     let accepted = options.accepted;
     facade::session_opened(accepted);
-    // Only this task drives the calls the session starts (see `SessionDriven`).
-    let driving = SessionDriven(Box::pin(drive(core.clone(), transport, options)));
-    if span.is_disabled() {
-        driving.await;
-    } else {
-        driving.instrument(span).await;
+    // Made here, not in the body: a future dropped before its first poll ends its session too.
+    let ended = Ended {
+        core,
+        metrics,
+        accepted,
+    };
+    async move {
+        // Named as OpenTelemetry's RPC conventions name them, so that tracing-opentelemetry
+        // exports them as they are.
+        let span = tracing::info_span!(
+            "capnweb.session",
+            rpc.system = "capnweb",
+            otel.kind = if options.accepted { "server" } else { "client" },
+            network.peer.address = options.peer.as_deref(),
+        );
+        // Only this task drives the calls the session starts (see `SessionDriven`).
+        let driving = SessionDriven(Box::pin(drive(ended.core.clone(), transport, options)));
+        if span.is_disabled() {
+            driving.await;
+        } else {
+            driving.instrument(span).await;
+        }
+        drop(ended);
     }
-    core.end_tasks();
-    if let Some(m) = &metrics {
-        m.session_closed();
+}
+
+/// Ends a session when its task stops, finished or dropped: aborts it (a no-op once it has
+/// ended, as it has whenever `drive` returns), which fails its calls, cancels the local calls the
+/// peer started and empties its tables (breaking every cycle through the core); then drops the
+/// tasks it would have run, and counts it closed.
+struct Ended {
+    core: Arc<Core>,
+    metrics: Option<Arc<Metrics>>,
+    accepted: bool,
+}
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        self.core.abort(
+            RpcError::disconnected("the session's task was dropped before the session ended"),
+            false,
+        );
+        self.core.end_tasks();
+        if let Some(m) = &self.metrics {
+            m.session_closed();
+        }
+        facade::session_closed(self.accepted);
     }
-    facade::session_closed(accepted);
 }
 
 async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionOptions) {

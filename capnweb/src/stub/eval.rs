@@ -53,12 +53,14 @@ pub(crate) fn evaluate(e: Expr, imp: &mut dyn Importer) -> Result<Value, RpcErro
         Expr::Number(n) => Value::Number(n),
         Expr::String(s) => Value::String(s),
         Expr::Utf16(units) => Value::Utf16(units),
-        Expr::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(|i| evaluate(i, imp))
-                .collect::<Result<_, _>>()?,
-        ),
+        Expr::Array(items) => {
+            // A plain loop: a frame per level of nesting, not an iterator adapter's dozen.
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                out.push(evaluate(item, imp)?);
+            }
+            Value::Array(out)
+        }
         Expr::Object(members) => Value::Object(evaluate_object(members, imp)?),
         Expr::BigInt(b) => Value::BigInt(b),
         Expr::Date(d) => Value::Date(d),

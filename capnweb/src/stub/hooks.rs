@@ -5,7 +5,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::Poll;
 
-use super::path::{follow, not_a_function, Followed};
+use super::path::{follow, follow_ref, not_a_function, Followed};
 use super::promise::{panicked, PromiseHook, Resolution};
 use super::{resolve_promises, BoxFuture, Hook, RpcTarget, Stub};
 use crate::error::RpcError;
@@ -111,17 +111,48 @@ async fn call_value(v: Value, path: &[PathKey], args: Vec<Value>) -> Result<Valu
     }
 }
 
+/// Where `path` leads in a settled result, read in place: the stub the rest of the path goes
+/// to, or (`Err`) the plain value's outcome, copied only as far as `take` asks.
+fn settled_path<T>(
+    result: &Result<Value, RpcError>,
+    path: &[PathKey],
+    take: impl FnOnce(&Value) -> Result<T, RpcError>,
+) -> Result<(Stub, Vec<PathKey>), Result<T, RpcError>> {
+    let found = result.as_ref().map_err(|e| Err(e.clone()))?;
+    match follow_ref(found, path).map_err(Err)? {
+        Followed::Forward(stub, rest) => Ok((stub, rest)),
+        Followed::Value(v) => Err(take(v)),
+    }
+}
+
 impl Hook for PromiseHook {
     fn poll_unique(&mut self) -> Option<Poll<Result<Value, RpcError>>> {
         Some(PromiseHook::poll_unique(self))
     }
 
     fn call(self: Arc<Self>, path: &[PathKey], args: Vec<Value>) -> Stub {
+        // Settled: the function is found in place, the value not copied to find it.
+        let found = self.settled(|r| settled_path(r, path, |_| Err::<(), _>(not_a_function(path))));
+        match found {
+            Some(Ok((stub, rest))) => return stub.0.call(&rest, args),
+            Some(Err(failed)) => return PromiseHook::ready(failed.map(|()| Value::Undefined)),
+            None => {}
+        }
         let path = path.to_vec();
         PromiseHook::pending(async move { call_value(self.wait().await?, &path, args).await })
     }
 
     fn get(self: Arc<Self>, path: &[PathKey]) -> Stub {
+        if path.is_empty() {
+            // The same promise: sharing it copies nothing.
+            return Stub(self);
+        }
+        if self.settled(|_| ()).is_some() {
+            return Stub::from_hook(ReadHook {
+                base: self,
+                path: path.to_vec(),
+            });
+        }
         let path = path.to_vec();
         PromiseHook::pending(async move { get_value(self.wait().await?, &path).await })
     }
@@ -132,6 +163,15 @@ impl Hook for PromiseHook {
         captures: Vec<Stub>,
         instructions: Arc<[Expr]>,
     ) -> Stub {
+        let found = self.settled(|r| settled_path(r, path, |v| Ok(v.clone())));
+        match found {
+            Some(Ok((stub, rest))) => return stub.0.map(&rest, captures, instructions),
+            Some(Err(Ok(v))) => {
+                return PromiseHook::pending(crate::stub::map::apply(v, captures, instructions))
+            }
+            Some(Err(Err(e))) => return PromiseHook::ready(Err(e)),
+            None => {}
+        }
         let path = path.to_vec();
         PromiseHook::pending(async move {
             match follow(self.wait().await?, &path)? {
@@ -145,6 +185,69 @@ impl Hook for PromiseHook {
 
     fn resolve(self: Arc<Self>) -> Resolution {
         self.wait()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn is_promise(&self) -> bool {
+        true
+    }
+}
+
+/// A property of a settled promise's value: read from it each time it is used, holding no copy
+/// of its own (a peer may read a large value's properties as often as it likes, and pipeline
+/// on each read).
+struct ReadHook {
+    base: Arc<PromiseHook>,
+    path: Vec<PathKey>,
+}
+
+impl ReadHook {
+    fn path_to(&self, rest: &[PathKey]) -> Vec<PathKey> {
+        let mut path = self.path.clone();
+        path.extend_from_slice(rest);
+        path
+    }
+}
+
+impl Hook for ReadHook {
+    fn call(self: Arc<Self>, path: &[PathKey], args: Vec<Value>) -> Stub {
+        self.base.clone().call(&self.path_to(path), args)
+    }
+
+    fn get(self: Arc<Self>, path: &[PathKey]) -> Stub {
+        match path.is_empty() {
+            true => Stub(self),
+            false => self.base.clone().get(&self.path_to(path)),
+        }
+    }
+
+    fn map(
+        self: Arc<Self>,
+        path: &[PathKey],
+        captures: Vec<Stub>,
+        instructions: Arc<[Expr]>,
+    ) -> Stub {
+        self.base
+            .clone()
+            .map(&self.path_to(path), captures, instructions)
+    }
+
+    fn resolve(self: Arc<Self>) -> Resolution {
+        let read = self
+            .base
+            .settled(|r| settled_path(r, &self.path, |v| Ok(v.clone())));
+        match read {
+            Some(Err(value)) => Resolution::ready(value),
+            Some(Ok((stub, rest))) => {
+                PromiseHook::pending(async move { get_value(Value::Promise(stub), &rest).await })
+                    .0
+                    .resolve()
+            }
+            None => unreachable!("a ReadHook reads a settled promise"),
+        }
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -313,14 +313,14 @@ pub(crate) fn apply(
                 spend(items.len())?;
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
-                    out.push(apply_one(item, &captures, &instructions).await?);
+                    out.push(apply_one(item, &captures, &instructions, 1).await?);
                 }
                 Ok(Value::Array(out))
             }
             v @ (Value::Null | Value::Undefined) => Ok(v),
             v => {
                 spend(1)?;
-                apply_one(v, &captures, &instructions).await
+                apply_one(v, &captures, &instructions, 0).await
             }
         }
     })
@@ -330,6 +330,7 @@ async fn apply_one(
     input: Value,
     captures: &[Stub],
     instructions: &[Expr],
+    level: usize,
 ) -> Result<Value, RpcError> {
     let Some((last, body)) = instructions.split_last() else {
         return Err(RpcError::error("Invalid empty mapper function."));
@@ -347,7 +348,8 @@ async fn apply_one(
         vars.variables.push(var);
     }
     let result = evaluate(last.clone(), &mut vars)?;
-    crate::stub::resolve_promises(result).await
+    // Its result sits `level` deep in the map's: bounded with it.
+    crate::stub::path::resolve_promises_at(result, level).await
 }
 
 /// The import table of a mapper: negative ids are captures, 0 the input, positive ids earlier

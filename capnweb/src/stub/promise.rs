@@ -87,6 +87,11 @@ impl PromiseHook {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// What `read` makes of the result, if it is settled: read in place, not copied.
+    pub(crate) fn settled<R>(&self, read: impl FnOnce(&Output) -> R) -> Option<R> {
+        self.lock().result.as_ref().map(read)
+    }
+
     /// Waits for the result, driving the computation if nobody else is.
     pub(crate) fn wait(self: Arc<Self>) -> Resolution {
         Resolution(Inner::Promise(self))
@@ -213,6 +218,86 @@ impl PromiseHook {
         drop(st);
         waiters.wake();
     }
+}
+
+/// What a promise held, dropped after it: a result can hold promises whose results hold more,
+/// a chain a peer can make as long as it likes (each link a value it pushed, holding the one
+/// before). Dropped one inside the other, the chain would overflow the stack; here each link
+/// is dropped in turn, by the outermost drop.
+impl Drop for PromiseHook {
+    fn drop(&mut self) {
+        let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        let held = (st.future.take(), st.result.take());
+        let may_hold_more = |v: &Value| {
+            use Value::*;
+            matches!(
+                v,
+                Array(_)
+                    | Object(_)
+                    | Error(_)
+                    | Response(_)
+                    | Stub(_)
+                    | Promise(_)
+                    | Readable(_)
+                    | Writable(_)
+            )
+        };
+        if held.0.is_none()
+            && !matches!(&held.1, Some(Err(_)))
+            && !held
+                .1
+                .as_ref()
+                .is_some_and(|r| r.as_ref().is_ok_and(may_hold_more))
+        {
+            // A leaf (the commonest result): nothing of it can be a link.
+            return;
+        }
+        let deferred = DROPPING.try_with(|d| {
+            if d.dropping.replace(true) {
+                d.later.borrow_mut().push(held);
+                return None;
+            }
+            Some(held)
+        });
+        match deferred {
+            // The outermost drop: this one, then every link it let go of, in turn.
+            Ok(Some(held)) => {
+                struct Done;
+                impl Drop for Done {
+                    fn drop(&mut self) {
+                        let _ = DROPPING.try_with(|d| d.dropping.set(false));
+                    }
+                }
+                let _done = Done;
+                drop(held);
+                while let Some(next) = DROPPING
+                    .try_with(|d| d.later.borrow_mut().pop())
+                    .ok()
+                    .flatten()
+                {
+                    drop(next);
+                }
+            }
+            Ok(None) => {}
+            // The thread is ending: as it comes.
+            Err(_) => {}
+        }
+    }
+}
+
+/// The promises' contents being dropped on this thread (see `PromiseHook`'s `Drop`).
+struct Dropping {
+    dropping: std::cell::Cell<bool>,
+    later: std::cell::RefCell<Vec<(Option<BoxFuture<Output>>, Option<Output>)>>,
+}
+
+thread_local! {
+    static DROPPING: Dropping = const {
+        Dropping {
+            dropping: std::cell::Cell::new(false),
+            later: std::cell::RefCell::new(Vec::new()),
+        }
+    };
 }
 
 thread_local! {

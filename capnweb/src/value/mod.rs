@@ -24,6 +24,12 @@ pub use value_error::ValueError;
 use crate::stream::{Blob, ReadableStream, WritableStream};
 use crate::stub::Stub;
 
+/// How deep a value composed at run time may nest: a promise replaced by its resolution, the
+/// results of a `map`. Each message is bounded by [`Limits::max_depth`](crate::wire::Limits)
+/// alone; values built from many are refused past this depth, so that nothing recursive on a
+/// value a peer shaped (clone, drop, writing it) can overflow the stack.
+pub const MAX_COMPOSED_DEPTH: usize = 512;
+
 /// An ordered map of property names to values; insertion order is kept, as in JavaScript.
 pub type Object = indexmap::IndexMap<String, Value>;
 
@@ -185,16 +191,58 @@ impl Value {
         }
     }
 
+    /// How deep this value nests (a scalar is 1, `[[]]` is 2), counted up to `limit` + 1 at
+    /// most: a scan bounded by the limit, however deep the value.
+    pub(crate) fn depth_within(&self, limit: usize) -> usize {
+        if limit == 0 {
+            return 1;
+        }
+        let inner = |values: &mut dyn Iterator<Item = &Value>| {
+            let mut deepest = 0;
+            for v in values {
+                deepest = deepest.max(v.depth_within(limit - 1));
+                if deepest > limit - 1 {
+                    break;
+                }
+            }
+            deepest
+        };
+        1 + match self {
+            Value::Array(a) => inner(&mut a.iter()),
+            Value::Object(o) => inner(&mut o.values()),
+            Value::Error(e) => inner(&mut e.props.values()),
+            Value::Response(r) => r.0.depth_within(limit - 1),
+            _ => 0,
+        }
+    }
+
     /// Whether any promise is nested in this value (so it must be resolved before delivery).
     pub(crate) fn contains_promise(&self) -> bool {
+        // Plain loops: one small frame per level of nesting.
         match self {
             Value::Promise(_) => true,
-            Value::Array(a) => a.iter().any(Value::contains_promise),
-            Value::Object(o) => o.values().any(Value::contains_promise),
-            Value::Error(e) => e.props.values().any(Value::contains_promise),
+            Value::Array(a) => {
+                for v in a {
+                    if v.contains_promise() {
+                        return true;
+                    }
+                }
+                false
+            }
+            Value::Object(o) => Value::any_contains_promise(o),
+            Value::Error(e) => Value::any_contains_promise(&e.props),
             Value::Response(r) => r.0.contains_promise(),
             _ => false,
         }
+    }
+
+    fn any_contains_promise(o: &Object) -> bool {
+        for v in o.values() {
+            if v.contains_promise() {
+                return true;
+            }
+        }
+        false
     }
 }
 

@@ -102,6 +102,39 @@ impl MessageKind {
         }
     }
 
+    /// The kind of `text` as a JSON parser reads it: whitespace and escapes in the tag are
+    /// allowed (`[ "push", ..]`, `["\u0070ush", ..]`). For counting what a peer sent, whose
+    /// messages are parsed the same way; [`of`](Self::of) reads only this crate's own texts.
+    ///
+    /// ```
+    /// use capnweb::wire::MessageKind;
+    /// assert_eq!(MessageKind::read(r#" [ "\u0070ush", ["import", 0]]"#), MessageKind::Push);
+    /// assert_eq!(MessageKind::read(r#"["pull",3]"#), MessageKind::Pull);
+    /// assert_eq!(MessageKind::read("[3]"), MessageKind::Other);
+    /// ```
+    pub fn read(text: &str) -> MessageKind {
+        let quick = MessageKind::of(text);
+        let tag_is_plain = text
+            .strip_prefix("[\"")
+            .and_then(|rest| rest.split('"').next())
+            .is_some_and(|tag| !tag.contains('\\'));
+        if tag_is_plain {
+            return quick;
+        }
+        const JSON_SPACE: [char; 4] = [' ', '\t', '\n', '\r'];
+        let Some(rest) = text.trim_start_matches(JSON_SPACE).strip_prefix('[') else {
+            return MessageKind::Other;
+        };
+        // A string ends itself: only the tag is read, whatever follows it.
+        let tag = serde_json::Deserializer::from_str(rest)
+            .into_iter::<String>()
+            .next();
+        match tag {
+            Some(Ok(tag)) => MessageKind::of(&format!("[\"{tag}\"")),
+            _ => MessageKind::Other,
+        }
+    }
+
     /// Whether it is a call (a `push` or a `stream`).
     pub fn is_call(self) -> bool {
         matches!(self, MessageKind::Push | MessageKind::Stream)

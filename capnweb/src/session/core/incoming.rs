@@ -105,7 +105,10 @@ impl Core {
         let v = self.evaluate_driving(e, |v| matches!(v, Value::Promise(_)))?;
         let (mut stub, running) = match v {
             Value::Promise(s) => {
-                let local = s.downcast::<PromiseHook>().is_some();
+                // A call just made is ours alone to run. A promise held elsewhere (pipelining
+                // on an earlier export, `["pipeline", id]`) is shared as it is, never settled
+                // into a copy of its value: answered from it only when pulled.
+                let local = s.downcast::<PromiseHook>().is_some() && Arc::strong_count(&s.0) == 1;
                 (s, local)
             }
             Value::Stub(s) => (s, false),

@@ -382,7 +382,31 @@ impl Core {
             calls,
             ..
         } = &mut *st;
+        // Promises the peer sent inside a resolution and has answered since with plain data
+        // are replaced by that data first. The reference answers a map so (its elements' calls
+        // as promises, resolved further down the same HTTP batch response, which ends in this
+        // abort): such a resolution then holds no handle, and stays readable as it would have
+        // been had it been awaited before the end.
+        let held = imports
+            .values()
+            .any(|e| e.resolution.as_ref().is_some_and(holds_handles));
+        let settled: HashMap<i64, Value> = match held {
+            true => imports
+                .iter()
+                .filter(|(_, e)| e.resolution.as_ref().is_some_and(|r| !holds_handles(r)))
+                .filter_map(|(&id, e)| match &e.resolution {
+                    Some(Ok(v)) => Some((id, v.clone())),
+                    _ => None,
+                })
+                .collect(),
+            false => HashMap::new(),
+        };
         for entry in imports.values_mut() {
+            if let Some(Ok(v)) = &mut entry.resolution {
+                if !settled.is_empty() {
+                    substitute_settled(self, v, &settled, trash);
+                }
+            }
             // A resolution that holds handles (stubs, streams) may hold this session's own
             // imports: a cycle through the core that would never be freed. Those handles are
             // dead now anyway; the resolution becomes the reason. Plain data stays readable.
@@ -544,6 +568,44 @@ fn discard(trash: &mut Vec<Value>, result: Result<Value, RpcError>) {
         Ok(v) => trash.push(v),
         Err(RpcError::Remote(e)) => trash.push(Value::Error(e)),
         Err(_) => {}
+    }
+}
+
+/// Replaces each promise in `v` on one of `core`'s imports that `settled` holds plain data for
+/// with that data (see `Core::abort`). The promises taken out go to `trash`, dropped once the
+/// lock is released (dropping an import takes it).
+fn substitute_settled(
+    core: &Arc<Core>,
+    v: &mut Value,
+    settled: &HashMap<i64, Value>,
+    trash: &mut Vec<Stub>,
+) {
+    let plain = match &*v {
+        Value::Promise(s) => s
+            .downcast::<ImportHook>()
+            .filter(|import| Arc::ptr_eq(&import.core, core))
+            .and_then(|import| settled.get(&import.id))
+            .cloned(),
+        _ => None,
+    };
+    if let Some(plain) = plain {
+        if let Value::Promise(stub) = std::mem::replace(v, plain) {
+            trash.push(stub);
+        }
+        return;
+    }
+    match v {
+        Value::Array(items) => {
+            for item in items {
+                substitute_settled(core, item, settled, trash);
+            }
+        }
+        Value::Object(fields) => {
+            for item in fields.values_mut() {
+                substitute_settled(core, item, settled, trash);
+            }
+        }
+        _ => {}
     }
 }
 

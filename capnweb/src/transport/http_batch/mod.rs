@@ -63,7 +63,7 @@ pub async fn serve_batch(body: &str, main: Stub, options: SessionOptions) -> Str
     let pushes = transport
         .lines
         .iter()
-        .filter(|l| MessageKind::of(l) == MessageKind::Push)
+        .filter(|l| MessageKind::read(l) == MessageKind::Push)
         .count();
     let (session, run) = RpcSession::new(transport, Some(main), options);
     session.reserve_exports(pushes);

@@ -1,0 +1,215 @@
+//! What a peer makes a real server hold and compute, against what it sent: values nested deeper
+//! over many messages than any one message may carry, a large value pipelined on and read again
+//! and again. Each attack runs over a raw WebSocket against a server with its defaults, and a
+//! well-behaved client is served after it. Found from outside; each was a crash or a copy per
+//! message before.
+
+use std::time::Duration;
+
+use capnweb::{RpcError, Server, Stub, Value};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A server (defaults) whose main object echoes its first argument; its address.
+async fn start() -> std::net::SocketAddr {
+    let factory = || {
+        Stub::from_fn(|args: Vec<Value>| async move {
+            Ok::<_, RpcError>(args.into_iter().next().unwrap_or(Value::Null))
+        })
+    };
+    let (addr, serve) = Server::bind("127.0.0.1:0").listen(factory).await.unwrap();
+    tokio::spawn(serve);
+    addr
+}
+
+async fn raw(addr: std::net::SocketAddr) -> Socket {
+    tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+        .await
+        .unwrap()
+        .0
+}
+
+async fn send(ws: &mut Socket, text: String) {
+    ws.send(Message::text(text)).await.unwrap();
+}
+
+/// The next text message, within 30 s.
+async fn next_text(ws: &mut Socket) -> String {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(30), ws.next())
+            .await
+            .expect("an answer within 30 s")
+            .expect("the socket is open")
+            .expect("a message");
+        if let Message::Text(t) = msg {
+            return t.to_string();
+        }
+    }
+}
+
+/// `inner` wrapped in `n` arrays, as the wire writes an array (`[[..]]`).
+fn nested(n: usize, inner: &str) -> String {
+    format!("{}{inner}{}", "[[".repeat(n), "]]".repeat(n))
+}
+
+/// A well-behaved client is served, within 10 s.
+async fn served(addr: std::net::SocketAddr) {
+    let stub: Stub = tokio::time::timeout(
+        Duration::from_secs(10),
+        capnweb::connect(&format!("ws://{addr}/")),
+    )
+    .await
+    .expect("connected in time")
+    .expect("connected");
+    let v = tokio::time::timeout(
+        Duration::from_secs(10),
+        stub.call("", vec![Value::from(5)]).resolve(),
+    )
+    .await
+    .expect("answered in time")
+    .expect("answered");
+    assert_eq!(v.as_f64(), Some(5.0));
+}
+
+/// The server process's resident memory, in MiB (it runs in this process).
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kib / 1024.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remaps_nesting_their_own_results_are_refused_not_a_stack_overflow() {
+    let addr = start().await;
+    let mut ws = raw(addr).await;
+    // A value, then remaps over the last result, each wrapping it 200 arrays deeper.
+    send(&mut ws, r#"["push",[[1]]]"#.into()).await;
+    let rounds = 40;
+    for k in 1..=rounds {
+        let wrap = nested(200, r#"["pipeline",0]"#);
+        send(&mut ws, format!(r#"["push",["remap",{k},[],[],[{wrap}]]]"#)).await;
+    }
+    send(&mut ws, format!(r#"["pull",{}]"#, rounds + 1)).await;
+    let answer = next_text(&mut ws).await;
+    assert!(
+        answer.starts_with(&format!(r#"["reject",{}"#, rounds + 1))
+            && answer.contains("nests deeper than 512"),
+        "{}",
+        &answer[..answer.len().min(300)]
+    );
+    // One message: 63 instructions, each wrapping the one before 200 deeper.
+    let instructions: Vec<String> = (0..63)
+        .map(|i| nested(200, &format!(r#"["pipeline",{i}]"#)))
+        .collect();
+    send(
+        &mut ws,
+        format!(r#"["push",["remap",1,[],[],[{}]]]"#, instructions.join(",")),
+    )
+    .await;
+    send(&mut ws, format!(r#"["pull",{}]"#, rounds + 2)).await;
+    let answer = next_text(&mut ws).await;
+    assert!(
+        answer.starts_with("[\"reject\""),
+        "{}",
+        &answer[..answer.len().min(300)]
+    );
+    served(addr).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_of_pushes_holding_each_other_is_refused_and_freed_without_overflow() {
+    let addr = start().await;
+    let mut ws = raw(addr).await;
+    // Each push holds the one before, 200 arrays deep: 2,000 links, 400,000 levels in all.
+    send(&mut ws, r#"["push",[[1]]]"#.into()).await;
+    let links = 2_000;
+    for k in 1..=links {
+        send(
+            &mut ws,
+            format!(
+                r#"["push",{}]"#,
+                nested(200, &format!(r#"["pipeline",{k}]"#))
+            ),
+        )
+        .await;
+    }
+    // Handed to a call, the whole chain would be one value: refused.
+    send(
+        &mut ws,
+        format!(r#"["push",["pipeline",0,[],[["pipeline",{}]]]]"#, links + 1),
+    )
+    .await;
+    send(&mut ws, format!(r#"["pull",{}]"#, links + 2)).await;
+    let answer = next_text(&mut ws).await;
+    assert!(
+        answer.starts_with(&format!(r#"["reject",{}"#, links + 2))
+            && (answer.contains("nests deeper") || answer.contains("nested in one another")),
+        "{}",
+        &answer[..answer.len().min(300)]
+    );
+    // Released from the first, each link is held by the next until the last goes: then the
+    // whole chain is dropped at once.
+    for k in 1..=links + 1 {
+        send(&mut ws, format!(r#"["release",{k},1]"#)).await;
+    }
+    send(&mut ws, r#"["push",["pipeline",0,[],[3]]]"#.into()).await;
+    send(&mut ws, format!(r#"["pull",{}]"#, links + 3)).await;
+    assert_eq!(
+        next_text(&mut ws).await,
+        format!(r#"["resolve",{},3]"#, links + 3)
+    );
+    served(addr).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelining_on_a_large_value_and_reading_its_paths_copies_nothing() {
+    let addr = start().await;
+    let mut ws = raw(addr).await;
+    // A 1 MiB value: 8 arrays of 16,384 numbers.
+    let part = (0..16_384)
+        .map(|i| (i % 10).to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let value = format!("[[{}]]", vec![format!("[[{part}]]"); 8].join(","));
+    let sent_literal = value.len();
+    send(&mut ws, format!(r#"["push",{value}]"#)).await;
+    send(&mut ws, r#"["pull",1]"#.into()).await;
+    let first = next_text(&mut ws).await;
+    assert!(first.starts_with(r#"["resolve",1,"#), "{}", &first[..100]);
+    let before = rss_mib();
+    // 3,000 messages of ~25 bytes, each a new export of the whole value or of one of its parts.
+    let mut sent = 0;
+    for i in 0..3_000 {
+        let text = match i % 3 {
+            0 => r#"["push",["pipeline",1]]"#.to_string(),
+            1 => format!(r#"["push",["pipeline",1,[{}]]]"#, i % 8),
+            _ => format!(r#"["push",["pipeline",1,[{},{}]]]"#, i % 8, i % 16_384),
+        };
+        sent += text.len();
+        send(&mut ws, text).await;
+    }
+    // Each is what it reads, read from the one value.
+    send(&mut ws, r#"["pull",3]"#.into()).await; // ["pipeline",1,[1]]
+    let part_answer = next_text(&mut ws).await;
+    assert_eq!(
+        part_answer.len(),
+        format!(r#"["resolve",3,[[{part}]]]"#).len()
+    );
+    send(&mut ws, r#"["pull",4]"#.into()).await; // ["pipeline",1,[2,2]]
+    assert_eq!(next_text(&mut ws).await, r#"["resolve",4,2]"#);
+    let grown = rss_mib() - before;
+    // Copies would be 3,000 x 1 MiB (2 GiB); shared, the exports cost a few hundred bytes each.
+    assert!(
+        grown < 64.0,
+        "{grown:.0} MiB held after {sent} bytes of pipelining on a {sent_literal}-byte value"
+    );
+    served(addr).await;
+}
