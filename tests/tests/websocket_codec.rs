@@ -607,6 +607,142 @@ async fn half_sent_frames_together_cannot_exceed_the_buffer_budget() {
     );
 }
 
+/// A server framing with `codec`, with these budget settings (and messages up to 4 MiB).
+async fn budget_server(
+    codec: Codec,
+    total: usize,
+    per_session: usize,
+    message_timeout: Duration,
+) -> std::net::SocketAddr {
+    let mut options = SessionOptions::default();
+    options.limits = Limits {
+        max_message_size: 4 << 20,
+        ..Limits::default()
+    };
+    let (addr, serve) = Server::bind("127.0.0.1:0")
+        .options(options)
+        .max_buffered_bytes(total)
+        .max_session_buffered_bytes(per_session)
+        .message_timeout(message_timeout)
+        .websocket_codec(codec)
+        .listen(test_target)
+        .await
+        .unwrap();
+    tokio::spawn(serve);
+    addr
+}
+
+/// Sends the header of a text frame of `len` bytes, and `sent` bytes of it.
+async fn begin_message(peer: &mut Raw, len: u64, sent: usize) {
+    let mut header = vec![0x81, 0x80 | 127];
+    header.extend_from_slice(&len.to_be_bytes());
+    header.extend_from_slice(&[0, 0, 0, 0]);
+    peer.stream.write_all(&header).await.unwrap();
+    peer.stream.write_all(&vec![b' '; sent]).await.unwrap();
+}
+
+/// Reads past pongs to the next text frame, which must be `expected`.
+async fn expect_text_past_pongs(peer: &mut Raw, expected: &str) {
+    loop {
+        let frame = peer.recv().await.expect("the session still answers");
+        match frame.b0 {
+            0x8A => continue,
+            0x81 => {
+                assert_eq!(String::from_utf8_lossy(&frame.payload), expected);
+                return;
+            }
+            other => panic!("unexpected frame {other:#x}"),
+        }
+    }
+}
+
+/// A few peers holding messages unfinished cannot take the budget from all others: each holds
+/// at most its own cap (beyond, its session ends with a reason naming it), and a well-behaved
+/// client is served all along, its large messages too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_holding_unfinished_messages_cannot_take_the_budget_from_others() {
+    const BUDGET: usize = 1024 * 1024;
+    const PER_SESSION: usize = 128 * 1024;
+    for codec in [Codec::Tungstenite, Codec::Builtin] {
+        let addr = budget_server(codec, BUDGET, PER_SESSION, Duration::from_secs(60)).await;
+        let (good, _session) = codec_client(addr).await;
+        // Six hold 120 KB each of a 600 KB message: 720 KB of the budget, kept.
+        let mut holders = Vec::new();
+        for _ in 0..6 {
+            let mut peer = Raw::client(addr).await;
+            begin_message(&mut peer, 600_000, 120_000).await;
+            holders.push(peer);
+        }
+        // Two more would hold as much as they can: each is stopped at its cap (it sends just
+        // past it, so that all it sent is read), with the reason.
+        for _ in 0..2 {
+            let mut peer = Raw::client(addr).await;
+            begin_message(&mut peer, 600_000, PER_SESSION).await;
+            let abort = peer.recv_text().await;
+            assert!(
+                abort.contains("max_session_buffered_bytes"),
+                "{codec:?}: {abort}"
+            );
+            peer.expect_close(3000).await;
+        }
+        // Served meanwhile, a 100 KB message too.
+        assert_eq!(good.square(3.0).await.unwrap(), 9.0, "{codec:?}");
+        let text = big(100_000);
+        let back = good.echo(Value::from(text.as_str())).await.unwrap();
+        assert_eq!(back, Value::from(text.as_str()), "{codec:?}");
+        drop(holders);
+    }
+}
+
+/// A message begun must be whole within the message timeout: a peer that leaves one unfinished
+/// has its session ended with a reason naming it. Control frames are not messages: a peer that
+/// pings for longer than the timeout is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_left_unfinished_ends_its_session_at_the_message_timeout() {
+    for codec in [Codec::Tungstenite, Codec::Builtin] {
+        let addr = budget_server(codec, 1 << 20, 1 << 20, Duration::from_millis(300)).await;
+        let mut stalled = Raw::client(addr).await;
+        begin_message(&mut stalled, 100, 10).await;
+        let started = tokio::time::Instant::now();
+        let abort = stalled.recv_text().await;
+        assert!(abort.contains("message_timeout"), "{codec:?}: {abort}");
+        stalled.expect_close(3000).await;
+        assert!(started.elapsed() < Duration::from_secs(3), "{codec:?}");
+        let mut pinger = Raw::client(addr).await;
+        for _ in 0..10 {
+            pinger.send(0x89, b"hi").await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        pinger.text(PUSH).await;
+        pinger.text(r#"["pull",1]"#).await;
+        expect_text_past_pongs(&mut pinger, r#"["resolve",1,9]"#).await;
+    }
+}
+
+/// Control frames are given back to the budget once handled: a peer that pings (reading nothing
+/// meanwhile) sixteen times the whole budget keeps its session, and others theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pings_are_given_back_to_the_budget_once_answered() {
+    const BUDGET: usize = 64 * 1024;
+    for codec in [Codec::Tungstenite, Codec::Builtin] {
+        let addr = budget_server(codec, BUDGET, BUDGET, Duration::from_secs(60)).await;
+        let (good, _session) = codec_client(addr).await;
+        let mut pinger = Raw::client(addr).await;
+        let mut burst = Vec::new();
+        for _ in 0..10_000 {
+            burst.extend_from_slice(&[0x89, 0x80 | 100, 0, 0, 0, 0]);
+            burst.extend_from_slice(&[b'p'; 100]);
+        }
+        pinger.stream.write_all(&burst).await.unwrap();
+        pinger.text(PUSH).await;
+        pinger.text(r#"["pull",1]"#).await;
+        expect_text_past_pongs(&mut pinger, r#"["resolve",1,9]"#).await;
+        let text = big(30_000);
+        let back = good.echo(Value::from(text.as_str())).await.unwrap();
+        assert_eq!(back, Value::from(text.as_str()), "{codec:?}");
+    }
+}
+
 #[tokio::test]
 async fn a_connection_ending_inside_a_message_ends_the_session_with_a_reason() {
     for partial in [

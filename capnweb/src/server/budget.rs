@@ -1,34 +1,45 @@
 //! The server-wide budget of bytes buffered from peers: request bodies being read, and what a
 //! WebSocket has read of a message not yet complete. Each connection holds a share while it
-//! buffers and gives it back when the message is handed on; a connection that would take the
-//! budget past its total is refused (HTTP 503, or its session ends with a reason naming it).
+//! buffers and gives it back when the message is handed on (and what it read of control frames,
+//! once they are handled); a connection that would take the budget past its total, or its own
+//! share past the per-connection cap, is refused (HTTP 503, or its session ends with a reason
+//! naming the limit). A WebSocket message begun must be whole within a deadline.
 //!
 //! It must not be per connection only: many connections each below the per-message limit can
-//! still exhaust memory together.
+//! still exhaust memory together. Nor server-wide only: a few connections could then hold all
+//! of it, and every other session would be refused.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
 
+use crate::transport::websocket::codec::CodecSocket;
+use crate::transport::websocket::{Socket, WebSocketTransport};
 use crate::transport::{Transport, TransportError};
 
-/// The budget shared by every connection of a server: bytes taken, against a total. Nothing
-/// ever waits for room (a peer beyond it is refused), so two atomics are all it takes.
+/// The budget shared by every connection of a server: bytes taken, against a total, and at
+/// most `per_share` of them by any one connection. Nothing ever waits for room (a peer beyond
+/// it is refused), so two atomics are all it takes.
 #[derive(Clone)]
 pub(crate) struct Budget {
     taken: Arc<AtomicUsize>,
     total: usize,
+    per_share: usize,
 }
 
 impl Budget {
-    pub(crate) fn new(total: usize) -> Budget {
+    pub(crate) fn new(total: usize, per_share: usize) -> Budget {
         Budget {
             taken: Arc::new(AtomicUsize::new(0)),
             total,
+            per_share,
         }
     }
 
@@ -47,6 +58,14 @@ impl Budget {
             self.total
         )
     }
+
+    /// What a peer is told when its own share is full.
+    fn share_exhausted(&self) -> String {
+        format!(
+            "this connection is buffering too much data (max_session_buffered_bytes {})",
+            self.per_share
+        )
+    }
 }
 
 /// What one connection (or one request) holds of the budget; given back when dropped. Shared
@@ -57,10 +76,16 @@ pub(crate) struct Share {
 }
 
 impl Share {
-    /// Takes `n` more bytes; fails, taking nothing, when the budget has not that many left.
+    /// Takes `n` more bytes; fails, taking nothing, when the budget has not that many left, or
+    /// this share would go past its cap.
     pub(crate) fn take(&self, n: usize) -> Result<(), String> {
         if n == 0 {
             return Ok(());
+        }
+        // Only the connection's own task takes: the check and the add cannot interleave.
+        let held = self.held.load(Ordering::Acquire);
+        if held.saturating_add(n) > self.budget.per_share {
+            return Err(self.budget.share_exhausted());
         }
         let total = self.budget.total;
         self.budget
@@ -71,6 +96,28 @@ impl Share {
             .map_err(|_| self.budget.exhausted())?;
         self.held.fetch_add(n, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// Gives back up to `n` of the bytes held (what was read of frames handled since).
+    pub(crate) fn give(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let held = self
+            .held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                Some(held.saturating_sub(n))
+            })
+            .unwrap_or_else(|held| held);
+        let given = held.min(n);
+        if given > 0 {
+            self.budget.taken.fetch_sub(given, Ordering::AcqRel);
+        }
+    }
+
+    /// The bytes held now.
+    pub(crate) fn held(&self) -> usize {
+        self.held.load(Ordering::Acquire)
     }
 
     /// Gives back everything held.
@@ -139,14 +186,82 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for MeteredIo<T> {
     }
 }
 
-/// A transport over a [`MeteredIo`]: each complete message gives the bytes it was read from back
-/// to the budget (the session parses it at once).
-pub(crate) struct MeteredTransport<T> {
-    pub(crate) inner: T,
-    pub(crate) share: Arc<Share>,
+/// A WebSocket transport that handles control frames itself: what it read of them, to give
+/// back once they are handled (they are not part of a message being received).
+pub(crate) trait LetGo {
+    /// Bytes of control frames read and handled since the last call.
+    fn take_let_go(&mut self) -> usize;
 }
 
-impl<T: Transport> Transport for MeteredTransport<T> {
+impl<S> LetGo for CodecSocket<S> {
+    fn take_let_go(&mut self) -> usize {
+        self.take_control_bytes()
+    }
+}
+
+impl<S> LetGo for WebSocketTransport<Socket<S>> {
+    fn take_let_go(&mut self) -> usize {
+        self.take_control_bytes()
+    }
+}
+
+/// A transport over a [`MeteredIo`]: each complete message gives the bytes it was read from back
+/// to the budget (the session parses it at once), and so does each control frame once handled.
+/// A message begun (bytes held) must be whole within `within`: the session then ends with a
+/// reason naming `message_timeout`.
+pub(crate) struct MeteredTransport<T> {
+    inner: T,
+    share: Arc<Share>,
+    within: Duration,
+    /// Since when bytes are held of a message not yet whole.
+    begun: Option<Instant>,
+    /// Fires at the deadline of a message begun; then catches up with the message begun since,
+    /// if any (one timer operation per period, none per message), or goes (an idle session
+    /// keeps none).
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl<T> MeteredTransport<T> {
+    pub(crate) fn new(inner: T, share: Arc<Share>, within: Duration) -> Self {
+        MeteredTransport {
+            inner,
+            share,
+            within,
+            begun: None,
+            timer: None,
+        }
+    }
+
+    /// Fails once the message begun is not whole in time.
+    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Result<(), TransportError> {
+        let Some(timer) = &mut self.timer else {
+            return Ok(());
+        };
+        if timer.as_mut().poll(cx).is_pending() {
+            return Ok(());
+        }
+        let Some(begun) = self.begun else {
+            self.timer = None;
+            return Ok(());
+        };
+        let deadline = begun + self.within;
+        if timer.deadline() >= deadline {
+            self.timer = None;
+            let error = TransportError::new(format!(
+                "a WebSocket message was not received in full within {:?} (message_timeout)",
+                self.within
+            ));
+            return Err(error.over_limit("message_timeout"));
+        }
+        timer.as_mut().reset(deadline);
+        if timer.as_mut().poll(cx).is_ready() {
+            cx.waker().wake_by_ref();
+        }
+        Ok(())
+    }
+}
+
+impl<T: Transport + LetGo> Transport for MeteredTransport<T> {
     type Received<'a> = T::Received<'a>;
 
     fn poll_recv<'a>(
@@ -154,9 +269,35 @@ impl<T: Transport> Transport for MeteredTransport<T> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<T::Received<'a>, TransportError>>> {
         let this = self.get_mut();
+        // The control frames the last poll handled are given back now (not then: a message it
+        // returned borrowed the transport).
+        this.share.give(this.inner.take_let_go());
+        if this.share.held() == 0 {
+            this.begun = None;
+        }
+        if let Err(e) = this.poll_deadline(cx) {
+            return Poll::Ready(Some(Err(e)));
+        }
         let polled = Pin::new(&mut this.inner).poll_recv(cx);
-        if let Poll::Ready(Some(Ok(_))) = &polled {
-            this.share.release();
+        match &polled {
+            Poll::Ready(Some(Ok(_))) => {
+                this.share.release();
+                this.begun = None;
+            }
+            // Bytes held and no message yet: one has begun, and must be whole in time. (Or
+            // they are control frames, given back at the next poll.)
+            Poll::Pending if this.begun.is_none() && this.share.held() > 0 => {
+                let begun = Instant::now();
+                this.begun = Some(begun);
+                if this.timer.is_none() {
+                    let mut timer = Box::pin(tokio::time::sleep_until(begun + this.within));
+                    if timer.as_mut().poll(cx).is_ready() {
+                        cx.waker().wake_by_ref();
+                    }
+                    this.timer = Some(timer);
+                }
+            }
+            _ => {}
         }
         polled
     }
@@ -189,7 +330,7 @@ mod tests {
 
     #[test]
     fn shares_together_never_exceed_the_budget_and_release_gives_back() {
-        let budget = Budget::new(100);
+        let budget = Budget::new(100, 100);
         let (a, b) = (budget.share(), budget.share());
         a.take(60).unwrap();
         let refused = b.take(50).unwrap_err();
@@ -200,5 +341,30 @@ mod tests {
         assert!(a.take(1).is_err());
         drop(b);
         a.take(100).unwrap();
+    }
+
+    #[test]
+    fn a_share_is_capped_and_gives_back_what_it_let_go_of() {
+        let budget = Budget::new(100, 40);
+        let (a, b) = (budget.share(), budget.share());
+        a.take(40).unwrap();
+        let refused = a.take(1).unwrap_err();
+        assert!(
+            refused.contains("max_session_buffered_bytes 40"),
+            "{refused}"
+        );
+        b.take(40).unwrap();
+        // Control frames handled: given back, room again for it.
+        a.give(15);
+        assert_eq!(a.held(), 25);
+        a.take(15).unwrap();
+        // Never more than is held.
+        b.give(1000);
+        assert_eq!(b.held(), 0);
+        let c = budget.share();
+        c.take(40).unwrap();
+        // Two shares full, one empty: 80 taken, 20 left.
+        assert!(b.take(21).is_err());
+        b.take(20).unwrap();
     }
 }

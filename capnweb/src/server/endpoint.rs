@@ -49,6 +49,8 @@ pub(crate) struct Config {
     pub(crate) budget: Budget,
     /// How long a batch body may take to arrive, and an upgrade to complete.
     pub(crate) body_timeout: Duration,
+    /// How long a WebSocket message may take to arrive whole once begun.
+    pub(crate) message_timeout: Duration,
 }
 
 pub(crate) async fn handle(
@@ -197,6 +199,7 @@ fn upgrade(
     let within = config.body_timeout;
     let codec = config.websocket_codec;
     let read_buffer = config.read_buffer;
+    let message_timeout = config.message_timeout;
     let share = Arc::new(config.budget.share());
     tokio::spawn(async move {
         let Some(io) = upgrade::connection(on_upgrade, within, share.clone()).await else {
@@ -213,10 +216,7 @@ fn upgrade(
                 if let Some(every) = keepalive {
                     socket = socket.keepalive(every);
                 }
-                let transport = MeteredTransport {
-                    inner: socket,
-                    share,
-                };
+                let transport = MeteredTransport::new(socket, share, message_timeout);
                 let (session, run) = RpcSession::new(transport, Some(main), options);
                 let id = registry.add(&session);
                 run.await;
@@ -227,10 +227,7 @@ fn upgrade(
                 if let Some(every) = keepalive {
                     transport = transport.keepalive(every);
                 }
-                let transport = MeteredTransport {
-                    inner: transport,
-                    share,
-                };
+                let transport = MeteredTransport::new(transport, share, message_timeout);
                 let (session, run) = RpcSession::new(transport, Some(main), options);
                 let id = registry.add(&session);
                 run.await;

@@ -88,6 +88,8 @@ pub struct Server {
     header_timeout: Duration,
     body_timeout: Duration,
     max_buffered_bytes: usize,
+    max_session_buffered_bytes: usize,
+    message_timeout: Duration,
     shutdown_grace: Duration,
     shutdown: Option<BoxFuture<()>>,
     metrics: Arc<Metrics>,
@@ -127,6 +129,8 @@ impl Server {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             max_buffered_bytes: 256 * 1024 * 1024,
+            max_session_buffered_bytes: 16 * 1024 * 1024,
+            message_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             shutdown: None,
             metrics: Arc::new(Metrics::default()),
@@ -222,9 +226,32 @@ impl Server {
     /// At most `bytes` buffered from peers at once, server-wide: batch bodies being received and
     /// WebSocket messages not yet complete. A batch that would go beyond is answered `503`; a
     /// WebSocket whose message would, has its session ended with a reason naming this limit.
-    /// Default 256 MiB. (Each message is also bounded by the session's `max_message_size`.)
+    /// Default 256 MiB. (Each message is also bounded by the session's `max_message_size`, and
+    /// each connection's part of the budget by
+    /// [`max_session_buffered_bytes`](Self::max_session_buffered_bytes).)
     pub fn max_buffered_bytes(mut self, bytes: usize) -> Server {
         self.max_buffered_bytes = bytes;
+        self
+    }
+
+    /// At most `bytes` of [`max_buffered_bytes`](Self::max_buffered_bytes) held by any one
+    /// WebSocket session or batch request, so that a few peers holding messages unfinished
+    /// cannot take the whole budget from all others (it takes `max_buffered_bytes / bytes` of
+    /// them). Beyond, as for the server-wide limit: `503`, or the session ends with a reason
+    /// naming this one. Default 16 MiB.
+    ///
+    /// A message is received only if it fits, with a read buffer besides: raise this with
+    /// `max_message_size` (32 MiB by default) to receive messages above 16 MiB.
+    pub fn max_session_buffered_bytes(mut self, bytes: usize) -> Server {
+        self.max_session_buffered_bytes = bytes;
+        self
+    }
+
+    /// How long a WebSocket message may take to arrive whole once its first bytes have: the
+    /// session then ends with a reason naming `message_timeout`, and what it held of the budget
+    /// is given back. Default 30 s. (Control frames are not messages: a peer may ping at will.)
+    pub fn message_timeout(mut self, d: Duration) -> Server {
+        self.message_timeout = d;
         self
     }
 
@@ -381,8 +408,9 @@ impl Server {
             max_connections: self.max_connections,
             connections: Arc::new(Semaphore::new(self.max_connections)),
             registry: registry.clone(),
-            budget: Budget::new(self.max_buffered_bytes),
+            budget: Budget::new(self.max_buffered_bytes, self.max_session_buffered_bytes),
             body_timeout: self.body_timeout,
+            message_timeout: self.message_timeout,
         });
         let mut router = Router::new();
         for (path, factory) in std::mem::take(&mut self.routes) {

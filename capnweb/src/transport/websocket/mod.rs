@@ -107,6 +107,14 @@ impl<W> WebSocketTransport<W> {
     }
 }
 
+#[cfg(feature = "server")]
+impl<S> WebSocketTransport<Socket<S>> {
+    /// Bytes of control frames read and handled since the last call (see `Socket`).
+    pub(crate) fn take_control_bytes(&mut self) -> usize {
+        self.ws.take_control_bytes()
+    }
+}
+
 /// The WebSocket settings used for a message size limit: frames and messages above it are
 /// refused by the WebSocket layer before they are buffered whole.
 pub fn config(max_message_size: usize) -> WebSocketConfig {
@@ -414,6 +422,7 @@ where
         if let Err(e) = poll_keepalive::<W, M, E>(&mut this.ws, &mut this.keepalive, cx) {
             return Poll::Ready(Some(Err(e)));
         }
+        let mut controls = 0;
         loop {
             let msg = ready!(Pin::new(&mut self.ws).poll_next(cx));
             if let Some(k) = &mut self.keepalive {
@@ -425,7 +434,14 @@ where
                 Some(Ok(Frame::Binary)) => Some(Err(TransportError::new(
                     "Received unexpected message type from WebSocket.",
                 ))),
-                Some(Ok(Frame::Control)) => continue,
+                Some(Ok(Frame::Control)) => {
+                    controls += 1;
+                    if controls == CONTROL_BURST {
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    continue;
+                }
                 Some(Err(e)) => Some(Err(read_error(e))),
             });
         }
@@ -495,3 +511,7 @@ where
 
 /// The staging buffer's size: most messages fit; a larger one is copied on its own.
 const STAGE: usize = 1024;
+
+/// Control frames handled in one poll before the task yields to others (and the server's
+/// budget takes back what they were read from).
+const CONTROL_BURST: usize = 64;

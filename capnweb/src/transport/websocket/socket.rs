@@ -36,7 +36,20 @@ pub struct Socket<S> {
     closing: bool,
     /// Reading ended (closed or failed): it stays ended.
     ended: bool,
+    /// Bytes of pings and pongs read and handled, not yet told to the server's budget.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    control_bytes: usize,
 }
+
+/// The bytes a client's ping or pong takes on the wire besides its payload: two of header, four
+/// of mask (with the length in the header, as it is below 126). A peer writing the length in
+/// more bytes than needed leaves those counted until its next message.
+const PEER_CONTROL_HEADER: usize = 6;
+
+/// How far the pongs owed may take the write buffer past its size while reading; past it,
+/// tungstenite keeps the latest ping's pong only, until there is room (RFC 6455 5.5.3 asks no
+/// more), so a peer that pings and never reads cannot grow the buffer.
+const OWED_PONGS: usize = 4 * 1024;
 
 impl<S> std::fmt::Debug for Socket<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -134,6 +147,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
             blocked: false,
             closing: false,
             ended: false,
+            control_bytes: 0,
         }
     }
 
@@ -143,6 +157,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
         self.ws.get_mut().waker.clone_from(cx.waker());
         op(&mut self.ws)
     }
+}
+
+#[cfg(feature = "server")]
+impl<S> Socket<S> {
+    /// Bytes of control frames read and handled since the last call: the server gives them
+    /// back to its budget (they belong to no message).
+    pub(crate) fn take_control_bytes(&mut self) -> usize {
+        std::mem::take(&mut self.control_bytes)
+    }
+}
+
+/// Reads a message, with the write buffer bounded for the pongs it queues (see `OWED_PONGS`):
+/// tungstenite queues one per ping it reads, written or not; our own messages are not bounded
+/// (the session waits for them to be written before it reads again).
+fn read_owing_latest_pong<S: Read + Write>(ws: &mut WebSocket<S>) -> Result<Message, Error> {
+    let unbounded = ws.get_config().max_write_buffer_size;
+    ws.set_config(|c| {
+        c.max_write_buffer_size = unbounded.min(c.write_buffer_size.saturating_add(OWED_PONGS));
+    });
+    let read = ws.read();
+    ws.set_config(|c| c.max_write_buffer_size = unbounded);
+    read
 }
 
 /// `WouldBlock` is "not yet".
@@ -160,8 +196,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for Socket<S> {
         if self.ended {
             return Poll::Ready(None);
         }
-        match std::task::ready!(ready(self.with(cx, WebSocket::read))) {
-            Ok(message) => Poll::Ready(Some(Ok(message))),
+        match std::task::ready!(ready(self.with(cx, read_owing_latest_pong))) {
+            Ok(message) => {
+                if let Message::Ping(data) | Message::Pong(data) = &message {
+                    self.control_bytes += PEER_CONTROL_HEADER + data.len();
+                }
+                Poll::Ready(Some(Ok(message)))
+            }
             Err(e) => {
                 self.ended = true;
                 match e {
@@ -224,5 +265,95 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for Socket<S> {
             }
             Err(e) => Poll::Ready(Err(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection whose reads are `input`, and whose writes go only once `writable` (a peer
+    /// that reads nothing until then), counting what was written.
+    struct Stuck {
+        input: Vec<u8>,
+        at: usize,
+        writable: bool,
+        written: usize,
+    }
+
+    impl AsyncRead for Stuck {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let n = (self.input.len() - self.at).min(buf.remaining()).min(1000);
+            if n == 0 {
+                return Poll::Pending;
+            }
+            let at = self.at;
+            buf.put_slice(&self.input[at..at + n]);
+            self.at += n;
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl AsyncWrite for Stuck {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            if !self.writable {
+                return Poll::Pending;
+            }
+            self.written += buf.len();
+            Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            match self.writable {
+                true => Poll::Ready(Ok(())),
+                false => Poll::Pending,
+            }
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    #[test]
+    fn a_peer_that_pings_and_never_reads_is_owed_a_bounded_write_buffer() {
+        const PINGS: usize = 10_000;
+        let mut input = Vec::new();
+        for _ in 0..PINGS {
+            input.extend_from_slice(&[0x89, 0x80 | 100, 1, 2, 3, 4]);
+            input.extend_from_slice(&[b'p'; 100]);
+        }
+        let stuck = Stuck {
+            input,
+            at: 0,
+            writable: false,
+            written: 0,
+        };
+        let config = crate::transport::websocket::config(1 << 20);
+        let mut socket = Socket::from_raw_socket(stuck, Role::Server, config);
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut pings = 0;
+        while let Poll::Ready(Some(Ok(message))) = Pin::new(&mut socket).poll_next(&mut cx) {
+            assert!(matches!(message, Message::Ping(_)), "{message:?}");
+            pings += 1;
+        }
+        assert_eq!(pings, PINGS, "every ping was read");
+        assert_eq!(socket.control_bytes, PINGS * 106, "and counted as read");
+        // The peer reads at last: what was queued for it, in all.
+        socket.ws.get_mut().io.writable = true;
+        let flushed = Pin::new(&mut socket).poll_flush(&mut cx);
+        assert!(matches!(flushed, Poll::Ready(Ok(()))), "{flushed:?}");
+        let written = socket.ws.get_ref().io.written;
+        let bound = config.write_buffer_size + OWED_PONGS + 2 * 102;
+        assert!(
+            (102..=bound).contains(&written),
+            "{written} bytes queued for a peer that read nothing (bound {bound})"
+        );
     }
 }

@@ -27,7 +27,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_tungstenite::MaybeTlsStream;
 
-use super::{close_reason, ClientTlsConfig, ConnectError, Keepalive, ABORT_CLOSE_CODE};
+use super::{
+    close_reason, ClientTlsConfig, ConnectError, Keepalive, ABORT_CLOSE_CODE, CONTROL_BURST,
+};
 use crate::transport::{Transport, TransportError};
 use frame::Violation;
 
@@ -78,6 +80,9 @@ pub struct CodecSocket<S> {
     read_ended: bool,
     /// A close frame is queued: nothing more is sent.
     close_sent: bool,
+    /// Bytes of control frames read and handled, not yet told to the server's budget.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    control_bytes: usize,
 }
 
 impl<S> std::fmt::Debug for CodecSocket<S> {
@@ -147,9 +152,6 @@ const WRITE_HIGH_WATER: usize = 64 * 1024;
 /// A write buffer larger than this is let go once written, so a burst does not stay.
 const WRITE_KEEP: usize = 64 * 1024;
 
-/// Control frames handled in one poll before the task yields to others.
-const CONTROL_BURST: usize = 64;
-
 /// What a received frame meant.
 enum Event {
     /// A whole text message: where its bytes are.
@@ -196,6 +198,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> CodecSocket<S> {
             violation: None,
             read_ended: false,
             close_sent: false,
+            control_bytes: 0,
         }
     }
 
@@ -336,6 +339,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> CodecSocket<S> {
                         }
                         if h.is_control() {
                             controls += 1;
+                            self.control_bytes += total;
                         }
                         match self.on_frame(h, payload, cx) {
                             Some(event) => return Poll::Ready(event),
@@ -485,6 +489,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> CodecSocket<S> {
             self.write_soon(cx);
         }
         Ok(())
+    }
+}
+
+#[cfg(feature = "server")]
+impl<S> CodecSocket<S> {
+    /// Bytes of control frames read and handled since the last call: the server gives them
+    /// back to its budget (they belong to no message).
+    pub(crate) fn take_control_bytes(&mut self) -> usize {
+        std::mem::take(&mut self.control_bytes)
     }
 }
 
