@@ -85,7 +85,12 @@ http {{
         dir = dir.display()
     );
     std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-    let child = tokio::process::Command::new("nginx")
+    // Debian puts it in /usr/sbin, which not every user's PATH has.
+    let program = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap_or("nginx");
+    let child = tokio::process::Command::new(program)
         .arg("-p")
         .arg(&dir)
         .arg("-c")
@@ -94,7 +99,7 @@ http {{
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
         .spawn()
-        .expect("nginx must be installed (Debian's nginx package)");
+        .expect("nginx must be installed: scripts/setup installs it (Debian's nginx package)");
     for _ in 0..200 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
