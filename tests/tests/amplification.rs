@@ -213,3 +213,90 @@ async fn pipelining_on_a_large_value_and_reading_its_paths_copies_nothing() {
     );
     served(addr).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remap_costs_its_elements_times_its_instructions_and_yields_while_it_runs() {
+    let addr = start().await;
+    let mut ws = raw(addr).await;
+    let elements = (0..20_000)
+        .map(|i| (i % 10).to_string())
+        .collect::<Vec<_>>();
+    send(&mut ws, format!(r#"["push",[[{}]]]"#, elements.join(","))).await;
+    // A 20 KB mapper (1,000 instructions) over 20,000 elements: 20 million evaluations,
+    // refused before any runs.
+    let heavy = vec![r#"["pipeline",0]"#; 1_000].join(",");
+    send(&mut ws, format!(r#"["push",["remap",1,[],[],[{heavy}]]]"#)).await;
+    send(&mut ws, r#"["pull",2]"#.into()).await;
+    let answer = tokio::time::timeout(Duration::from_secs(2), next_text(&mut ws))
+        .await
+        .expect("refused at once, not after the work");
+    assert!(
+        answer.starts_with(r#"["reject",2"#) && answer.contains("max_map_applications"),
+        "{answer}"
+    );
+    // Within the budget (20,000 x 40 = 800,000), it runs, and a well-behaved client is served
+    // meanwhile: the map yields between elements.
+    let within = vec![r#"["pipeline",0]"#; 40].join(",");
+    send(&mut ws, format!(r#"["push",["remap",1,[],[],[{within}]]]"#)).await;
+    send(&mut ws, r#"["pull",3]"#.into()).await;
+    let good: Stub = capnweb::connect(&format!("ws://{addr}/")).await.unwrap();
+    let mut slowest = Duration::ZERO;
+    for i in 0..20 {
+        let start = std::time::Instant::now();
+        let v = good.call("", vec![Value::from(i)]).resolve().await.unwrap();
+        assert_eq!(v.as_f64(), Some(f64::from(i)));
+        slowest = slowest.max(start.elapsed());
+    }
+    let mapped = next_text(&mut ws).await;
+    assert!(
+        mapped.starts_with(r#"["resolve",3,[["#),
+        "{}",
+        &mapped[..100]
+    );
+    assert!(
+        slowest < Duration::from_millis(500),
+        "a call took {slowest:?} while a map ran"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_never_reads_still_meets_the_idle_timeout_and_the_maximum_age() {
+    for options in [
+        capnweb::SessionOptions::default().idle_timeout(Duration::from_millis(500)),
+        capnweb::SessionOptions::default().max_age(Duration::from_millis(500)),
+    ] {
+        let described = format!("{options:?}");
+        let server = Server::bind("127.0.0.1:0").options(options);
+        let metrics = server.metrics();
+        let big = "x".repeat(64 * 1024);
+        let factory = move || {
+            let big = big.clone();
+            Stub::from_fn(move |_: Vec<Value>| {
+                let big = big.clone();
+                async move { Ok::<_, RpcError>(Value::from(big)) }
+            })
+        };
+        let (addr, serve) = server.listen(factory).await.unwrap();
+        tokio::spawn(serve);
+        let mut ws = raw(addr).await;
+        // 2,000 answers of 64 KB (128 MB) asked for, none read: the server's writes block.
+        let calls = (1..=2_000)
+            .map(|i| format!("[\"push\",[\"pipeline\",0,[],[]]]\n[\"pull\",{i}]"))
+            .collect::<Vec<_>>();
+        for pair in calls {
+            for line in pair.split('\n') {
+                send(&mut ws, line.to_owned()).await;
+            }
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while metrics.snapshot().sessions_open > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            metrics.snapshot().sessions_open,
+            0,
+            "a session blocked writing to a peer that never reads outlived {described}"
+        );
+        drop(ws);
+    }
+}

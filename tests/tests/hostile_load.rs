@@ -240,3 +240,79 @@ async fn batches_from_refused_origins_run_nothing() {
         assert_eq!(ran.load(Ordering::SeqCst), 2);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sockets_holding_every_slot_give_way_to_new_users() {
+    let server = Server::bind("127.0.0.1:0")
+        .max_connections(20)
+        .reclaim_idle_after(Some(Duration::from_millis(300)));
+    let metrics = server.metrics();
+    let (addr, ran) = start(server).await;
+    // Twenty sockets take every slot and do nothing.
+    let mut idle = Vec::new();
+    for _ in 0..20 {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+            .await
+            .unwrap();
+        idle.push(ws);
+    }
+    assert_eq!(metrics.snapshot().sessions_open, 20);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // New users, over either transport, are served: the idlest sessions make room.
+    for i in 0..5 {
+        assert_eq!(good_batch(addr).await, 200, "batch {i}");
+        let stub: Stub = capnweb::connect(&format!("ws://{addr}/")).await.unwrap();
+        let v = stub.call("", vec![Value::from(i)]).resolve().await.unwrap();
+        assert_eq!(v.as_f64(), Some(f64::from(i)));
+        // It stays, served; and is not idle long enough to give way to the next.
+        std::mem::forget(stub);
+    }
+    assert_eq!(ran.load(Ordering::SeqCst), 10);
+    // Those that gave way were told why.
+    let mut told = 0;
+    for ws in &mut idle {
+        if let Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t)))) =
+            tokio::time::timeout(Duration::from_millis(100), ws.next()).await
+        {
+            assert!(t.contains("made room for a new one"), "{t}");
+            told += 1;
+        }
+    }
+    assert!(told >= 5, "{told} idle sessions told they gave way");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_takes_at_most_its_share_of_the_slots() {
+    let server = Server::bind("127.0.0.1:0")
+        .max_connections_per_address(3)
+        .reclaim_idle_after(None);
+    let (addr, _ran) = start(server).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(
+            tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+                .await
+                .unwrap(),
+        );
+    }
+    let refused = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("503"), "{refused}");
+    let body = reqwest::Client::new()
+        .post(format!("http://{addr}/"))
+        .body(ONE_CALL)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body.status().as_u16(), 503);
+    assert!(body
+        .text()
+        .await
+        .unwrap()
+        .contains("max_connections_per_address 3"));
+    // A slot given back is a slot again.
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(good_batch(addr).await, 200);
+}

@@ -679,7 +679,7 @@ async fn a_client_that_never_reads_stops_being_read_from() {
 async fn map_applications_per_call_are_bounded_nested_maps_included() {
     let (a, b) = in_process::pair();
     let limits = Limits {
-        max_map_applications: 50,
+        max_map_applications: 100,
         ..Limits::default()
     };
     let _server = RpcSession::spawn(
@@ -689,14 +689,14 @@ async fn map_applications_per_call_are_bounded_nested_maps_included() {
     );
     let client = RpcSession::spawn(b, None, SessionOptions::default());
     let main = TestTargetClient::from(client.main());
-    // 40 applications: fine.
+    // 40 applications of two instructions (the call, and the result): fine.
     let squares = main
         .generate_fibonacci(40.0)
         .map(|x| main.square(x))
         .await
         .unwrap();
     assert_eq!(squares.len(), 40);
-    // 60: over.
+    // 60 x 2: over.
     let err = main
         .generate_fibonacci(60.0)
         .map(|x| main.square(x))
@@ -704,7 +704,8 @@ async fn map_applications_per_call_are_bounded_nested_maps_included() {
         .unwrap_err();
     assert_eq!(err.name(), "RangeError", "{err}");
     assert!(err.message().contains("max_map_applications"), "{err}");
-    // Nested: 5 + 5 x 5 = 30 is fine, 7 + 7 x 7 = 56 is not.
+    // Nested, the outer mapper three instructions: 5 x 3 + 5 x 5 x 2 = 65 is fine,
+    // 7 x 3 + 7 x 7 x 2 = 119 is not.
     let nested = |n: f64| {
         main.generate_fibonacci(n)
             .map(|_| main.generate_fibonacci(n).map(|y| main.square(y)))

@@ -14,7 +14,6 @@ use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::budget::{Budget, MeteredTransport};
 use super::connect::{AuthHook, ConnectInfo, MainFactory};
@@ -42,8 +41,7 @@ pub(crate) struct Config {
     pub(crate) read_buffer: usize,
     /// Which implementation frames WebSockets.
     pub(crate) websocket_codec: Codec,
-    pub(crate) max_connections: usize,
-    pub(crate) connections: Arc<Semaphore>,
+    pub(crate) slots: Arc<super::slots::Slots>,
     pub(crate) registry: Arc<Registry>,
     /// Bytes buffered from peers, server-wide.
     pub(crate) budget: Budget,
@@ -137,7 +135,7 @@ async fn respond(
         }
     }
     if is_upgrade {
-        upgrade(req, factory, config, info)
+        upgrade(req, factory, config, info).await
     } else {
         batch(req, factory, config, info).await
     }
@@ -159,18 +157,17 @@ fn origin_allowed(config: &Config, origin: &str, upgrade: bool) -> bool {
     }
 }
 
-/// A connection slot, or the answer that there is none.
-#[allow(clippy::result_large_err)] // the refusal is the response itself, made once
-fn slot(config: &Config) -> Result<OwnedSemaphorePermit, Response> {
-    config.connections.clone().try_acquire_owned().map_err(|_| {
-        error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("too many connections (limit {})", config.max_connections),
-        )
-    })
+/// A connection slot for the peer `info` describes, or the answer that there is none.
+async fn slot(config: &Config, info: &ConnectInfo) -> Result<super::slots::Slot, Response> {
+    let address = info.peer.map(|p| p.ip());
+    config
+        .slots
+        .take(address, &config.registry)
+        .await
+        .map_err(|why| error(StatusCode::SERVICE_UNAVAILABLE, why))
 }
 
-fn upgrade(
+async fn upgrade(
     req: Request,
     factory: Arc<dyn MainFactory>,
     config: &Config,
@@ -187,7 +184,7 @@ fn upgrade(
             "this connection cannot be upgraded".into(),
         );
     };
-    let permit = match slot(config) {
+    let permit = match slot(config, &info).await {
         Ok(permit) => permit,
         Err(refused) => return refused,
     };
@@ -206,6 +203,7 @@ fn upgrade(
             return;
         };
         let main = factory.make(&info);
+        let peer = info.peer.map(|p| p.ip());
         // Not kept for the session's life: the factory took what it needs.
         drop(info);
         // Each kind runs in its own arm, built in place: the task holds one run future (the
@@ -218,7 +216,7 @@ fn upgrade(
                 }
                 let transport = MeteredTransport::new(socket, share, message_timeout);
                 let (session, run) = RpcSession::new(transport, Some(main), options);
-                let id = registry.add(&session);
+                let id = registry.add(&session, peer);
                 run.await;
                 registry.remove(id);
             }
@@ -229,7 +227,7 @@ fn upgrade(
                 }
                 let transport = MeteredTransport::new(transport, share, message_timeout);
                 let (session, run) = RpcSession::new(transport, Some(main), options);
-                let id = registry.add(&session);
+                let id = registry.add(&session, peer);
                 run.await;
                 registry.remove(id);
             }
@@ -305,7 +303,7 @@ async fn batch(
         );
     }
     // Only now, with the whole request here, does it take a connection slot.
-    let _permit = match slot(config) {
+    let _permit = match slot(config, &info).await {
         Ok(permit) => permit,
         Err(refused) => return refused,
     };

@@ -10,6 +10,7 @@ mod budget;
 mod connect;
 mod endpoint;
 mod registry;
+mod slots;
 mod upgrade;
 
 pub use connect::{per_connection, AuthRejection, ConnectInfo, MainFactory, PerConnection};
@@ -22,7 +23,6 @@ use std::time::Duration;
 use axum::extract::Request;
 use axum::Router;
 use futures_util::FutureExt;
-use tokio::sync::Semaphore;
 
 use self::budget::Budget;
 use self::connect::{auth_hook, AuthHook};
@@ -81,6 +81,8 @@ pub struct Server {
     cors: Option<Vec<String>>,
     trusted_proxies: Vec<std::net::IpAddr>,
     max_connections: usize,
+    max_connections_per_address: usize,
+    reclaim_idle_after: Option<Duration>,
     max_batch_calls: usize,
     keepalive: Option<Duration>,
     read_buffer: usize,
@@ -122,6 +124,8 @@ impl Server {
             cors: None,
             trusted_proxies: Vec::new(),
             max_connections: 10_000,
+            max_connections_per_address: usize::MAX,
+            reclaim_idle_after: Some(Duration::from_secs(5)),
             max_batch_calls: 10_000,
             keepalive: None,
             read_buffer: crate::transport::websocket::READ_BUFFER,
@@ -167,6 +171,28 @@ impl Server {
     /// whole body), so peers still sending cannot lock out those that have finished.
     pub fn max_connections(mut self, n: usize) -> Server {
         self.max_connections = n;
+        self
+    }
+
+    /// At most `n` WebSocket sessions and batch requests at once from one address (the peer's,
+    /// or the client a [trusted proxy](Self::trusted_proxies) forwards for); beyond, `503`,
+    /// unless one of that address's sessions gives way (see
+    /// [`reclaim_idle_after`](Self::reclaim_idle_after)). Default: no bound of its own (only
+    /// `max_connections`). Behind a proxy that is not trusted, every peer has the proxy's
+    /// address: set `trusted_proxies` before this.
+    pub fn max_connections_per_address(mut self, n: usize) -> Server {
+        self.max_connections_per_address = n;
+        self
+    }
+
+    /// When there is no slot for a new request (`max_connections`, or its address's
+    /// `max_connections_per_address`), the WebSocket session idle longest (of that address, in
+    /// the second case) gives way, if it has read nothing and run none of its peer's calls for
+    /// at least `idle`: its peer gets an abort saying why, and the new request its slot. So
+    /// peers that hold sockets open doing nothing cannot lock new users out. `None`: sessions
+    /// never give way, and a full server refuses. Default 5 s.
+    pub fn reclaim_idle_after(mut self, idle: Option<Duration>) -> Server {
+        self.reclaim_idle_after = idle;
         self
     }
 
@@ -405,8 +431,11 @@ impl Server {
             keepalive: self.keepalive,
             read_buffer: self.read_buffer,
             websocket_codec: self.websocket_codec,
-            max_connections: self.max_connections,
-            connections: Arc::new(Semaphore::new(self.max_connections)),
+            slots: Arc::new(slots::Slots::new(
+                self.max_connections,
+                self.max_connections_per_address,
+                self.reclaim_idle_after,
+            )),
             registry: registry.clone(),
             budget: Budget::new(self.max_buffered_bytes, self.max_session_buffered_bytes),
             body_timeout: self.body_timeout,

@@ -2,6 +2,7 @@
 //! tell each peer why the session ends.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -17,22 +18,43 @@ pub(crate) const SHUTTING_DOWN: &str = "server is shutting down";
 #[derive(Default)]
 pub(crate) struct Registry {
     next: AtomicU64,
-    sessions: Mutex<HashMap<u64, RpcSession>>,
+    /// Each with the address of its peer.
+    sessions: Mutex<HashMap<u64, (RpcSession, Option<IpAddr>)>>,
     stopping: AtomicBool,
 }
 
 impl Registry {
-    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<u64, RpcSession>> {
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (RpcSession, Option<IpAddr>)>> {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn add(&self, session: &RpcSession) -> u64 {
+    pub(crate) fn add(&self, session: &RpcSession, peer: Option<IpAddr>) -> u64 {
         if self.stopping.load(Ordering::Acquire) {
             session.abort(RpcError::disconnected(SHUTTING_DOWN));
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        self.sessions().insert(id, session.clone());
+        self.sessions().insert(id, (session.clone(), peer));
         id
+    }
+
+    /// Ends the session (of peer `of`, if given) idle longest, if it has been idle at least
+    /// `idle`, to make room for a new one; returns whether one was ended.
+    pub(crate) fn reclaim_idlest(&self, of: Option<IpAddr>, idle: Duration) -> bool {
+        let idlest = self
+            .sessions()
+            .values()
+            .filter(|(s, peer)| of.is_none_or(|of| *peer == Some(of)) && !s.is_closed())
+            .map(|(s, _)| (s.idle_for(), s.clone()))
+            .filter(|(idle_for, _)| *idle_for >= idle)
+            .max_by_key(|(idle_for, _)| *idle_for);
+        let Some((idle_for, session)) = idlest else {
+            return false;
+        };
+        session.abort(RpcError::disconnected(format!(
+            "the server is full: this session, idle for {}s (the longest), made room for a new one",
+            idle_for.as_secs()
+        )));
+        true
     }
 
     pub(crate) fn remove(&self, id: u64) {
@@ -43,7 +65,7 @@ impl Registry {
     /// an abort saying the server is shutting down, and waits (briefly) for them to close.
     pub(crate) async fn shut_down(&self, grace: Duration) {
         self.stopping.store(true, Ordering::Release);
-        let sessions: Vec<RpcSession> = self.sessions().values().cloned().collect();
+        let sessions: Vec<RpcSession> = self.sessions().values().map(|(s, _)| s.clone()).collect();
         let answered = join_all(sessions.iter().map(RpcSession::settle));
         let _ = tokio::time::timeout(grace, answered).await;
         for s in &sessions {

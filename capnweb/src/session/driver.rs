@@ -29,6 +29,9 @@ use crate::wire::{MessageKind, WireError};
 /// How many ready incoming messages are handled before answers are written.
 const READ_BURST: usize = 256;
 
+/// The bytes of answers after which a read burst stops, to write them before reading more.
+const BURST_OUTPUT: usize = 1024 * 1024;
+
 /// A timer that is off unless configured (so sessions without timeouts need no time driver),
 /// from tokio or the session's own [`Sleeper`].
 struct Timer {
@@ -182,26 +185,37 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
                 progressed = true;
             }
             let wrote = !out.is_empty();
-            for msg in out.iter() {
-                tracing::trace!(message = %msg, "sent");
-                if let Some(m) = metrics {
-                    m.sent(msg);
-                }
-                facade::sent(msg.len());
-                if let Err(e) = send_text(&mut transport, msg).await {
-                    core.abort(RpcError::disconnected(e.message()), false);
-                    return;
+            if wrote {
+                // A peer that never reads blocks the writes: the session's timeouts still run.
+                let sent = {
+                    let sending = std::pin::pin!(send_all(&mut transport, &out, metrics));
+                    until_timeouts(sending, &mut idle, idle_at, &mut max_age).await
+                };
+                match sent {
+                    Ok(()) => {}
+                    Err(Stop::Failed(e)) => {
+                        core.abort(e, false);
+                        return;
+                    }
+                    Err(Stop::TimedOut(e)) => {
+                        // What was being written may be half sent: none of it again. The
+                        // abort is tried, briefly, as the last words.
+                        out.clear();
+                        core.abort(e, true);
+                        continue;
+                    }
                 }
             }
             out.clear();
-            if wrote {
-                if let Err(e) = flush_sent(&mut transport).await {
-                    core.abort(RpcError::disconnected(e.message()), false);
-                    return;
-                }
-            }
             if aborted {
-                let _ = close_sent(&mut transport).await;
+                // Said goodbye; a peer that reads nothing more is not waited for long.
+                // (With a timer to wait on: tokio's, or the session's own.)
+                let timed =
+                    options.timer.is_some() || tokio::runtime::Handle::try_current().is_ok();
+                let grace_ends = timed.then(|| Instant::now() + CLOSE_GRACE);
+                let mut grace = Timer::new(grace_ends, &options.timer);
+                let closing = std::pin::pin!(close_sent(&mut transport));
+                let _ = futures_util::future::select(closing, std::pin::pin!(grace.fired())).await;
                 return;
             }
             if !wrote && !progressed {
@@ -221,8 +235,13 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
                 let msg = ready!(Pin::new(&mut transport).poll_recv(cx));
                 core.driving.store(true, Ordering::SeqCst);
                 let mut keep = on_message(&core, msg, metrics);
-                for _ in 0..READ_BURST {
+                for i in 0..READ_BURST {
                     if !keep {
+                        break;
+                    }
+                    // Answers are written before more is read once they are many: a peer
+                    // that reads slowly (or never) holds no more than this of them.
+                    if i % 4 == 3 && core.queued_bytes() > BURST_OUTPUT {
                         break;
                     }
                     match Pin::new(&mut transport).poll_recv(cx) {
@@ -233,6 +252,7 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
                 Poll::Ready(keep)
             }), if reading => {
                 reading = keep;
+                core.touch();
                 if let Some(d) = idle_timeout {
                     idle_at = Some(Instant::now() + d);
                 }
@@ -249,6 +269,68 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
             }
         }
     }
+}
+
+/// How long an ended session waits for its peer to take its last messages and the close.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Sends every message of `out`, then flushes.
+async fn send_all(
+    transport: &mut impl Transport,
+    out: &Outbox,
+    metrics: Option<&Metrics>,
+) -> Result<(), RpcError> {
+    for msg in out.iter() {
+        tracing::trace!(message = %msg, "sent");
+        if let Some(m) = metrics {
+            m.sent(msg);
+        }
+        facade::sent(msg.len());
+        send_text(transport, msg)
+            .await
+            .map_err(|e| RpcError::disconnected(e.message()))?;
+    }
+    flush_sent(transport)
+        .await
+        .map_err(|e| RpcError::disconnected(e.message()))
+}
+
+/// `work`, unless the session's idle timeout (nothing read since `idle_at`) or its maximum age
+/// comes first: a write blocked on a peer that reads nothing must not outlive them.
+async fn until_timeouts(
+    mut work: std::pin::Pin<&mut impl std::future::Future<Output = Result<(), RpcError>>>,
+    idle: &mut Timer,
+    idle_at: Option<Instant>,
+    max_age: &mut Timer,
+) -> Result<(), Stop> {
+    loop {
+        tokio::select! {
+            // The work first: a timeout counts only while it cannot go on.
+            biased;
+            done = &mut work => return done.map_err(Stop::Failed),
+            _ = max_age.fired() => {
+                return Err(Stop::TimedOut(RpcError::disconnected(
+                    "session reached its maximum age (while the peer read nothing)",
+                )))
+            }
+            _ = idle.fired() => match idle_at {
+                Some(at) if at > Instant::now() => idle.reset(at),
+                _ => {
+                    return Err(Stop::TimedOut(RpcError::disconnected(
+                        "session idle for too long (the peer read nothing)",
+                    )))
+                }
+            },
+        }
+    }
+}
+
+/// Why writing stopped.
+enum Stop {
+    /// The transport failed.
+    Failed(RpcError),
+    /// A timeout of the session came first.
+    TimedOut(RpcError),
 }
 
 /// The calls waiting for a place, and how many may run at once.

@@ -280,6 +280,13 @@ impl RpcSession {
         self.core.abort(reason, true);
     }
 
+    /// How long the session has read nothing and run none of the peer's calls (a server's
+    /// sessions give way, idlest first, when it is full).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) fn idle_for(&self) -> std::time::Duration {
+        self.core.idle_for()
+    }
+
     /// Whether the session has ended.
     pub fn is_closed(&self) -> bool {
         self.core.closed.borrow().is_some()

@@ -293,10 +293,32 @@ fn spend(n: usize) -> Result<(), RpcError> {
     match left {
         Ok(true) => Ok(()),
         Ok(false) => Err(RpcError::range_error(
-            "map() applications in this call exceed the limit (Limits::max_map_applications)",
+            "map() work in this call (elements x instructions) exceeds the limit \
+             (Limits::max_map_applications)",
         )),
         // Not in a budgeted call (a local map): nothing to bound.
         Err(_) => Ok(()),
+    }
+}
+
+/// Elements a map applies its mapper to between two yields to the other tasks of its thread.
+const YIELD_EVERY: usize = 64;
+
+/// Pending once (waking itself at once), then ready: lets the executor run other tasks. Any
+/// executor's: the session runs without tokio.
+struct YieldNow(bool);
+
+impl std::future::Future for YieldNow {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if std::mem::replace(&mut self.0, true) {
+            return std::task::Poll::Ready(());
+        }
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
     }
 }
 
@@ -310,16 +332,21 @@ pub(crate) fn apply(
     Box::pin(async move {
         match input {
             Value::Array(items) => {
-                spend(items.len())?;
+                // Counted before any runs: the work is known now.
+                spend(items.len().saturating_mul(instructions.len()))?;
                 let mut out = Vec::with_capacity(items.len());
-                for item in items {
+                for (i, item) in items.into_iter().enumerate() {
+                    if i % YIELD_EVERY == YIELD_EVERY - 1 {
+                        // A long map lets the other tasks of its thread run between elements.
+                        YieldNow(false).await;
+                    }
                     out.push(apply_one(item, &captures, &instructions, 1).await?);
                 }
                 Ok(Value::Array(out))
             }
             v @ (Value::Null | Value::Undefined) => Ok(v),
             v => {
-                spend(1)?;
+                spend(instructions.len())?;
                 apply_one(v, &captures, &instructions, 0).await
             }
         }

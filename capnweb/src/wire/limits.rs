@@ -27,8 +27,9 @@ pub struct Limits {
     /// calls it has not released, capabilities it holds, pipes). The reference has no bound.
     /// Default 100,000.
     pub max_exports: usize,
-    /// Maximum mapper applications one call of the peer may cause, nested maps included (a map
-    /// over N elements inside a map over M counts N x M). Default 1,000,000.
+    /// Maximum mapper work one call of the peer may cause, nested maps included: a mapper of
+    /// K instructions applied to N elements counts N x K (a map over N elements inside a map
+    /// over M counts M x N x their instructions), refused before any runs. Default 1,000,000.
     pub max_map_applications: usize,
 }
 

@@ -8,7 +8,7 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::Waker;
 
@@ -23,7 +23,7 @@ mod streams;
 pub(crate) use outbox::Outbox;
 
 use super::import::ImportHook;
-use super::SendErrorHook;
+use super::{Instant, SendErrorHook};
 use crate::error::RpcError;
 use crate::stream::ReadableStream;
 use crate::stub::{BoxFuture, Hook, PromiseHook, StreamDone, Stub};
@@ -56,6 +56,18 @@ pub(crate) struct Core {
     /// for that (`draining` counts them: most sessions never do, and pay nothing).
     pub(crate) idle: Notify,
     pub(crate) draining: AtomicUsize,
+    /// When the session last read a message: milliseconds since [`epoch`].
+    last_read: AtomicU64,
+}
+
+/// The moment `Core::last_read` counts from.
+fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn millis_since_epoch() -> u64 {
+    u64::try_from(epoch().elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Session cores alive in this process (see [`live_sessions`](crate::session::live_sessions)).
@@ -309,6 +321,7 @@ impl Core {
             closed: watch::channel(None).0,
             idle: Notify::new(),
             draining: AtomicUsize::new(0),
+            last_read: AtomicU64::new(millis_since_epoch()),
         })
     }
 
@@ -525,6 +538,26 @@ impl Core {
     /// instead of starting when it arrives.
     pub(crate) fn full(&self) -> bool {
         self.pending_calls.load(Ordering::Relaxed) >= self.max_in_flight
+    }
+
+    /// Notes that a message was read now (see [`idle_for`](Self::idle_for)).
+    pub(crate) fn touch(&self) {
+        self.last_read
+            .store(millis_since_epoch(), Ordering::Relaxed);
+    }
+
+    /// How long the session has read nothing and run none of the peer's calls.
+    pub(crate) fn idle_for(&self) -> std::time::Duration {
+        if self.pending_calls.load(Ordering::Relaxed) > 0 {
+            return std::time::Duration::ZERO;
+        }
+        let since = millis_since_epoch().saturating_sub(self.last_read.load(Ordering::Relaxed));
+        std::time::Duration::from_millis(since)
+    }
+
+    /// Bytes of messages queued to send (a read burst stops past a bound, to write them first).
+    pub(crate) fn queued_bytes(self: &Arc<Self>) -> usize {
+        self.lock().outbox.bytes()
     }
 
     /// Swaps the queued frames and tasks into `out` and `tasks` (both empty, their buffers then

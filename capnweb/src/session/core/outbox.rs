@@ -41,6 +41,11 @@ impl Outbox {
         }
     }
 
+    /// Bytes queued.
+    pub(crate) fn bytes(&self) -> usize {
+        self.text.len()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.ends.is_empty()
     }
