@@ -300,3 +300,138 @@ async fn a_peer_that_never_reads_still_meets_the_idle_timeout_and_the_maximum_ag
         drop(ws);
     }
 }
+
+/// A raw HTTP/1.1 POST of `body` to `addr`; the connection, response unread.
+async fn post_raw(addr: std::net::SocketAddr, body: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    // A small receive window, as a slow reader's: the kernel takes little of the answer.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut s = socket.connect(addr).await.unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body.as_bytes()).await.unwrap();
+    s
+}
+
+/// A batch asking for a 100 KB value `n` times (pushed once, pipelined on `n` times).
+fn asking_again(n: usize) -> String {
+    let mut lines = vec![format!(r#"["push","{}"]"#, "v".repeat(100_000))];
+    lines.extend((0..n).map(|_| r#"["push",["pipeline",1]]"#.to_owned()));
+    lines.extend((2..=n + 1).map(|i| format!(r#"["pull",{i}]"#)));
+    lines.join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_answer_is_bounded_and_held_against_the_budget_until_read() {
+    let limits = capnweb::wire::Limits {
+        max_message_size: 16 << 20,
+        ..Default::default()
+    };
+    let server = Server::bind("127.0.0.1:0")
+        .options(capnweb::SessionOptions::default().limits(limits))
+        .max_buffered_bytes(20_050_000);
+    let factory = || Stub::from_fn(|_: Vec<Value>| async { Ok::<_, RpcError>(Value::Null) });
+    let (addr, serve) = server.listen(factory).await.unwrap();
+    tokio::spawn(serve);
+    let http = reqwest::Client::new();
+    // 200 answers of 100 KB asked for in 105 KB: the answer stops at the 16 MiB bound, and
+    // says so.
+    let answer = http
+        .post(format!("http://{addr}/"))
+        .body(asking_again(200))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(answer.len() <= (16 << 20) + 200, "{} bytes", answer.len());
+    let last = answer.lines().last().unwrap();
+    assert!(
+        last.starts_with(r#"["abort""#) && last.contains("exceeds the maximum message size"),
+        "{last}"
+    );
+    // Two answers of 10 MB left unread (more than the sockets' buffers take) hold the 20 MB
+    // budget: a third batch waits for room.
+    let held = [
+        post_raw(addr, &asking_again(100)).await,
+        post_raw(addr, &asking_again(100)).await,
+    ];
+    // (Once they are built: a while, in a debug build.)
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let refused = loop {
+        let third = http
+            .post(format!("http://{addr}/"))
+            .body(asking_again(1))
+            .send()
+            .await
+            .unwrap();
+        if third.status().as_u16() == 503 || std::time::Instant::now() > deadline {
+            break third;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(refused.status().as_u16(), 503);
+    // Read (here: the peers go), the room is back.
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let served = http
+        .post(format!("http://{addr}/"))
+        .body(asking_again(1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status().as_u16(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_ends_by_its_deadline_freeing_its_slot() {
+    let server = Server::bind("127.0.0.1:0")
+        .max_connections(1)
+        .reclaim_idle_after(None)
+        .batch_timeout(Duration::from_millis(500));
+    let metrics = server.metrics();
+    let factory =
+        || Stub::from_fn(|_: Vec<Value>| std::future::pending::<Result<Value, RpcError>>());
+    let (addr, serve) = server.listen(factory).await.unwrap();
+    tokio::spawn(serve);
+    let http = reqwest::Client::new();
+    let start = std::time::Instant::now();
+    // A pipe nobody reads, handed to a call that never returns, and another.
+    let body = [
+        r#"["pipe"]"#,
+        r#"["push",["pipeline",0,[],[["readable",1]]]]"#,
+        r#"["push",["pipeline",0,[],[]]]"#,
+        r#"["pull",2]"#,
+        r#"["pull",3]"#,
+    ]
+    .join("\n");
+    let answer = http
+        .post(format!("http://{addr}/"))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(answer.contains("maximum age"), "{answer}");
+    // Its slot (the only one) is free again.
+    let again = http
+        .post(format!("http://{addr}/"))
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 200);
+    assert_eq!(metrics.snapshot().sessions_open, 0);
+}

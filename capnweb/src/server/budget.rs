@@ -98,6 +98,13 @@ impl Share {
         Ok(())
     }
 
+    /// Counts `n` more bytes held, past the budget if need be: memory already in use (a
+    /// batch's answer, its work done), so that others wait for room while it is.
+    pub(crate) fn charge(&self, n: usize) {
+        self.held.fetch_add(n, Ordering::AcqRel);
+        self.budget.taken.fetch_add(n, Ordering::AcqRel);
+    }
+
     /// Gives back up to `n` of the bytes held (what was read of frames handled since).
     pub(crate) fn give(&self, n: usize) {
         if n == 0 {

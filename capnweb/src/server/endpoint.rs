@@ -49,6 +49,8 @@ pub(crate) struct Config {
     pub(crate) body_timeout: Duration,
     /// How long a WebSocket message may take to arrive whole once begun.
     pub(crate) message_timeout: Duration,
+    /// How long a batch may run.
+    pub(crate) batch_timeout: Duration,
 }
 
 pub(crate) async fn handle(
@@ -303,17 +305,46 @@ async fn batch(
         );
     }
     // Only now, with the whole request here, does it take a connection slot.
-    let _permit = match slot(config, &info).await {
+    let permit = match slot(config, &info).await {
         Ok(permit) => permit,
         Err(refused) => return refused,
     };
-    let answer = serve_batch(text, factory.make(&info), session_options(config, &info)).await;
-    drop(share);
+    // A batch ends by its deadline (what waits on a pipe nobody reads, say): the session ends
+    // at that age, and the answer says why to the calls still waiting.
+    let mut options = session_options(config, &info);
+    options.max_age = Some(
+        options
+            .max_age
+            .map_or(config.batch_timeout, |age| age.min(config.batch_timeout)),
+    );
+    let answer = serve_batch(text, factory.make(&info), options).await;
+    drop(body);
+    // The answer is held until the peer has taken it: counted in the budget in place of the
+    // request (past its bound if need be: the work is done, but others wait for room), and
+    // the slot kept until then.
+    share.release();
+    share.charge(answer.len());
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(Body::from(answer))
+        .body(held_until_sent(answer, (permit, share)))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// A response body of `text`, in pieces the connection takes as it writes, holding `guard`
+/// until the last is taken.
+fn held_until_sent(text: String, guard: impl Send + 'static) -> Body {
+    const PIECE: usize = 64 * 1024;
+    let text = bytes::Bytes::from(text);
+    let pieces = (0..text.len())
+        .step_by(PIECE)
+        .map(move |start| {
+            Ok::<_, std::convert::Infallible>(text.slice(start..(start + PIECE).min(text.len())))
+        })
+        .collect::<Vec<_>>();
+    let end = futures_util::stream::once(async move { drop(guard) })
+        .filter_map(|()| std::future::ready(None));
+    Body::from_stream(futures_util::stream::iter(pieces).chain(end))
 }
 
 /// The client a trusted proxy forwards for: the rightmost `X-Forwarded-For` address that is not

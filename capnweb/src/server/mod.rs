@@ -92,6 +92,7 @@ pub struct Server {
     max_buffered_bytes: usize,
     max_session_buffered_bytes: usize,
     message_timeout: Duration,
+    batch_timeout: Duration,
     shutdown_grace: Duration,
     shutdown: Option<BoxFuture<()>>,
     metrics: Arc<Metrics>,
@@ -135,6 +136,7 @@ impl Server {
             max_buffered_bytes: 256 * 1024 * 1024,
             max_session_buffered_bytes: 16 * 1024 * 1024,
             message_timeout: Duration::from_secs(30),
+            batch_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             shutdown: None,
             metrics: Arc::new(Metrics::default()),
@@ -193,6 +195,15 @@ impl Server {
     /// never give way, and a full server refuses. Default 5 s.
     pub fn reclaim_idle_after(mut self, idle: Option<Duration>) -> Server {
         self.reclaim_idle_after = idle;
+        self
+    }
+
+    /// How long an HTTP batch may run once its body is in: then its session ends (as at its
+    /// [`max_age`](crate::SessionOptions::max_age)), and the answer holds what was answered,
+    /// and an abort saying why for the calls still waiting (a call waiting on a pipe nobody
+    /// reads, or on a method that never returns). Default 30 s.
+    pub fn batch_timeout(mut self, d: Duration) -> Server {
+        self.batch_timeout = d;
         self
     }
 
@@ -440,6 +451,7 @@ impl Server {
             budget: Budget::new(self.max_buffered_bytes, self.max_session_buffered_bytes),
             body_timeout: self.body_timeout,
             message_timeout: self.message_timeout,
+            batch_timeout: self.batch_timeout,
         });
         let mut router = Router::new();
         for (path, factory) in std::mem::take(&mut self.routes) {

@@ -51,13 +51,15 @@ pub async fn serve_batch(body: &str, main: Stub, options: SessionOptions) -> Str
     } else {
         body.split('\n').map(str::to_owned).collect()
     };
-    let out = Arc::new(Mutex::new(Vec::new()));
+    let out = Arc::new(Mutex::new(Answer::default()));
     let all_read = Arc::new(tokio::sync::Notify::new());
+    let max_answer = options.limits.max_message_size;
     let transport = BatchServerTransport {
         lines,
         out: out.clone(),
         all_read: all_read.clone(),
         signalled: false,
+        max_answer,
     };
     // Every push becomes an export: sized once rather than grown (and rehashed) call by call.
     let pushes = transport
@@ -86,15 +88,43 @@ pub async fn serve_batch(body: &str, main: Stub, options: SessionOptions) -> Str
     if let Either::Right(((), run)) = futures_util::future::select(run, finish).await {
         let _ = run.await;
     }
-    let lines = std::mem::take(&mut *out.lock().unwrap_or_else(|p| p.into_inner()));
-    lines.join("\n")
+    let answer = std::mem::take(&mut *out.lock().unwrap_or_else(|p| p.into_inner()));
+    let mut text = answer.lines.join("\n");
+    if answer.overflowed {
+        // The calls not answered learn why.
+        let why =
+            format!("the batch's answer exceeds the maximum message size of {max_answer} bytes");
+        let abort = crate::wire::write_message(&crate::wire::Message::Abort(
+            crate::wire::Expr::Error(Box::new(crate::wire::ErrorExpr {
+                name: "RangeError".into(),
+                message: why,
+                stack: None,
+                props: None,
+            })),
+        ));
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&abort);
+    }
+    text
+}
+
+/// What a batch answers: its lines, and whether more would have gone past its bound.
+#[derive(Default)]
+struct Answer {
+    lines: Vec<String>,
+    bytes: usize,
+    overflowed: bool,
 }
 
 struct BatchServerTransport {
     lines: VecDeque<String>,
-    out: Arc<Mutex<Vec<String>>>,
+    out: Arc<Mutex<Answer>>,
     all_read: Arc<tokio::sync::Notify>,
     signalled: bool,
+    /// The most bytes the answer may hold (the request's own bound, `max_message_size`).
+    max_answer: usize,
 }
 
 impl Stream for BatchServerTransport {
@@ -119,7 +149,15 @@ impl Sink<String> for BatchServerTransport {
         Poll::Ready(Ok(()))
     }
     fn start_send(self: Pin<&mut Self>, msg: String) -> Result<(), TransportError> {
-        self.out.lock().unwrap_or_else(|p| p.into_inner()).push(msg);
+        let mut answer = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded as the request is: a few bytes asking for a large value many times cannot
+        // make the server build an answer of any size. Past the bound, the session ends.
+        if answer.overflowed || answer.bytes + msg.len() + 1 > self.max_answer {
+            answer.overflowed = true;
+            return Err(TransportError::new("the batch's answer is too large"));
+        }
+        answer.bytes += msg.len() + 1;
+        answer.lines.push(msg);
         Ok(())
     }
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
