@@ -388,6 +388,45 @@ async fn writes_far_ahead_of_the_reader_fail_the_stream_not_the_server() {
 }
 
 #[tokio::test]
+async fn every_kind_of_chunk_counts_its_true_size_against_the_stream_buffer() {
+    // Kinds that were counted as a few bytes each: a RegExp, a UTF-16 string, an Error's
+    // properties, a value nested deeper than 64. Each chunk holds about 3 KB.
+    let pattern = "a".repeat(3000);
+    let units = "\\ud800".repeat(1000);
+    let props = format!(r#"{{"detail":"{}"}}"#, "p".repeat(3000));
+    let deep = format!(
+        "{}\"{}\"{}",
+        "[[".repeat(100),
+        "d".repeat(3000),
+        "]]".repeat(100)
+    );
+    let kinds = [
+        format!(r#"["regexp","{pattern}","g"]"#),
+        format!(r#""{units}x""#),
+        format!(r#"["error","Error","m",null,{props}]"#),
+        deep,
+    ];
+    for chunk in kinds {
+        let limits = Limits {
+            max_stream_buffer: 10_000,
+            ..Limits::default()
+        };
+        let (_session, mut peer) = raw_peer(limits);
+        send(&mut peer, &[r#"["pipe"]"#]).await;
+        let write = format!(r#"["stream",["pipeline",1,["write"],[{chunk}]]]"#);
+        for _ in 0..5 {
+            send(&mut peer, &[&write]).await;
+        }
+        let out = recv(&mut peer, 2).await;
+        assert!(
+            out.iter().any(|m| m.contains("ahead of the reader")),
+            "{}: {out:?}",
+            &chunk[..40]
+        );
+    }
+}
+
+#[tokio::test]
 async fn unknown_methods_on_a_pipe_are_errors_answered_to_the_caller() {
     let (session, mut peer) = raw_peer(Limits::default());
     send(

@@ -84,7 +84,9 @@ impl WritableHook {
         let Some(tx) = self.sender() else {
             return broken(RpcError::type_error("write to a closed WritableStream"));
         };
-        let size = approx_size(&chunk, 0);
+        // Its true size in memory, whatever its kind: a pipe nobody reads buffers at most
+        // `max_stream_buffer` of it.
+        let size = chunk.held_bytes();
         let before = self.buffered.fetch_add(size, Ordering::Relaxed);
         if before + size > self.max_buffered {
             self.buffered.fetch_sub(size, Ordering::Relaxed);
@@ -235,27 +237,4 @@ impl Stream for PipeReader {
             }
         }
     }
-}
-
-/// About how many bytes `v` takes, to bound what a pipe buffers.
-fn approx_size(v: &Value, depth: usize) -> usize {
-    const SMALL: usize = 16;
-    if depth > 64 {
-        return SMALL;
-    }
-    SMALL
-        + match v {
-            Value::String(s) | Value::Url(s) => s.len(),
-            Value::Bytes(b) => b.data.len(),
-            Value::Blob(b) => b.data.len(),
-            Value::BigInt(b) => b.as_str().len(),
-            Value::Array(a) => a.iter().map(|v| approx_size(v, depth + 1)).sum(),
-            Value::Object(o) => o
-                .iter()
-                .map(|(k, v)| k.len() + approx_size(v, depth + 1))
-                .sum(),
-            Value::Error(e) => e.message.len() + e.name.len(),
-            Value::Headers(h) => h.iter().map(|(k, v)| k.len() + v.len()).sum(),
-            _ => 0,
-        }
 }

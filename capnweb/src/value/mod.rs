@@ -191,6 +191,65 @@ impl Value {
         }
     }
 
+    /// About how many bytes this value holds in memory, itself and all it owns (what a peer
+    /// makes us hold by sending it): every node, string, byte and property counted, however
+    /// deep or exotic (a `RegExp`, a UTF-16 string, an `Error`'s properties, a `Request`).
+    pub(crate) fn held_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let object = |o: &Object| {
+            let mut n = o.capacity() * (size_of::<(String, Value)>() + size_of::<usize>());
+            for (k, v) in o {
+                n += k.capacity() + v.held_bytes() - size_of::<Value>();
+            }
+            n
+        };
+        let init = |i: &OpaqueInit| {
+            let mut n = i.fields.capacity() * size_of::<(String, Value)>();
+            for (k, v) in &i.fields {
+                n += k.capacity() + v.held_bytes() - size_of::<Value>();
+            }
+            n + i.body.as_ref().map_or(0, Value::held_bytes)
+        };
+        size_of::<Value>()
+            + match self {
+                Value::String(s) | Value::Url(s) => s.capacity(),
+                Value::Utf16(u) => u.capacity() * 2,
+                Value::Array(a) => {
+                    let mut n = a.capacity() * size_of::<Value>();
+                    for v in a {
+                        n += v.held_bytes() - size_of::<Value>();
+                    }
+                    n
+                }
+                Value::Object(o) => object(o),
+                Value::BigInt(b) => b.as_str().len(),
+                Value::Bytes(b) => b.data.capacity(),
+                Value::Error(e) => {
+                    size_of::<ErrorValue>()
+                        + e.name.capacity()
+                        + e.message.capacity()
+                        + e.stack.as_ref().map_or(0, String::capacity)
+                        + object(&e.props)
+                }
+                Value::RegExp(r) => size_of::<RegExp>() + r.source.capacity() + r.flags.capacity(),
+                Value::Headers(h) => {
+                    let mut n = h.capacity() * size_of::<(String, String)>();
+                    for (k, v) in h {
+                        n += k.capacity() + v.capacity();
+                    }
+                    n
+                }
+                Value::Request(r) => {
+                    size_of::<(String, OpaqueInit)>() + r.0.capacity() + init(&r.1)
+                }
+                Value::Response(r) => {
+                    size_of::<(Value, OpaqueInit)>() + r.0.held_bytes() + init(&r.1)
+                }
+                Value::Blob(b) => size_of::<Blob>() + b.content_type.capacity() + b.data.capacity(),
+                _ => 0,
+            }
+    }
+
     /// How deep this value nests (a scalar is 1, `[[]]` is 2), counted up to `limit` + 1 at
     /// most: a scan bounded by the limit, however deep the value.
     pub(crate) fn depth_within(&self, limit: usize) -> usize {
