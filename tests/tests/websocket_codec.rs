@@ -191,8 +191,8 @@ impl Raw {
         n > 0
     }
 
-    /// Sends one frame with this first byte, masked if this end masks (or as `mask` says).
-    async fn send_as(&mut self, b0: u8, payload: &[u8], mask: bool) {
+    /// One frame with this first byte, masked if `mask`.
+    fn frame(b0: u8, payload: &[u8], mask: bool) -> Vec<u8> {
         let mut out = vec![b0];
         let bit = if mask { 0x80 } else { 0 };
         match payload.len() {
@@ -216,7 +216,36 @@ impl Raw {
                 .enumerate()
                 .map(|(i, b)| if mask { b ^ key[i % 4] } else { *b }),
         );
+        out
+    }
+
+    /// Sends one frame with this first byte, masked if this end masks (or as `mask` says).
+    async fn send_as(&mut self, b0: u8, payload: &[u8], mask: bool) {
+        let out = Raw::frame(b0, payload, mask);
         self.stream.write_all(&out).await.unwrap();
+    }
+
+    /// Sends a ping for each payload, all in one write (so that they are read at once).
+    async fn pings_at_once(&mut self, payloads: &[Vec<u8>]) {
+        let burst: Vec<u8> = payloads
+            .iter()
+            .flat_map(|p| Raw::frame(0x89, p, self.masks))
+            .collect();
+        self.stream.write_all(&burst).await.unwrap();
+    }
+
+    /// Expects a pong for each payload, in order.
+    async fn expect_pongs(&mut self, payloads: &[Vec<u8>]) {
+        for payload in payloads {
+            let pong = self.recv().await.expect("a pong");
+            assert_eq!(
+                pong,
+                RawFrame {
+                    b0: 0x8A,
+                    payload: payload.clone()
+                }
+            );
+        }
     }
 
     async fn send(&mut self, b0: u8, payload: &[u8]) {
@@ -427,6 +456,21 @@ async fn a_flood_of_pings_unread_does_not_stop_the_session_answering() {
     assert!((1..=20_000).contains(&pongs), "{pongs} pongs");
 }
 
+/// Ten pings with payloads, sent in one write (as Autobahn's cases 2.10 and 2.11 do).
+fn ten_pings() -> Vec<Vec<u8>> {
+    (0..10).map(|i| format!("ping {i}").into_bytes()).collect()
+}
+
+#[tokio::test]
+async fn each_of_ten_pings_sent_at_once_is_answered_in_order() {
+    let mut peer = codec_server().await;
+    peer.pings_at_once(&ten_pings()).await;
+    peer.expect_pongs(&ten_pings()).await;
+    peer.text(PUSH).await;
+    peer.text(r#"["pull",1]"#).await;
+    assert_eq!(peer.recv_text().await, r#"["resolve",1,9]"#);
+}
+
 // ---- The client's side of the rules. ----
 
 /// A codec client connected to a raw server.
@@ -485,6 +529,15 @@ async fn a_codec_client_masks_assembles_fragments_and_answers_pings() {
     server.send(0x88, &1001u16.to_be_bytes()).await;
     assert!(recv(&mut client).await.is_none());
     assert_eq!(server.recv().await.unwrap().payload, 1001u16.to_be_bytes());
+}
+
+#[tokio::test]
+async fn a_codec_client_answers_each_of_ten_pings_sent_at_once_in_order() {
+    let (mut client, mut server) = client_and_raw_server().await;
+    server.pings_at_once(&ten_pings()).await;
+    server.text("[\"pull\",1]").await;
+    assert_eq!(recv(&mut client).await.unwrap().unwrap(), "[\"pull\",1]");
+    server.expect_pongs(&ten_pings()).await;
 }
 
 #[tokio::test]

@@ -285,10 +285,13 @@ impl Drop for PromiseHook {
     }
 }
 
+/// A promise's contents being let go of: its computation and its result, either may be gone.
+type Held = (Option<BoxFuture<Output>>, Option<Output>);
+
 /// The promises' contents being dropped on this thread (see `PromiseHook`'s `Drop`).
 struct Dropping {
     dropping: std::cell::Cell<bool>,
-    later: std::cell::RefCell<Vec<(Option<BoxFuture<Output>>, Option<Output>)>>,
+    later: std::cell::RefCell<Vec<Held>>,
 }
 
 thread_local! {

@@ -7,7 +7,8 @@
 //! peer must mask and a client's must not, reserved bits and opcodes are refused, control frames
 //! are whole and short, fragments are put together (with control frames between them), text is
 //! checked to be UTF-8, a frame or message over `max_message_size` is refused before it is
-//! buffered whole, pings are answered (the latest only), and the close handshake is made. A
+//! buffered whole, each ping is answered (the latest only, past a bound on the pongs owed to a
+//! peer that does not read), and the close handshake is made. A
 //! peer that breaks them gets a close frame with the RFC's code (1002, 1007 or 1009) and the
 //! session ends with the reason.
 //!
@@ -116,9 +117,10 @@ struct Reader {
 struct Writer {
     buf: Vec<u8>,
     written: usize,
-    /// The answer to the latest ping, not yet queued (only the latest is owed: RFC 6455 5.5.3),
-    /// so a peer that pings and never reads cannot grow the buffer.
-    pong: Option<Vec<u8>>,
+    /// Pong frames owed, in order, framed and not yet queued: moved to `buf` once it is
+    /// written. Past `OWED_PONGS` bytes only the latest ping's is kept (RFC 6455 5.5.3 asks no
+    /// more), so a peer that pings and never reads cannot grow either buffer.
+    pongs: Vec<u8>,
     /// A client's mask keys.
     masks: Option<MaskKeys>,
 }
@@ -151,6 +153,10 @@ const WRITE_HIGH_WATER: usize = 64 * 1024;
 
 /// A write buffer larger than this is let go once written, so a burst does not stay.
 const WRITE_KEEP: usize = 64 * 1024;
+
+/// Bytes of pong frames owed past which only the latest ping's is kept (as tungstenite's
+/// path bounds them, in `socket`).
+const OWED_PONGS: usize = 4 * 1024;
 
 /// What a received frame meant.
 enum Event {
@@ -190,7 +196,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> CodecSocket<S> {
             writer: Writer {
                 buf: Vec::new(),
                 written: 0,
-                pong: None,
+                pongs: Vec::new(),
                 masks: (role == Role::Client).then(MaskKeys::new),
             },
             keepalive: None,
@@ -255,8 +261,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> CodecSocket<S> {
         self.close_sent = opcode == frame::CLOSE;
     }
 
-    /// Writes everything queued, then flushes the stream. The pong owed is queued only once
-    /// the rest is written: a peer that pings and does not read is owed one, not a queue.
+    /// Writes everything queued, then flushes the stream. The pongs owed are queued only once
+    /// the rest is written: a peer that pings and does not read is owed at most `OWED_PONGS`
+    /// bytes of them, not a queue that grows.
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
             let w = &mut self.writer;
@@ -272,9 +279,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> CodecSocket<S> {
             }
             w.buf.clear();
             w.written = 0;
-            match self.writer.pong.take() {
-                Some(pong) => self.queue(frame::PONG, &pong),
-                None => break,
+            if self.writer.pongs.is_empty() {
+                break;
+            }
+            let pongs = std::mem::take(&mut self.writer.pongs);
+            // (Nothing may follow a close frame.)
+            if !self.close_sent {
+                self.writer.buf.extend_from_slice(&pongs);
             }
         }
         Pin::new(&mut self.io).poll_flush(cx)
@@ -435,7 +446,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> CodecSocket<S> {
             }
             frame::PING => {
                 // Written when reading waits (or yields), after what is queued.
-                self.writer.pong = Some(r.buf[payload].to_vec());
+                let mask = self.writer.masks.as_mut().map(MaskKeys::next);
+                let pongs = &mut self.writer.pongs;
+                if pongs.len() + frame::MAX_HEADER + payload.len() > OWED_PONGS {
+                    pongs.clear();
+                }
+                frame::write_frame(pongs, frame::PONG, &self.reader.buf[payload], mask);
                 None
             }
             frame::PONG => None,
@@ -570,7 +586,7 @@ impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for CodecSock
         }
         let source = match ready!(this.poll_event(cx)) {
             Event::Text(source) => {
-                if this.writer.pong.is_some() {
+                if !this.writer.pongs.is_empty() {
                     // A ping came with this message's fragments: answered now (rare).
                     this.write_soon(cx);
                 }
@@ -751,14 +767,15 @@ mod tests {
         assert_eq!(r.buf.len(), 1 << 20);
     }
 
-    /// A connection whose reads are `input` and whose writes never go (a peer that does not
-    /// read), with what was written counted.
-    struct Stuck {
+    /// A connection whose reads are `input`, and whose writes go to `output`, or never go
+    /// when it is `None` (a peer that does not read).
+    struct Peer {
         input: Vec<u8>,
         at: usize,
+        output: Option<Vec<u8>>,
     }
 
-    impl AsyncRead for Stuck {
+    impl AsyncRead for Peer {
         fn poll_read(
             mut self: Pin<&mut Self>,
             _: &mut Context<'_>,
@@ -775,45 +792,85 @@ mod tests {
         }
     }
 
-    impl AsyncWrite for Stuck {
+    impl AsyncWrite for Peer {
         fn poll_write(
-            self: Pin<&mut Self>,
+            mut self: Pin<&mut Self>,
             _: &mut Context<'_>,
-            _: &[u8],
+            bytes: &[u8],
         ) -> Poll<io::Result<usize>> {
-            Poll::Pending
+            match &mut self.output {
+                Some(output) => {
+                    output.extend_from_slice(bytes);
+                    Poll::Ready(Ok(bytes.len()))
+                }
+                None => Poll::Pending,
+            }
         }
         fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Pending
+            match self.output {
+                Some(_) => Poll::Ready(Ok(())),
+                None => Poll::Pending,
+            }
         }
         fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
             Poll::Pending
         }
     }
 
-    #[test]
-    fn a_peer_that_pings_and_never_reads_is_owed_one_pong_not_a_queue() {
-        let mut input = Vec::new();
-        for _ in 0..10_000 {
-            input.extend_from_slice(&[0x89, 0x80 | 100, 1, 2, 3, 4]);
-            input.extend_from_slice(&[b'p'; 100]);
-        }
-        let mut socket = CodecSocket::new(Stuck { input, at: 0 }, Role::Server, 1 << 20);
+    /// A client's ping frame (masked with a zero key, so its payload reads as is).
+    fn ping(payload: &[u8]) -> Vec<u8> {
+        let mut frame = vec![0x89, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+        frame.extend_from_slice(payload);
+        frame
+    }
+
+    /// A server socket that has read and handled all of `input` (no message in it).
+    fn read_all(input: Vec<u8>, output: Option<Vec<u8>>) -> CodecSocket<Peer> {
+        let peer = Peer {
+            input,
+            at: 0,
+            output,
+        };
+        let mut socket = CodecSocket::new(peer, Role::Server, 1 << 20);
         let mut cx = Context::from_waker(std::task::Waker::noop());
-        for _ in 0..100_000 {
-            if Pin::new(&mut socket).poll_recv(&mut cx).is_ready() {
-                break;
-            }
-            if socket.io.at == socket.io.input.len() {
-                break;
-            }
+        while socket.io.at < socket.io.input.len() || socket.reader.start < socket.reader.end {
+            let polled = Pin::new(&mut socket).poll_recv(&mut cx);
+            assert!(polled.is_pending(), "only pings: {polled:?}");
         }
-        assert_eq!(socket.io.at, socket.io.input.len(), "every ping was read");
-        let queued = socket.writer.buf.len() + socket.writer.pong.as_ref().map_or(0, Vec::len);
+        socket
+    }
+
+    #[test]
+    fn ten_pings_read_at_once_get_ten_pongs_in_order() {
+        let payloads: Vec<Vec<u8>> = (0..10).map(|i| format!("ping {i}").into_bytes()).collect();
+        let socket = read_all(
+            payloads.iter().flat_map(|p| ping(p)).collect(),
+            Some(vec![]),
+        );
+        let mut expected = Vec::new();
+        for payload in &payloads {
+            expected.extend_from_slice(&[0x8A, payload.len() as u8]);
+            expected.extend_from_slice(payload);
+        }
+        assert_eq!(socket.io.output.as_deref(), Some(&expected[..]));
+        assert!(socket.writer.pongs.is_empty());
+    }
+
+    #[test]
+    fn a_peer_that_pings_and_never_reads_is_owed_a_bounded_queue_ending_with_the_latest() {
+        let payload = |i: u32| {
+            let mut p = vec![b'p'; 100];
+            p[..4].copy_from_slice(&i.to_be_bytes());
+            p
+        };
+        let socket = read_all((0..10_000).flat_map(|i| ping(&payload(i))).collect(), None);
+        let queued = socket.writer.buf.len() + socket.writer.pongs.len();
         assert!(
-            queued <= 2 * 102,
+            queued <= 2 * OWED_PONGS,
             "{queued} bytes queued for a peer that reads nothing"
         );
+        // The latest ping is still answered, last.
+        assert!(socket.writer.pongs.ends_with(&payload(9_999)));
     }
 
     #[test]
