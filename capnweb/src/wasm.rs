@@ -30,7 +30,9 @@ use gloo_net::websocket::{Message, State};
 use crate::error::RpcError;
 use crate::session::{RpcSession, SessionOptions};
 use crate::stub::Stub;
-use crate::transport::http_batch::{refused_status, BatchClientTransport, SendBatch};
+use crate::transport::http_batch::{
+    refused_status, BatchClientTransport, SendBatch, BATCH_TIMEOUT,
+};
 use crate::transport::in_process::{self, InProcess};
 use crate::transport::TransportError;
 
@@ -168,8 +170,9 @@ impl<C: From<Stub>> HttpBatch<C> {
 
     /// A new batch to `url` sending these extra request headers.
     pub fn with_headers(url: &str, headers: Vec<(String, String)>) -> Self {
-        let transport = BatchClientTransport::new(url, fetch_sender(url.to_owned(), headers));
         let options = with_browser_timer(SessionOptions::default());
+        let max = options.limits.max_message_size;
+        let transport = BatchClientTransport::new(url, fetch_sender(url.to_owned(), headers, max));
         let (session, run) = RpcSession::new(transport, None, options);
         wasm_bindgen_futures::spawn_local(run);
         HttpBatch {
@@ -190,12 +193,22 @@ impl<C: From<Stub>> HttpBatch<C> {
 }
 
 /// Sends a batch with `fetch`. The request runs on the page's event loop (its future is not
-/// `Send`); its answer comes back over a channel.
-fn fetch_sender(url: String, headers: Vec<(String, String)>) -> SendBatch {
+/// `Send`); its answer comes back over a channel. The batch fails when no whole answer came
+/// within [`BATCH_TIMEOUT`] (60 s, as natively; the browser sets no limit of its own), or the
+/// answer is longer than `max_body` bytes (the session's `max_message_size`).
+fn fetch_sender(url: String, headers: Vec<(String, String)>, max_body: usize) -> SendBatch {
     Box::new(move |body: String| {
         let (answer, answered) = tokio::sync::oneshot::channel();
         wasm_bindgen_futures::spawn_local(async move {
-            let _ = answer.send(fetch(&url, &headers, body).await);
+            let fetching = std::pin::pin!(fetch(&url, &headers, body, max_body));
+            let expired = browser_sleep(BATCH_TIMEOUT);
+            let result = match futures_util::future::select(fetching, expired).await {
+                futures_util::future::Either::Left((result, _)) => result,
+                futures_util::future::Either::Right(((), _)) => Err(TransportError::new(format!(
+                    "RPC request failed: no answer within {BATCH_TIMEOUT:?}"
+                ))),
+            };
+            let _ = answer.send(result);
         });
         Box::pin(async move {
             answered
@@ -209,6 +222,7 @@ async fn fetch(
     url: &str,
     headers: &[(String, String)],
     body: String,
+    max_body: usize,
 ) -> Result<String, TransportError> {
     let mut request = gloo_net::http::Request::post(url);
     for (name, value) in headers {
@@ -226,5 +240,24 @@ async fn fetch(
     if !response.ok() {
         return Err(refused_status(response.status(), &response.status_text()));
     }
-    response.text().await.map_err(failed)
+    let too_long = || {
+        TransportError::new(format!(
+            "RPC request failed: the answer is longer than max_message_size ({max_body} bytes)"
+        ))
+        .over_limit("max_message_size")
+    };
+    // A declared length over the limit is refused before the body is read. (Without one, the
+    // browser reads the body whole before `text()` gives it: checked after.)
+    let declared = response.headers().get("content-length");
+    if declared
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > max_body as u64)
+    {
+        return Err(too_long());
+    }
+    let text = response.text().await.map_err(failed)?;
+    if text.len() > max_body {
+        return Err(too_long());
+    }
+    Ok(text)
 }

@@ -1,13 +1,18 @@
 //! The resilient client against real faults: servers that drop every session at once, black
 //! holes, sessions killed mid-call; what ran is counted on the server.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use capnweb::client::CircuitBreaker;
-use capnweb::{Client, RpcError, RpcSession, Server, SessionOptions, Stub, Value};
-use tokio::net::TcpListener;
+use capnweb::transport::websocket::codec;
+use capnweb::{Client, Limits, RpcError, RpcSession, Server, SessionOptions, Stub, Value};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
 
 /// A server that accepts every WebSocket upgrade and closes it at once; counts the accepts.
 async fn dropping_server() -> (String, Arc<AtomicUsize>) {
@@ -208,4 +213,292 @@ async fn a_failed_connection_keeps_its_cause() {
     };
     let cause = std::error::Error::source(&e).expect("the cause is kept");
     assert!(!cause.to_string().is_empty(), "{e}: {cause}");
+}
+
+// A hostile server against the client: what a hostile client cannot do to the server, a server
+// cannot do to the client either (a head, a body or a message without end; an answer that never
+// comes).
+
+/// Reads an HTTP request: its head, and a body of the length it declares.
+async fn read_request(tcp: &mut TcpStream) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        let n = tcp.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut have = buf.len() - head_end;
+    while have < length {
+        match tcp.read(&mut chunk).await? {
+            0 => break,
+            n => have += n,
+        }
+    }
+    Ok(())
+}
+
+/// A raw TCP server: each connection's request is read, then `answer` writes what it likes.
+async fn raw_server<F, Fut>(answer: F) -> std::net::SocketAddr
+where
+    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let answer = Arc::new(answer);
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                if read_request(&mut tcp).await.is_ok() {
+                    answer(tcp).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Writes `line` again and again, up to `total` bytes (far past any bound of the client's),
+/// then holds the connection open: a client that bounds nothing is then still waiting.
+async fn write_on(tcp: &mut TcpStream, line: &[u8], total: usize) {
+    for _ in 0..total / line.len() {
+        if tcp.write_all(line).await.is_err() {
+            return;
+        }
+    }
+    std::future::pending::<()>().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_answer_head_without_end_is_refused_on_both_codecs() {
+    // Header after header; one header line that never ends.
+    const HEADERS: &[u8] = b"X-Junk: aaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    const ONE_LINE: &[u8] = &[b'a'; 1024];
+    for line in [HEADERS, ONE_LINE] {
+        let addr = raw_server(move |mut tcp| async move {
+            if tcp
+                .write_all(b"HTTP/1.1 101 Switching Protocols\r\n")
+                .await
+                .is_ok()
+            {
+                write_on(&mut tcp, line, 16 << 20).await;
+            }
+        })
+        .await;
+        let url = format!("ws://{addr}/");
+        let start = Instant::now();
+        let tungstenite = tokio::time::timeout(
+            Duration::from_secs(5),
+            capnweb::transport::websocket::connect(&url, 1 << 20),
+        )
+        .await
+        .expect("tungstenite's handshake read an endless head");
+        let Err(e) = tungstenite else {
+            panic!("connected to an endless head")
+        };
+        eprintln!(
+            "tungstenite refused an endless head in {:?}: {e}",
+            start.elapsed()
+        );
+        let start = Instant::now();
+        let builtin =
+            tokio::time::timeout(Duration::from_secs(5), codec::connect(&url, &[], 1 << 20))
+                .await
+                .expect("the codec's handshake read an endless head");
+        let Err(e) = builtin else {
+            panic!("connected to an endless head")
+        };
+        eprintln!(
+            "the codec refused an endless head in {:?}: {e}",
+            start.elapsed()
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_upgrade_never_answered_gives_up_after_the_connect_timeout() {
+    // Takes the connection and the upgrade request, and never answers.
+    let addr = raw_server(|tcp| async move {
+        let _held = tcp;
+        std::future::pending::<()>().await
+    })
+    .await;
+    let url = format!("ws://{addr}/");
+    // Nothing else runs: the clock jumps to the next deadline (a connect that has none hangs
+    // until the test's own, and fails it).
+    tokio::time::pause();
+    let limit = capnweb::transport::CONNECT_TIMEOUT + Duration::from_secs(10);
+    let start = tokio::time::Instant::now();
+    let tungstenite =
+        tokio::time::timeout(limit, capnweb::transport::websocket::connect(&url, 1 << 20))
+            .await
+            .expect("transport::websocket::connect hung past CONNECT_TIMEOUT");
+    assert!(
+        tungstenite.is_err(),
+        "connected to a server that never answered"
+    );
+    let builtin = tokio::time::timeout(limit, codec::connect(&url, &[], 1 << 20))
+        .await
+        .expect("codec::connect hung past CONNECT_TIMEOUT");
+    let Err(e) = builtin else {
+        panic!("connected to a server that never answered")
+    };
+    assert!(e.status.is_none() && e.message.contains("within"), "{e}");
+    let session = tokio::time::timeout(
+        limit,
+        capnweb::connect_with(&url, None, SessionOptions::default()),
+    )
+    .await
+    .expect("capnweb::connect hung past CONNECT_TIMEOUT");
+    let Err(e) = session else {
+        panic!("connected to a server that never answered")
+    };
+    assert!(
+        matches!(
+            e,
+            RpcError::Disconnected {
+                maybe_delivered: false,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(start.elapsed() <= 3 * limit, "{:?}", start.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_answer_over_the_limit_is_refused_not_read_whole() {
+    // A length declared far past the limit; no length, and a body without end.
+    for declared in [true, false] {
+        let addr = raw_server(move |mut tcp| async move {
+            let head = match declared {
+                true => "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 10737418240\r\n\r\n",
+                false => "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n",
+            };
+            if tcp.write_all(head.as_bytes()).await.is_ok() {
+                // 256 MiB at most, eight times the client's limit, then held open.
+                write_on(&mut tcp, &vec![b'x'; 64 * 1024], 256 << 20).await;
+            }
+        })
+        .await;
+        let batch = capnweb::HttpBatch::<Stub>::new(&format!("http://{addr}/"));
+        let start = Instant::now();
+        let result = tokio::time::timeout(
+            Duration::from_secs(10),
+            batch.main().call("", vec![]).resolve(),
+        )
+        .await
+        .expect("the batch read its answer on past max_message_size");
+        eprintln!(
+            "a batch answer without end (declared: {declared}) refused in {:?}",
+            start.elapsed()
+        );
+        let Err(RpcError::Disconnected { reason, .. }) = &result else {
+            panic!("{result:?}")
+        };
+        assert!(reason.contains("max_message_size"), "{reason}");
+    }
+}
+
+/// A WebSocket server that sends each client one text message of `size` bytes at once, then
+/// reads what comes until the client leaves.
+async fn oversending_server(size: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                    return;
+                };
+                let _ = ws.send(Message::text("x".repeat(size))).await;
+                while let Some(Ok(_)) = ws.next().await {}
+            });
+        }
+    });
+    url
+}
+
+/// The session ended, soon, on a message over its limit.
+async fn ended_over_limit(closed: impl Future<Output = RpcError>) {
+    let error = tokio::time::timeout(Duration::from_secs(10), closed)
+        .await
+        .expect("the session outlived a message over its limit");
+    let RpcError::Disconnected { reason, .. } = &error else {
+        panic!("{error:?}")
+    };
+    // tungstenite's words, or the codec's.
+    assert!(
+        reason.contains("too long") || reason.contains("max_message_size"),
+        "{reason}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_over_the_clients_limit_ends_the_session_on_both_codecs() {
+    // The default limit, as `capnweb::connect` has it, and one the application set lower.
+    let small = Limits {
+        max_message_size: 64 * 1024,
+        ..Limits::default()
+    };
+    for limits in [Limits::default(), small] {
+        let url = oversending_server(limits.max_message_size + 1).await;
+        let options = SessionOptions::default().limits(limits);
+        let session = capnweb::connect_with(&url, None, options.clone())
+            .await
+            .unwrap();
+        ended_over_limit(session.closed()).await;
+        let socket = codec::connect(&url, &[], limits.max_message_size)
+            .await
+            .unwrap();
+        let session = RpcSession::spawn(socket, None, options);
+        ended_over_limit(session.closed()).await;
+    }
+}
+
+#[tokio::test]
+async fn a_clients_work_has_a_deadline_by_default() {
+    // A server that takes every call and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                    return;
+                };
+                while let Some(Ok(_)) = ws.next().await {}
+            });
+        }
+    });
+    let client = Client::<Stub>::builder()
+        .endpoint(url)
+        .connect()
+        .await
+        .unwrap();
+    // Nothing else waits on a timer: the clock jumps to the unit's deadline.
+    tokio::time::pause();
+    let start = tokio::time::Instant::now();
+    let result = client
+        .run(|main| async move { main.call("", vec![]).resolve().await })
+        .await;
+    assert!(
+        matches!(result, Err(RpcError::Timeout { after }) if after == Duration::from_secs(60)),
+        "{result:?}"
+    );
+    assert!(start.elapsed() >= Duration::from_secs(60));
+    client.close();
 }

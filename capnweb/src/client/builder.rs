@@ -10,6 +10,10 @@ use crate::error::RpcError;
 use crate::session::SessionOptions;
 use crate::stub::Stub;
 
+/// The default [`call_timeout`](ClientBuilder::call_timeout): 60 s, as an HTTP batch's
+/// [`BATCH_TIMEOUT`](crate::transport::http_batch::BATCH_TIMEOUT).
+const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Settings of a [`Client`], from [`Client::builder`].
 ///
 /// ```no_run
@@ -50,7 +54,7 @@ impl<C: From<Stub> + Clone + Send + Sync + 'static> ClientBuilder<C> {
                 breaker: CircuitBreaker::default(),
                 retry: RetryPolicy::default(),
                 connect_timeout: Duration::from_secs(10),
-                call_timeout: None,
+                call_timeout: Some(DEFAULT_CALL_TIMEOUT),
                 keepalive: None,
                 websocket_codec: Default::default(),
                 max_waiting: 1024,
@@ -106,9 +110,19 @@ impl<C: From<Stub> + Clone + Send + Sync + 'static> ClientBuilder<C> {
     }
 
     /// How long one unit of work ([`Client::run`]) may take; its calls are then released and
-    /// it fails with [`RpcError::Timeout`]. Default none.
+    /// it fails with [`RpcError::Timeout`]. Default 60 s: a server that takes the calls and
+    /// never answers them cannot hang the work forever (a unit that may legitimately take
+    /// longer sets its own with [`Client::run_with_timeout`], or the client has none with
+    /// [`no_call_timeout`](Self::no_call_timeout)).
     pub fn call_timeout(mut self, d: Duration) -> Self {
         self.config.call_timeout = Some(d);
+        self
+    }
+
+    /// No time limit on a unit of work: [`Client::run`] waits for as long as the server takes
+    /// (a server that never answers holds the work forever).
+    pub fn no_call_timeout(mut self) -> Self {
+        self.config.call_timeout = None;
         self
     }
 

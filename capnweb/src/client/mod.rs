@@ -48,6 +48,13 @@ pub use crate::transport::CONNECT_TIMEOUT;
 /// Connects to `url` (`ws://host:port/path`) and returns the server's main object. The session
 /// lives until every clone of the returned main object is dropped, or the connection ends.
 ///
+/// Connecting gives up after [`CONNECT_TIMEOUT`], and what the server sends is bounded by
+/// [`SessionOptions::default`]'s limits; but a call has no time limit of its own: a server that
+/// takes it and never answers holds it until the session ends. Bound calls with
+/// `tokio::time::timeout`, with `SessionOptions::idle_timeout` (which a server can keep
+/// from firing by sending anything), or use a [`Client`], whose units of work have a
+/// `call_timeout` (60 s by default).
+///
 /// ```no_run
 /// # async fn demo() -> Result<(), capnweb::RpcError> {
 /// let main: capnweb::Stub = capnweb::connect("ws://127.0.0.1:8080/").await?;

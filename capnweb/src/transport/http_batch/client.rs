@@ -2,14 +2,10 @@
 
 use std::marker::PhantomData;
 
-use super::{refused_status, BatchClientTransport, SendBatch};
+use super::{refused_status, BatchClientTransport, SendBatch, BATCH_TIMEOUT};
 use crate::session::{RpcSession, SessionOptions};
 use crate::stub::Stub;
 use crate::transport::TransportError;
-
-/// How long an [`HttpBatch`] waits for its request to be answered in full: 60 s (connecting
-/// within [`CONNECT_TIMEOUT`](crate::transport::CONNECT_TIMEOUT)).
-pub const BATCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A client batch: queue calls on [`main`](HttpBatch::main), then await them; the first await
 /// sends them all in one request.
@@ -70,11 +66,15 @@ impl<C: From<Stub>> HttpBatch<C> {
         headers: Vec<(String, String)>,
         builder: reqwest::ClientBuilder,
     ) -> Self {
-        let client = builder.build().unwrap_or_default();
-        let transport =
-            BatchClientTransport::new(url, reqwest_sender(url.to_owned(), client, headers));
+        // A client that cannot be built fails the batch: not a default client in its place,
+        // which would have neither the timeouts nor the TLS settings asked for.
+        let client = builder.build().map_err(|e| e.to_string());
+        let options = SessionOptions::default();
+        let max = options.limits.max_message_size;
+        let sender = reqwest_sender(url.to_owned(), client, headers, max);
+        let transport = BatchClientTransport::new(url, sender);
         HttpBatch {
-            session: RpcSession::spawn(transport, None, SessionOptions::default()),
+            session: RpcSession::spawn(transport, None, options),
             main: PhantomData,
         }
     }
@@ -97,18 +97,26 @@ fn client_builder() -> reqwest::ClientBuilder {
         .timeout(BATCH_TIMEOUT)
 }
 
-/// Sends a batch with reqwest.
+/// Sends a batch with reqwest; an answer longer than `max_body` bytes (the session's
+/// `max_message_size`, as the server bounds the request) fails the batch, read no further.
 fn reqwest_sender(
     url: String,
-    client: reqwest::Client,
+    client: Result<reqwest::Client, String>,
     headers: Vec<(String, String)>,
+    max_body: usize,
 ) -> SendBatch {
     Box::new(move |body: String| {
-        let mut req = client.post(&url).body(body);
-        for (k, v) in &headers {
-            req = req.header(k, v);
-        }
+        let req = client.map(|client| {
+            let mut req = client.post(&url).body(body);
+            for (k, v) in &headers {
+                req = req.header(k, v);
+            }
+            req
+        });
         Box::pin(async move {
+            let req = req.map_err(|e| {
+                TransportError::undelivered(format!("RPC request failed: no HTTP client: {e}"))
+            })?;
             let resp = req.send().await.map_err(|e| {
                 let message = format!("RPC request failed: {e}");
                 // No connection: nothing reached the server.
@@ -125,9 +133,41 @@ fn reqwest_sender(
                 let reason = status.canonical_reason().unwrap_or_default();
                 return Err(refused_status(status.as_u16(), reason));
             }
-            resp.text()
-                .await
-                .map_err(|e| TransportError::with_source(format!("RPC request failed: {e}"), e))
+            read_body(resp, max_body).await
         })
+    })
+}
+
+/// The response body as text, refused once it is longer than `max` bytes: a declared length
+/// over it before anything is read, and a body without one as soon as it goes past (a server
+/// answering an endless body is not read into memory). Not UTF-8 is replaced, as reqwest's
+/// `text()` does.
+async fn read_body(mut resp: reqwest::Response, max: usize) -> Result<String, TransportError> {
+    let too_long = || {
+        TransportError::new(format!(
+            "RPC request failed: the answer is longer than max_message_size ({max} bytes)"
+        ))
+        .over_limit("max_message_size")
+    };
+    let declared = resp.content_length();
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_long());
+    }
+    // Sized from the declared length only up to a small bound: space comes as bytes do.
+    let mut body = Vec::with_capacity(declared.map_or(0, |n| n.min(64 * 1024) as usize));
+    loop {
+        let chunk = resp
+            .chunk()
+            .await
+            .map_err(|e| TransportError::with_source(format!("RPC request failed: {e}"), e))?;
+        let Some(chunk) = chunk else { break };
+        if body.len() + chunk.len() > max {
+            return Err(too_long());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(match String::from_utf8(body) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     })
 }

@@ -24,8 +24,14 @@ mod client;
 mod collect;
 #[cfg(feature = "http-batch")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http-batch")))]
-pub use client::{HttpBatch, BATCH_TIMEOUT};
+pub use client::HttpBatch;
 pub use collect::{BatchClientTransport, SendBatch};
+
+/// How long a batch client (`capnweb::HttpBatch`, or `capnweb::wasm::HttpBatch`) waits for
+/// its request to be answered in full: 60 s (the native one connecting within
+/// [`CONNECT_TIMEOUT`](crate::transport::CONNECT_TIMEOUT)). The answer is bounded in size too,
+/// by the session's `max_message_size` (as a server bounds the request).
+pub const BATCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The error a batch session ends with once its answers have been read.
 pub const BATCH_ENDED: &str = "Batch RPC request ended.";

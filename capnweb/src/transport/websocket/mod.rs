@@ -130,14 +130,35 @@ pub fn config(max_message_size: usize) -> WebSocketConfig {
 /// takes more reads.
 pub const READ_BUFFER: usize = 4 * 1024;
 
-/// Opens a WebSocket to `url` (`ws://...`).
+/// Opens a WebSocket to `url` (`ws://...`), giving up after
+/// [`CONNECT_TIMEOUT`](crate::transport::CONNECT_TIMEOUT) (30 s) for TCP, TLS and the upgrade
+/// together: a server that accepts the connection and never answers cannot hang it.
 pub async fn connect(
     url: &str,
     max_message_size: usize,
 ) -> Result<ClientWebSocket, TransportError> {
-    open(url, &[], max_message_size, None)
+    within_connect_timeout(url, open(url, &[], max_message_size, None))
         .await
         .map_err(|e| TransportError::with_source(e.to_string(), e))
+}
+
+/// `connecting` (to `url`), given up after
+/// [`CONNECT_TIMEOUT`](crate::transport::CONNECT_TIMEOUT): the bound of the public connect
+/// functions of both codecs. (A [`Client`](crate::Client) bounds its attempts with its own
+/// `connect_timeout` instead.)
+pub(crate) async fn within_connect_timeout<T>(
+    url: &str,
+    connecting: impl Future<Output = Result<T, ConnectError>>,
+) -> Result<T, ConnectError> {
+    let limit = crate::transport::CONNECT_TIMEOUT;
+    match tokio::time::timeout(limit, connecting).await {
+        Ok(result) => result,
+        Err(_) => Err(ConnectError {
+            url: url.to_owned(),
+            status: None,
+            message: format!("no connection (TCP, TLS and the upgrade) within {limit:?}"),
+        }),
+    }
 }
 
 /// Why opening a WebSocket failed: the HTTP status the server answered the upgrade with, if it
@@ -162,17 +183,19 @@ pub type ClientTlsConfig = Option<std::sync::Arc<rustls::ClientConfig>>;
 #[cfg(not(feature = "tls"))]
 pub type ClientTlsConfig = Option<std::convert::Infallible>;
 
-/// Opens a WebSocket to `url` sending these extra request headers.
+/// Opens a WebSocket to `url` sending these extra request headers, within
+/// [`CONNECT_TIMEOUT`](crate::transport::CONNECT_TIMEOUT) (see [`connect`]).
 pub async fn connect_with_headers(
     url: &str,
     headers: &[(String, String)],
     max_message_size: usize,
 ) -> Result<ClientWebSocket, ConnectError> {
-    open(url, headers, max_message_size, None).await
+    within_connect_timeout(url, open(url, headers, max_message_size, None)).await
 }
 
 /// Opens a WebSocket to `url` sending these extra request headers, speaking TLS (for `wss://`)
-/// as `tls` says.
+/// as `tls` says, within [`CONNECT_TIMEOUT`](crate::transport::CONNECT_TIMEOUT) (see
+/// [`connect`]).
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub async fn connect_with_tls(
@@ -181,7 +204,7 @@ pub async fn connect_with_tls(
     max_message_size: usize,
     tls: std::sync::Arc<rustls::ClientConfig>,
 ) -> Result<ClientWebSocket, ConnectError> {
-    open(url, headers, max_message_size, Some(tls)).await
+    within_connect_timeout(url, open(url, headers, max_message_size, Some(tls))).await
 }
 
 pub(crate) async fn open(

@@ -23,10 +23,15 @@ pub(super) async fn client<S: AsyncRead + AsyncWrite + Unpin>(
         .map_err(|e| (None, format!("sending the upgrade failed: {e}")))?;
     io.flush().await.map_err(|e| (None, e.to_string()))?;
     let mut buf = Vec::with_capacity(1024);
+    // Where the search for the head's end resumes: only what came since (and the three bytes
+    // before it, where the end may begin), so a server sending a byte at a time costs a scan of
+    // the head once, not once per read.
+    let mut searched = 0;
     let head_len = loop {
-        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
+        if let Some(at) = buf[searched..].windows(4).position(|w| w == b"\r\n\r\n") {
+            break searched + at + 4;
         }
+        searched = buf.len().saturating_sub(3);
         if buf.len() > MAX_HEAD {
             return Err((None, "the server's answer head is too long".into()));
         }

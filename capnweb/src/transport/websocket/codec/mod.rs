@@ -669,16 +669,20 @@ fn write_error(e: io::Error) -> TransportError {
 }
 
 /// Opens a WebSocket to `url` (`ws://`, or `wss://` with the `tls` feature) framed by the
-/// built-in codec, sending these extra request headers.
+/// built-in codec, sending these extra request headers. Gives up after
+/// [`CONNECT_TIMEOUT`](crate::transport::CONNECT_TIMEOUT) (30 s) for TCP, TLS and the upgrade
+/// together: a server that accepts the connection and never answers cannot hang it. (The
+/// answer's head is bounded too: 16 KiB.)
 pub async fn connect(
     url: &str,
     headers: &[(String, String)],
     max_message_size: usize,
 ) -> Result<ClientCodecSocket, ConnectError> {
-    open(url, headers, max_message_size, None).await
+    super::within_connect_timeout(url, open(url, headers, max_message_size, None)).await
 }
 
-/// [`connect`], speaking TLS (for `wss://`) as `tls` says.
+/// [`connect`], speaking TLS (for `wss://`) as `tls` says (within the same
+/// [`CONNECT_TIMEOUT`](crate::transport::CONNECT_TIMEOUT)).
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub async fn connect_with_tls(
@@ -687,7 +691,7 @@ pub async fn connect_with_tls(
     max_message_size: usize,
     tls: std::sync::Arc<rustls::ClientConfig>,
 ) -> Result<ClientCodecSocket, ConnectError> {
-    open(url, headers, max_message_size, Some(tls)).await
+    super::within_connect_timeout(url, open(url, headers, max_message_size, Some(tls))).await
 }
 
 pub(crate) async fn open(
