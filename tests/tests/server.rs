@@ -232,7 +232,7 @@ async fn a_batch_over_the_call_limit_gets_413_saying_so() {
         r#"["\u0070ush",["pipeline",0,["square"],[2]]]"#,
         "\t[\"stream\",[\"pipeline\",0,[\"square\"],[2]]]",
     ] {
-        let body = vec![call; 3].join("\n");
+        let body = [call; 3].join("\n");
         let resp = reqwest::Client::new()
             .post(format!("http://127.0.0.1:{port}/"))
             .body(body)

@@ -285,10 +285,13 @@ impl Drop for PromiseHook {
     }
 }
 
+/// What a promise held (its computation, its result), its drop deferred.
+type Held = (Option<BoxFuture<Output>>, Option<Output>);
+
 /// The promises' contents being dropped on this thread (see `PromiseHook`'s `Drop`).
 struct Dropping {
     dropping: std::cell::Cell<bool>,
-    later: std::cell::RefCell<Vec<(Option<BoxFuture<Output>>, Option<Output>)>>,
+    later: std::cell::RefCell<Vec<Held>>,
 }
 
 thread_local! {
