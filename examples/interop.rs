@@ -63,7 +63,7 @@ pub trait TestTarget {
     // Beyond the reference: a typed application error.
 
     /// `10 - amount`, from a balance of 10; fails with a [`WithdrawError`] for an amount that
-    /// is not positive or is more than 10.
+    /// is not positive, is more than 10, or is not whole.
     async fn withdraw(&self, amount: f64) -> Result<f64, WithdrawError>;
 }
 
@@ -86,6 +86,12 @@ pub enum WithdrawError {
     /// Zero or less.
     #[error("the amount must be positive")]
     NotPositive,
+    /// Not a whole number.
+    #[error("{message}")]
+    NotWhole {
+        /// Why: the error's message itself (`err.message` in TypeScript), not a property.
+        message: String,
+    },
     /// Every other failure.
     #[error(transparent)]
     Rpc(#[from] RpcError),
@@ -240,6 +246,9 @@ impl TestTarget for Tests {
             a if a > BALANCE => Err(WithdrawError::InsufficientFunds {
                 balance: BALANCE,
                 requested: a,
+            }),
+            a if a.fract() != 0.0 => Err(WithdrawError::NotWhole {
+                message: format!("{a} is not a whole amount"),
             }),
             a => Ok(BALANCE - a),
         }

@@ -15,6 +15,10 @@ use syn::ItemTrait;
 
 /// Generates a typed client (`XxxClient`), a server wrapper (`XxxServer`) and pipelining from
 /// a trait of `async fn` methods. See `capnweb::rpc_interface` for the full documentation.
+///
+/// The client's parameters are generic (`impl Into<Param<T>>`): pass a `String` parameter a
+/// `&str` or a `String` as it is (`api.withdraw("alice", 5.0)`), not `"alice".into()`, whose
+/// target type cannot be inferred (E0283).
 #[proc_macro_attribute]
 pub fn rpc_interface(attr: TokenStream, item: TokenStream) -> TokenStream {
     let args = match krate::parse_args(proc_macro2::TokenStream::from(attr)) {

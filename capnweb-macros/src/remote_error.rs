@@ -1,15 +1,21 @@
 //! `#[derive(RemoteError)]`: an application error type as the JavaScript `Error` it travels as
-//! (its variant's name, its `Display` as the message, its named fields as properties).
+//! (its variant's name, its `Display` as the message, its named fields as properties; a field
+//! that travels as `message` is the message itself).
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Attribute, Data, DeriveInput, Error, Fields, Ident};
+use syn::{Attribute, Data, DeriveInput, Error, Fields, Ident, Type};
 
 use crate::attr::{crate_path, non_empty};
 
-/// Properties a JavaScript `Error` already has: a field of that name would overwrite them.
-const RESERVED: [&str; 3] = ["name", "message", "stack"];
+/// Properties a JavaScript `Error` already has: a field (or the tag) of that name would
+/// overwrite them. A field may travel as `message` (it is then the message itself); the tag may
+/// not.
+const RESERVED: [&str; 3] = ["name", MESSAGE, "stack"];
+
+/// The key of a field that is the error's message rather than a property of its own.
+const MESSAGE: &str = "message";
 
 pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     if !input.generics.params.is_empty() {
@@ -46,9 +52,9 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
         check_not_reserved(tag, input.ident.span())?;
         for shape in &shapes {
             if let Kind::Fields(fields) = &shape.kind {
-                if let Some((ident, _)) = fields.iter().find(|(_, key)| key == tag) {
+                if let Some(field) = fields.iter().find(|f| &f.key == tag) {
                     return Err(Error::new(
-                        ident.span(),
+                        field.ident.span(),
                         format!("`{tag}` is the tag of this error type: it cannot be a field too"),
                     ));
                 }
@@ -123,10 +129,24 @@ struct Shape {
 }
 
 enum Kind {
-    /// Named fields (or none): sent as properties.
-    Fields(Vec<(Ident, String)>),
+    /// Named fields (or none): sent as properties, but for one keyed `message`.
+    Fields(Vec<Field>),
     /// A single unnamed `RpcError`: sent as that error itself.
     Held,
+}
+
+/// A named field and the key it travels as.
+struct Field {
+    ident: Ident,
+    key: String,
+    ty: Type,
+}
+
+impl Field {
+    /// Whether it is the error's message rather than a property.
+    fn is_message(&self) -> bool {
+        self.key == MESSAGE
+    }
 }
 
 impl Shape {
@@ -134,14 +154,23 @@ impl Shape {
         let kind = match fields {
             Fields::Unit => Kind::Fields(Vec::new()),
             Fields::Named(named) => {
-                let mut out = Vec::new();
+                let mut out: Vec<Field> = Vec::new();
                 for f in &named.named {
                     let ident = f.ident.clone().expect("named fields have names");
                     let key = Options::read(&f.attrs, false)?
                         .name
                         .unwrap_or_else(|| ident.to_string().trim_start_matches("r#").to_owned());
-                    check_not_reserved(&key, ident.span())?;
-                    out.push((ident, key));
+                    if key != MESSAGE {
+                        check_not_reserved(&key, ident.span())?;
+                    }
+                    if out.iter().any(|other| other.key == key) {
+                        return Err(Error::new(
+                            ident.span(),
+                            format!("two fields of this variant travel as `{key}`: rename one with #[rpc(name = \"...\")]"),
+                        ));
+                    }
+                    let ty = f.ty.clone();
+                    out.push(Field { ident, key, ty });
                 }
                 Kind::Fields(out)
             }
@@ -171,15 +200,21 @@ impl Shape {
                 let locals: Vec<_> = (0..fields.len())
                     .map(|i| quote::format_ident!("__capnweb_field{}", i))
                     .collect();
-                let bindings = fields
-                    .iter()
-                    .zip(&locals)
-                    .map(|((ident, _), local)| quote!(#ident: #local));
+                let bindings = fields.iter().zip(&locals).map(|(field, local)| {
+                    let ident = &field.ident;
+                    quote!(#ident: #local)
+                });
                 let tag = tag.map(|tag| {
                     quote!(::capnweb::__private::error_prop(&mut __capnweb_error, #tag, &#name);)
                 });
-                let props = fields.iter().zip(&locals).map(|((_, key), local)| {
-                    quote!(::capnweb::__private::error_prop(&mut __capnweb_error, #key, #local);)
+                let props = fields.iter().zip(&locals).map(|(field, local)| {
+                    let key = &field.key;
+                    if field.is_message() {
+                        let set = message_call(&field.ty, quote!(to_message(#local)));
+                        quote!(__capnweb_error.message = #set;)
+                    } else {
+                        quote!(::capnweb::__private::error_prop(&mut __capnweb_error, #key, #local);)
+                    }
                 });
                 quote! {
                     #path { #(#bindings),* } => {
@@ -203,8 +238,14 @@ impl Shape {
             return None;
         };
         let (path, name) = (&self.path, &self.name);
-        let decoded = fields.iter().map(|(ident, key)| {
-            quote!(#ident: ::capnweb::__private::error_field(__capnweb_error, #key)?)
+        let decoded = fields.iter().map(|field| {
+            let (ident, key, ty) = (&field.ident, &field.key, &field.ty);
+            if field.is_message() {
+                let get = message_call(ty, quote!(from_message(&__capnweb_error.message)));
+                quote!(#ident: #get)
+            } else {
+                quote!(#ident: ::capnweb::__private::error_field(__capnweb_error, #key)?)
+            }
         });
         Some(quote! {
             #name => ::core::option::Option::Some(#path { #(#decoded),* }),
@@ -221,6 +262,12 @@ impl Shape {
             Kind::Fields(_) => TokenStream::new(),
         }
     }
+}
+
+/// `<ty as ErrorMessage>::call`, spanned at the field's type: a type that is not a string is
+/// reported there, once (both uses give the same diagnostic, which rustc shows once).
+fn message_call(ty: &Type, call: TokenStream) -> TokenStream {
+    quote_spanned! {ty.span()=> <#ty as ::capnweb::__private::ErrorMessage>::#call }
 }
 
 /// A field (or tag) cannot use a name that a JavaScript `Error` already has.

@@ -116,6 +116,13 @@ pub mod wire;
 /// [`typescript::TypeScript`]: the interface's TypeScript declaration, for TypeScript callers
 /// (see [`typescript`](mod@typescript)).
 ///
+/// A parameter of type `T` takes anything that is `Into<Param<T>>` (see [`Param`]): a `T`, the
+/// promise of one, or for a `String` a `&str` as it is, `api.withdraw("alice", 5.0)`. Do not
+/// write `"alice".into()` there: the parameter is generic, so `.into()` has no one target type
+/// and fails with E0283, "type annotations needed", a rustc error no attribute can reword
+/// (its help does suggest removing the call). Pass the `&str` itself, or a `String`
+/// (`String::from("alice")`, `name.clone()`).
+///
 /// Trailing `Option` parameters may be left out by a caller (a TypeScript caller omitting them
 /// reaches `None`), and the generated client leaves out trailing `None`s, so a JavaScript
 /// callee's default parameters apply. Doc comments are carried onto the client's methods.

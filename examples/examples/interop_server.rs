@@ -4,8 +4,8 @@
 //! ready and exits cleanly on SIGTERM or Ctrl-C. With `--typescript` it prints the TypeScript
 //! module of the interface (`TestTarget` and `Counter`) instead, and exits. With
 //! `--tls CERT KEY` (PEM files) it serves `wss://` and `https://`; with `--metrics ADDR` it
-//! serves its metrics as Prometheus text at `http://ADDR/metrics` (built with `--features
-//! metrics`).
+//! serves its metrics as Prometheus text at `http://ADDR/metrics`: that needs the `metrics`
+//! feature (`--features capnweb-examples/metrics`), and without it `--metrics` is refused.
 
 use std::io::Write;
 
@@ -13,9 +13,20 @@ use capnweb::tls::ServerTls;
 use capnweb::Server;
 use capnweb_examples::interop::{test_target, typescript_module};
 
+/// What `--metrics` without the `metrics` feature is answered with (exit status 2).
+#[cfg(not(feature = "metrics"))]
+const METRICS_NEEDS_FEATURE: &str = "--metrics needs the \"metrics\" feature: \
+    cargo run --example interop_server --features capnweb-examples/metrics -- --metrics ADDR";
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
+    // Refused rather than ignored: an operator who asked for metrics would get none, unawares.
+    #[cfg(not(feature = "metrics"))]
+    if args.iter().any(|a| a == "--metrics") {
+        eprintln!("{METRICS_NEEDS_FEATURE}");
+        std::process::exit(2);
+    }
     if args.iter().any(|a| a == "--typescript") {
         let module = typescript_module()
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;

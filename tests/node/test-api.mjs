@@ -173,6 +173,10 @@ export class TestTarget extends RpcTarget {
       throw Object.assign(new Error('the amount must be positive'), { kind: 'NotPositive' });
     }
     if (amount > BALANCE) throw new InsufficientFunds(BALANCE, amount);
+    // The Rust variant's `message` field is read from the message.
+    if (!Number.isInteger(amount)) {
+      throw Object.assign(new Error(`${amount} is not a whole amount`), { kind: 'NotWhole' });
+    }
     return BALANCE - amount;
   }
 }

@@ -56,6 +56,13 @@ test('a typed application error arrives with its message, fields and kind', asyn
   });
   await assert.rejects(async () => await api.withdraw(-1), (e) => e.kind === 'NotPositive'
     && e.message === 'the amount must be positive' && !('balance' in e));
+  // A Rust `message` field is the Error's own message.
+  await assert.rejects(async () => await api.withdraw(2.5), (e) => {
+    assert.equal(e.kind, 'NotWhole');
+    assert.equal(e.message, '2.5 is not a whole amount');
+    assert.deepEqual(Object.keys(e).sort(), ['kind']);
+    return true;
+  });
   assert.equal(await api.withdraw(4), 6);
 });
 

@@ -90,6 +90,13 @@ async fn typescript_errors_decode_as_the_declared_application_error() {
         })
     );
     assert_eq!(main.withdraw(0.0).await, Err(WithdrawError::NotPositive));
+    // A plain `Error` by its kind, its message in the variant's `message` field.
+    assert_eq!(
+        main.withdraw(2.5).await,
+        Err(WithdrawError::NotWhole {
+            message: "2.5 is not a whole amount".into()
+        })
+    );
     assert_eq!(main.withdraw(4.0).await, Ok(6.0));
     // A failure that is not one of the type's arrives through `From<RpcError>`.
     match RpcPromise::<f64>::from_stub(main.stub().call("throwError", vec![]))

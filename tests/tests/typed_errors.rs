@@ -23,6 +23,9 @@ pub enum ShopError {
     },
     #[error("closed")]
     Closed,
+    /// Its `message` field is the error's message, not a property.
+    #[error("refused ({code}): {message}")]
+    Refused { message: String, code: u32 },
     #[error(transparent)]
     Rpc(#[from] RpcError),
 }
@@ -70,6 +73,10 @@ impl Shop for Store {
                 restock: None,
             }),
             "closed" => Err(ShopError::Closed),
+            "gift card" => Err(ShopError::Refused {
+                message: "gift cards are sold at the till".into(),
+                code: 7,
+            }),
             "range" => Err(ShopError::Rpc(RpcError::range_error("too far"))),
             other => Err(ShopError::Missing {
                 item_id: other.into(),
@@ -132,6 +139,13 @@ async fn each_variant_comes_back_as_itself_with_its_fields() {
         })
     );
     assert_eq!(shop.buy("closed", 1u32).await, Err(ShopError::Closed));
+    assert_eq!(
+        shop.buy("gift card", 1u32).await,
+        Err(ShopError::Refused {
+            message: "gift cards are sold at the till".into(),
+            code: 7
+        })
+    );
     // A struct error, and a property with a typed error.
     assert_eq!(shop.ping().await, Err(RateLimited { retry_after: 2.5 }));
     assert_eq!(shop.status().await, Err(ShopError::Closed));
@@ -177,6 +191,68 @@ async fn other_failures_go_through_from_rpc_error() {
     }
     // A struct type's own From<RpcError>.
     assert_eq!(shop.ping().await, Err(RateLimited { retry_after: -1.0 }));
+}
+
+/// A `message` field is the error's message both ways: sent in place of the `Display` (not as
+/// a property), and filled from the message of an error that never had it as a property, as a
+/// TypeScript server's `Error` does not.
+#[test]
+fn a_message_field_is_the_error_message() {
+    let e = ShopError::Refused {
+        message: "no".into(),
+        code: 3,
+    }
+    .to_error_value();
+    assert_eq!((e.name.as_str(), e.message.as_str()), ("Refused", "no"));
+    assert_eq!(e.props.get("code"), Some(&Value::from(3)));
+    assert_eq!(e.props.len(), 1, "no `message` property: {:?}", e.props);
+
+    let from_js = capnweb::ErrorValue::new("Refused", "sold out").with_prop("code", 9);
+    assert_eq!(
+        ShopError::from_error_value(&from_js),
+        Some(ShopError::Refused {
+            message: "sold out".into(),
+            code: 9
+        })
+    );
+    // A `message` property, which a JavaScript `Error` cannot have apart from its message, is
+    // not where it is read from.
+    let odd = from_js.clone().with_prop("message", "elsewhere");
+    assert!(matches!(
+        ShopError::from_error_value(&odd),
+        Some(ShopError::Refused { message, .. }) if message == "sold out"
+    ));
+}
+
+/// A field renamed to `message`, in a struct, of another string type: the same.
+#[test]
+fn a_field_sent_as_message_is_the_message_too() {
+    #[derive(Debug, PartialEq, RemoteError, thiserror::Error)]
+    #[error("ignored")]
+    struct Teapot {
+        #[rpc(name = "message")]
+        text: Box<str>,
+    }
+    impl From<RpcError> for Teapot {
+        fn from(e: RpcError) -> Teapot {
+            Teapot {
+                text: e.message().into(),
+            }
+        }
+    }
+    let wire = RpcError::from(Teapot {
+        text: "short and stout".into(),
+    });
+    assert_eq!(
+        (wire.name(), wire.message().as_str()),
+        ("Teapot", "short and stout")
+    );
+    assert_eq!(
+        Teapot::from_rpc_error(wire),
+        Teapot {
+            text: "short and stout".into()
+        }
+    );
 }
 
 #[test]
@@ -250,6 +326,23 @@ async fn on_the_wire_it_is_the_ordinary_error_form() {
     assert_eq!(
         reply,
         serde_json::json!(["reject", 1, ["error", "OutOfStock", "only 3 left", null, {"left": 3, "restock": "monday"}]])
+    );
+    // A `message` field is the message slot, and not among the properties.
+    for frame in [
+        r#"["push",["pipeline",0,["buy"],["gift card",1]]]"#,
+        r#"["pull",2]"#,
+    ] {
+        ws.send(Message::text(frame)).await.unwrap();
+    }
+    let reply = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let reply: serde_json::Value = serde_json::from_str(reply.to_text().unwrap()).unwrap();
+    assert_eq!(
+        reply,
+        serde_json::json!(["reject", 2, ["error", "Refused", "gift cards are sold at the till", null, {"code": 7}]])
     );
     server.abort();
 }

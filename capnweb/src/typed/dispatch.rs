@@ -135,6 +135,56 @@ pub fn error_field<T: RpcReceive>(error: &ErrorValue, key: &str) -> Option<T> {
     from_value(error.props.get(key).cloned().unwrap_or_default()).ok()
 }
 
+/// Typed errors: the type of a field that travels as `message`, which is the error's message
+/// itself (sent in place of the `Display`, and filled from the message received).
+#[diagnostic::on_unimplemented(
+    message = "a RemoteError field that travels as `message` is the error's message: it must be a `String`, not `{Self}`",
+    label = "not a string",
+    note = "make it a `String`, or send it as a property of another name with #[rpc(name = \"...\")]"
+)]
+pub trait ErrorMessage {
+    /// The message to send.
+    fn to_message(&self) -> String;
+    /// The field, from the message received.
+    fn from_message(message: &str) -> Self;
+}
+
+impl ErrorMessage for String {
+    fn to_message(&self) -> String {
+        self.clone()
+    }
+    fn from_message(message: &str) -> String {
+        message.to_owned()
+    }
+}
+
+impl ErrorMessage for Box<str> {
+    fn to_message(&self) -> String {
+        self.as_ref().to_owned()
+    }
+    fn from_message(message: &str) -> Box<str> {
+        message.into()
+    }
+}
+
+impl ErrorMessage for std::sync::Arc<str> {
+    fn to_message(&self) -> String {
+        self.as_ref().to_owned()
+    }
+    fn from_message(message: &str) -> std::sync::Arc<str> {
+        message.into()
+    }
+}
+
+impl ErrorMessage for std::borrow::Cow<'static, str> {
+    fn to_message(&self) -> String {
+        self.as_ref().to_owned()
+    }
+    fn from_message(message: &str) -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Owned(message.to_owned())
+    }
+}
+
 /// Typed errors with a tag: the tag property when it is a string (a JavaScript peer's `Error`
 /// carries its kind there), else the error's name.
 pub fn error_kind<'e>(error: &'e ErrorValue, tag: &str) -> &'e str {

@@ -19,7 +19,31 @@ use crate::value::ErrorValue;
 /// variant or on a field, `#[rpc(name = "...")]` sets the name that travels; on the type,
 /// `#[rpc(crate = "...")]` names a renamed `capnweb` dependency. Fields are sent with serde
 /// (as call results are) and must have names: they become properties. A field cannot be
-/// called `name`, `message` or `stack`, which a JavaScript `Error` already has.
+/// called `name` or `stack`, which a JavaScript `Error` already has.
+///
+/// A field called `message` (or sent as `message` with `#[rpc(name = "message")]`) is the
+/// error's message itself, not a property: its value is sent as the `Error`'s `message` in
+/// place of the `Display`, and a received error's message fills it. So a TypeScript caller reads
+/// it as `err.message`, and a plain `Error` a TypeScript server throws is decoded with its
+/// message there. It is a `String` (or `Box<str>`, `Arc<str>`, `Cow<'static, str>`):
+///
+/// ```
+/// use capnweb::{RemoteError, RpcError};
+///
+/// #[derive(Debug, PartialEq, RemoteError, thiserror::Error)]
+/// pub enum ShopError {
+///     #[error("{message}")]
+///     Other { message: String, code: u32 },
+///     #[error(transparent)]
+///     Rpc(#[from] RpcError),
+/// }
+///
+/// let sent = ShopError::Other { message: "the till is closed".into(), code: 7 };
+/// let wire = sent.to_error_value();
+/// assert_eq!(wire.message, "the till is closed");
+/// assert!(!wire.props.contains_key("message"), "the message is not a property too");
+/// assert_eq!(ShopError::from_error_value(&wire), Some(sent));
+/// ```
 ///
 /// **TypeScript callers** see the message and every field (`err.balance`), but the npm
 /// `capnweb` client rebuilds only JavaScript's own error classes: an error of any other name

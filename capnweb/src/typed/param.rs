@@ -18,6 +18,14 @@ use crate::value::{to_value, JsOption, Value, ValueError};
 /// let later: Param<i64> = RpcPromise::<i64>::from_stub(Stub::resolved(Value::from(5))).into();
 /// # drop((now, later));
 /// ```
+///
+/// Pass the value itself, not `.into()` of it: for `withdraw(&self, account: String, ..)`,
+/// write `api.withdraw("alice", 5.0)` (a `&str` is `Into<Param<String>>`) or
+/// `api.withdraw(String::from("alice"), 5.0)`. `api.withdraw("alice".into(), 5.0)` does not
+/// compile: the parameter is `impl Into<Param<String>>`, so nothing fixes the type `.into()`
+/// should make, and rustc stops with E0283, "type annotations needed" (an ambiguity, which
+/// `#[diagnostic::on_unimplemented]` cannot reword; rustc's own help suggests removing the
+/// `.into()`).
 #[derive(Debug)]
 pub enum Param<T> {
     /// A value at hand.

@@ -19,6 +19,11 @@ pub enum Hostile {
     },
     #[error("b")]
     B,
+    #[error("c")]
+    C {
+        message: ::std::string::String,
+        __capnweb_field0: u32,
+    },
     #[error(transparent)]
     Rpc(#[from] my_rpc::RpcError),
 }
@@ -48,4 +53,9 @@ fn main() {
         r#type: "t".into(),
     });
     assert!(e.props.contains_key("type") && e.props.contains_key("kind"));
+    let e = <Hostile as my_rpc::RemoteError>::to_error_value(&Hostile::C {
+        message: "m".into(),
+        __capnweb_field0: 2,
+    });
+    assert!(e.message == "m" && !e.props.contains_key("message"));
 }
