@@ -660,6 +660,35 @@ async fn half_sent_frames_together_cannot_exceed_the_buffer_budget() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_budget_held_by_half_sent_messages_ordinary_calls_are_still_served() {
+    for codec in [Codec::Tungstenite, Codec::Builtin] {
+        // Four holders, each at its cap of 256 KiB, draw 192 KiB each from the common pool
+        // (the first 64 KiB of a share are its own): the 768 KiB pool is full, to the byte.
+        const CAP: usize = 256 * 1024;
+        let addr = budget_server(codec, 4 * (CAP - 64 * 1024), CAP, Duration::from_secs(30)).await;
+        let mut holders = Vec::new();
+        for _ in 0..4 {
+            let mut peer = Raw::client(addr).await;
+            let mut header = vec![0x81, 0x80 | 127];
+            header.extend_from_slice(&3_000_000u64.to_be_bytes());
+            header.extend_from_slice(&[0, 0, 0, 0]);
+            peer.stream.write_all(&header).await.unwrap();
+            let payload = vec![b' '; CAP - header.len()];
+            peer.stream.write_all(&payload).await.unwrap();
+            holders.push(peer);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // A client's ordinary messages fit in its own reserve: it is served, not refused.
+        let (good, session) = codec_client(addr).await;
+        for i in 0..50 {
+            assert_eq!(good.square(f64::from(i)).await.unwrap(), f64::from(i * i));
+        }
+        assert!(!session.is_closed(), "{codec:?}");
+        drop(holders);
+    }
+}
+
 /// A server framing with `codec`, with these budget settings (and messages up to 4 MiB).
 async fn budget_server(
     codec: Codec,

@@ -27,20 +27,34 @@ use crate::transport::{Transport, TransportError};
 /// The budget shared by every connection of a server: bytes taken, against a total, and at
 /// most `per_share` of them by any one connection. Nothing ever waits for room (a peer beyond
 /// it is refused), so two atomics are all it takes.
+///
+/// The first `reserve` bytes of each share are its own, drawn from no common pool: a
+/// connection's ordinary messages always fit, whoever holds the rest (peers holding large
+/// messages unfinished refuse large messages to others while they do, never small ones).
 #[derive(Clone)]
 pub(crate) struct Budget {
     taken: Arc<AtomicUsize>,
     total: usize,
     per_share: usize,
+    reserve: usize,
 }
 
+/// The bytes of each connection's share that draw on no common pool (see [`Budget`]).
+pub(crate) const RESERVE: usize = 64 * 1024;
+
 impl Budget {
-    pub(crate) fn new(total: usize, per_share: usize) -> Budget {
+    pub(crate) fn new(total: usize, per_share: usize, reserve: usize) -> Budget {
         Budget {
             taken: Arc::new(AtomicUsize::new(0)),
             total,
             per_share,
+            reserve,
         }
+    }
+
+    /// What a share holding `held` bytes draws from the common pool.
+    fn drawn(&self, held: usize) -> usize {
+        held.saturating_sub(self.reserve)
     }
 
     /// A new, empty share for one connection or request.
@@ -88,12 +102,15 @@ impl Share {
             return Err(self.budget.share_exhausted());
         }
         let total = self.budget.total;
-        self.budget
-            .taken
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |taken| {
-                taken.checked_add(n).filter(|&after| after <= total)
-            })
-            .map_err(|_| self.budget.exhausted())?;
+        let draw = self.budget.drawn(held + n) - self.budget.drawn(held);
+        if draw > 0 {
+            self.budget
+                .taken
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |taken| {
+                    taken.checked_add(draw).filter(|&after| after <= total)
+                })
+                .map_err(|_| self.budget.exhausted())?;
+        }
         self.held.fetch_add(n, Ordering::AcqRel);
         Ok(())
     }
@@ -101,8 +118,9 @@ impl Share {
     /// Counts `n` more bytes held, past the budget if need be: memory already in use (a
     /// batch's answer, its work done), so that others wait for room while it is.
     pub(crate) fn charge(&self, n: usize) {
-        self.held.fetch_add(n, Ordering::AcqRel);
-        self.budget.taken.fetch_add(n, Ordering::AcqRel);
+        let held = self.held.fetch_add(n, Ordering::AcqRel);
+        let draw = self.budget.drawn(held + n) - self.budget.drawn(held);
+        self.budget.taken.fetch_add(draw, Ordering::AcqRel);
     }
 
     /// Gives back up to `n` of the bytes held (what was read of frames handled since).
@@ -116,7 +134,12 @@ impl Share {
                 Some(held.saturating_sub(n))
             })
             .unwrap_or_else(|held| held);
-        let given = held.min(n);
+        self.give_back(held, held.saturating_sub(n));
+    }
+
+    /// Returns to the common pool what holding `after` bytes instead of `before` frees.
+    fn give_back(&self, before: usize, after: usize) {
+        let given = self.budget.drawn(before) - self.budget.drawn(after);
         if given > 0 {
             self.budget.taken.fetch_sub(given, Ordering::AcqRel);
         }
@@ -130,9 +153,7 @@ impl Share {
     /// Gives back everything held.
     pub(crate) fn release(&self) {
         let held = self.held.swap(0, Ordering::AcqRel);
-        if held > 0 {
-            self.budget.taken.fetch_sub(held, Ordering::AcqRel);
-        }
+        self.give_back(held, 0);
     }
 }
 
@@ -336,8 +357,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_shares_reserve_draws_on_no_common_pool() {
+        let budget = Budget::new(100, 1_000, 50);
+        let (a, b) = (budget.share(), budget.share());
+        // 50 of its own, 100 from the pool: the pool is full.
+        a.take(150).unwrap();
+        assert!(b.take(60).is_err(), "past b's reserve, from a full pool");
+        // Within its reserve, b is served all the same.
+        b.take(50).unwrap();
+        a.give(30);
+        b.take(30).unwrap();
+        a.release();
+        b.release();
+        assert_eq!(budget.taken.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
     fn shares_together_never_exceed_the_budget_and_release_gives_back() {
-        let budget = Budget::new(100, 100);
+        let budget = Budget::new(100, 100, 0);
         let (a, b) = (budget.share(), budget.share());
         a.take(60).unwrap();
         let refused = b.take(50).unwrap_err();
@@ -352,7 +389,7 @@ mod tests {
 
     #[test]
     fn a_share_is_capped_and_gives_back_what_it_let_go_of() {
-        let budget = Budget::new(100, 40);
+        let budget = Budget::new(100, 40, 0);
         let (a, b) = (budget.share(), budget.share());
         a.take(40).unwrap();
         let refused = a.take(1).unwrap_err();

@@ -448,7 +448,11 @@ impl Server {
                 self.reclaim_idle_after,
             )),
             registry: registry.clone(),
-            budget: Budget::new(self.max_buffered_bytes, self.max_session_buffered_bytes),
+            budget: Budget::new(
+                self.max_buffered_bytes,
+                self.max_session_buffered_bytes,
+                budget::RESERVE,
+            ),
             body_timeout: self.body_timeout,
             message_timeout: self.message_timeout,
             batch_timeout: self.batch_timeout,
