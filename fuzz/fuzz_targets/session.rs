@@ -7,9 +7,18 @@
 //! within a bound (no hang); no task outlives it; and every session core is freed (a reference
 //! cycle through the tables shows as a count that does not return to zero). Run under
 //! AddressSanitizer, LeakSanitizer reports any memory still held at exit.
+//!
+//! And what the peer made the session hold and spend is bounded by what it sent: the most
+//! memory live at once (a counting allocator) by `HELD_PER_BYTE` times its bytes plus a
+//! constant, and the time it took by a constant plus `MICROS_PER_BYTE` per byte. Some
+//! messages build on earlier ones (a value wrapped around the last push, deeper each time;
+//! a remap of the last result; a large literal pipelined on again and again), since an
+//! amplification or a stack overflow may need many messages to show.
 
 #![no_main]
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use capnweb::session::live_sessions;
@@ -18,6 +27,42 @@ use capnweb::wire::Limits;
 use capnweb::{RpcSession, SessionOptions, Value};
 use futures_util::SinkExt;
 use libfuzzer_sys::fuzz_target;
+
+/// Counts the bytes live, and the most live at once since the last `reset`.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to the system allocator as received; only counts are kept
+// besides (as bench/src/bin/allocs.rs does). Reallocation is the trait's default: through these.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded as received.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded as received.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// The most a session may hold at once per byte its peer sent, and besides (the runtime, the
+/// test object, a few buffers).
+const HELD_PER_BYTE: usize = 256;
+const HELD_BASE: usize = 4 << 20;
+/// The time a session may take per byte its peer sent (under AddressSanitizer), and besides.
+const MICROS_PER_BYTE: u64 = 500;
+const MICROS_BASE: u64 = 2_000_000;
 
 /// Reads choices from the fuzzer's bytes (zeros once they run out).
 struct Choices<'a>(&'a [u8]);
@@ -109,6 +154,31 @@ fn expr(c: &mut Choices, depth: u8) -> String {
     }
 }
 
+/// `inner` wrapped in `n` arrays.
+fn nested(n: usize, inner: &str) -> String {
+    format!("{}{inner}{}", "[[".repeat(n), "]]".repeat(n))
+}
+
+/// A message building on an earlier one: the push (or result) numbered `last`.
+fn building(c: &mut Choices, last: i64) -> String {
+    let deep = 1 + usize::from(c.byte());
+    match c.below(5) {
+        // The last push, wrapped deeper.
+        0 => format!("[\"push\",{}]", nested(deep, &format!("[\"pipeline\",{last}]"))),
+        // A remap of it, each element wrapped deeper.
+        1 => format!(
+            "[\"push\",[\"remap\",{last},[],[],[{}]]]",
+            nested(deep, "[\"pipeline\",0]")
+        ),
+        // A large literal.
+        2 => format!("[\"push\",[[{}]]]", vec!["1"; 64 * deep].join(",")),
+        // The last push again, or a part of it, as a new export.
+        3 => format!("[\"push\",[\"pipeline\",{last},[{}]]]", c.below(3)),
+        // Handed to a call.
+        _ => format!("[\"push\",[\"pipeline\",0,[\"echo\"],[[\"pipeline\",{last}]]]]"),
+    }
+}
+
 fn message(c: &mut Choices) -> String {
     match c.below(11) {
         0 | 1 => format!("[\"push\",{}]", expr(c, 0)),
@@ -147,9 +217,19 @@ fuzz_target!(|data: &[u8]| {
     let client_side = c.below(2) == 1;
     let end_by_abort = c.below(4) == 0;
     let mut messages = Vec::new();
+    // Pushes so far: the id of the last one, to build on.
+    let mut pushes = 0;
     while !c.done() && messages.len() < 64 {
-        messages.push(message(&mut c));
+        let msg = match c.below(4) {
+            0 if pushes > 0 => building(&mut c, pushes),
+            _ => message(&mut c),
+        };
+        if msg.starts_with("[\"push\"") || msg.starts_with("[\"stream\"") || msg == "[\"pipe\"]" {
+            pushes += 1;
+        }
+        messages.push(msg);
     }
+    let sent: usize = messages.iter().map(String::len).sum();
 
     if std::env::var_os("CAPNWEB_FUZZ_PRINT").is_some() {
         // To see what an artifact sends: CAPNWEB_FUZZ_PRINT=1 cargo fuzz run session <file>
@@ -157,6 +237,9 @@ fuzz_target!(|data: &[u8]| {
         messages.iter().for_each(|m| eprintln!("{m}"));
     }
     let before = live_sessions();
+    let started = std::time::Instant::now();
+    let held_before = LIVE.load(Ordering::Relaxed);
+    PEAK.store(held_before, Ordering::Relaxed);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -197,6 +280,16 @@ fuzz_target!(|data: &[u8]| {
         drop(session);
         tokio::time::sleep(Duration::from_millis(10)).await;
     });
+    let held = PEAK.load(Ordering::Relaxed) - held_before;
+    assert!(
+        held <= HELD_BASE + HELD_PER_BYTE * sent,
+        "{held} bytes held at once for {sent} bytes sent"
+    );
+    let took = started.elapsed();
+    assert!(
+        took <= Duration::from_micros(MICROS_BASE + MICROS_PER_BYTE * sent as u64),
+        "{took:?} spent on {sent} bytes sent"
+    );
     let alive = rt.metrics().num_alive_tasks();
     assert_eq!(alive, 0, "{alive} tasks outlived their session");
     drop(rt);

@@ -437,3 +437,36 @@ async fn a_batch_ends_by_its_deadline_freeing_its_slot() {
     assert_eq!(again.status().as_u16(), 200);
     assert_eq!(metrics.snapshot().sessions_open, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_held_for_the_peer_are_bounded_in_bytes() {
+    let limits = capnweb::wire::Limits {
+        max_answer_bytes: 8 << 20,
+        ..Default::default()
+    };
+    let server =
+        Server::bind("127.0.0.1:0").options(capnweb::SessionOptions::default().limits(limits));
+    let factory = || {
+        Stub::from_fn(|args: Vec<Value>| async move {
+            Ok::<_, RpcError>(args.into_iter().next().unwrap_or(Value::Null))
+        })
+    };
+    let (addr, serve) = server.listen(factory).await.unwrap();
+    tokio::spawn(serve);
+    let mut ws = raw(addr).await;
+    // A 1 MB string, then calls returning it (an echo: 45 bytes each), never pulled.
+    send(&mut ws, format!(r#"["push","{}"]"#, "v".repeat(1 << 20))).await;
+    for _ in 0..20 {
+        send(
+            &mut ws,
+            r#"["push",["pipeline",0,[],[["pipeline",1]]]]"#.into(),
+        )
+        .await;
+    }
+    let abort = next_text(&mut ws).await;
+    assert!(
+        abort.starts_with(r#"["abort""#) && abort.contains("max_answer_bytes"),
+        "{abort}"
+    );
+    served(addr).await;
+}

@@ -260,12 +260,15 @@ impl Server {
         self
     }
 
-    /// At most `bytes` buffered from peers at once, server-wide: batch bodies being received and
-    /// WebSocket messages not yet complete. A batch that would go beyond is answered `503`; a
-    /// WebSocket whose message would, has its session ended with a reason naming this limit.
-    /// Default 256 MiB. (Each message is also bounded by the session's `max_message_size`, and
-    /// each connection's part of the budget by
-    /// [`max_session_buffered_bytes`](Self::max_session_buffered_bytes).)
+    /// At most `bytes` buffered from peers at once, server-wide: batch bodies being received,
+    /// WebSocket messages not yet complete, and batch answers not yet taken by their peers. A
+    /// batch that would go beyond is answered `503`; a WebSocket whose message would, has its
+    /// session ended with a reason naming this limit. Default 256 MiB. The first 64 KiB each
+    /// connection holds are its own, outside this pool: a few peers holding large messages
+    /// unfinished can refuse large messages to others while they do, never ordinary ones.
+    /// (Each message is also bounded by the session's `max_message_size`, each connection's
+    /// part by [`max_session_buffered_bytes`](Self::max_session_buffered_bytes), and how long
+    /// a message may stay unfinished by [`message_timeout`](Self::message_timeout).)
     pub fn max_buffered_bytes(mut self, bytes: usize) -> Server {
         self.max_buffered_bytes = bytes;
         self

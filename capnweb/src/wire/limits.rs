@@ -31,6 +31,10 @@ pub struct Limits {
     /// K instructions applied to N elements counts N x K (a map over N elements inside a map
     /// over M counts M x N x their instructions), refused before any runs. Default 1,000,000.
     pub max_map_applications: usize,
+    /// Maximum bytes of answers to the peer's calls held for it: settled, and neither pulled
+    /// nor released yet (each counted by its size in memory; the call's own result, kept for
+    /// pipelining, is a second copy besides). Past it, the session aborts. Default 64 MiB.
+    pub max_answer_bytes: usize,
 }
 
 impl Default for Limits {
@@ -43,6 +47,7 @@ impl Default for Limits {
             max_blob_size: 256 * 1024 * 1024,
             max_exports: 100_000,
             max_map_applications: 1_000_000,
+            max_answer_bytes: 64 * 1024 * 1024,
         }
     }
 }

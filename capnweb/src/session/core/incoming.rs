@@ -141,7 +141,7 @@ impl Core {
             if let Some(m) = measured.as_ref() {
                 m.done(result.is_ok());
             }
-            Answer::Settled(result)
+            st.hold_answer(result, self.limits.max_answer_bytes)?
         } else if running || stream {
             Answer::Running { pulled: stream }
         } else {
@@ -196,7 +196,17 @@ impl Core {
                 entry.answer = Answer::Sent;
                 self.send_answer(&mut st, id, result);
             }
-            _ => entry.answer = Answer::Settled(result),
+            _ => match st.hold_answer(result, self.limits.max_answer_bytes) {
+                Ok(answer) => {
+                    if let Some(entry) = st.exports.get_mut(&id) {
+                        entry.answer = answer;
+                    }
+                }
+                Err(over) => {
+                    drop(st);
+                    self.abort(RpcError::Protocol(over), true);
+                }
+            },
         }
     }
 
@@ -248,6 +258,7 @@ impl Core {
         match std::mem::replace(&mut entry.answer, Answer::Sent) {
             Answer::Settled(result) => {
                 st.pending_pulls += 1;
+                st.let_go_answer(&result);
                 self.send_answer(&mut st, id, result);
             }
             Answer::Idle => {

@@ -103,6 +103,9 @@ pub(crate) struct State {
     ended: bool,
     /// Calls sent that no unit of work of `Client::run` logged, and not idempotent.
     pub(crate) unlogged_calls: usize,
+    /// Bytes of the answers held for the peer: settled, not yet pulled nor released
+    /// (`Limits::max_answer_bytes`).
+    answer_bytes: usize,
     /// The local calls the peer's messages started, weakly: cancelled when the session ends.
     calls: Vec<Weak<dyn Hook>>,
     /// How many of `calls` were alive when it was last pruned.
@@ -244,6 +247,30 @@ thread_local! {
 
 impl State {
     /// Refuses a new export the peer asked for when it already pins `max`.
+    /// Holds `result` as an answer for the peer, counted against `max` bytes of such answers:
+    /// what calls return (a method returning its argument, say) is not copied without bound.
+    fn hold_answer(
+        &mut self,
+        result: Result<Value, RpcError>,
+        max: usize,
+    ) -> Result<Answer, WireError> {
+        let size = answer_size(&result);
+        if self.answer_bytes + size > max {
+            discard(&mut self.trash_values, result);
+            return Err(WireError::LimitExceeded {
+                what: "the bytes of answers held for the peer, not pulled (max_answer_bytes)",
+                limit: max,
+            });
+        }
+        self.answer_bytes += size;
+        Ok(Answer::Settled(result))
+    }
+
+    /// An answer held for the peer goes (sent or released).
+    fn let_go_answer(&mut self, result: &Result<Value, RpcError>) {
+        self.answer_bytes = self.answer_bytes.saturating_sub(answer_size(result));
+    }
+
     pub(super) fn check_export_room(&self, max: usize) -> Result<(), WireError> {
         if self.exports.len() >= max {
             return Err(WireError::LimitExceeded {
@@ -440,6 +467,7 @@ impl Core {
         }
         st.reverse.clear();
         st.pending_pulls = 0;
+        st.answer_bytes = 0;
         let calls = std::mem::take(&mut st.calls);
         drop(st);
         // Unlocked: a cancelled call drops what it held, which may take the lock.
@@ -665,6 +693,14 @@ fn holds_handles(result: &Result<Value, RpcError>) -> bool {
     }
 }
 
+/// The bytes an answer holds (its error counted as a leaf).
+fn answer_size(result: &Result<Value, RpcError>) -> usize {
+    match result {
+        Ok(v) => v.held_bytes(),
+        Err(_) => std::mem::size_of::<RpcError>(),
+    }
+}
+
 fn release_export(st: &mut State, id: i64, n: u64) {
     if let Some(entry) = st.exports.get_mut(&id) {
         entry.refcount -= n.min(entry.refcount);
@@ -677,7 +713,10 @@ fn release_export(st: &mut State, id: i64, n: u64) {
                 Answer::Running { pulled: true } => {
                     st.pending_pulls = st.pending_pulls.saturating_sub(1);
                 }
-                Answer::Settled(result) => discard(&mut st.trash_values, result),
+                Answer::Settled(result) => {
+                    st.let_go_answer(&result);
+                    discard(&mut st.trash_values, result);
+                }
                 _ => {}
             }
             st.trash.push(entry.stub);
