@@ -101,8 +101,6 @@ pub(crate) struct State {
     settled_waiters: Vec<Waker>,
     /// Set once the session task has stopped: tasks queued after that are dropped, not kept.
     ended: bool,
-    /// Calls sent that no unit of work of `Client::run` logged, and not idempotent.
-    pub(crate) unlogged_calls: usize,
     /// The local calls the peer's messages started, weakly: cancelled when the session ends.
     calls: Vec<Weak<dyn Hook>>,
     /// How many of `calls` were alive when it was last pruned.
