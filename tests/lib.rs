@@ -10,7 +10,7 @@ use capnweb::{Number, Value};
 pub mod faulty {
     //! The interface of `bin/fault_server.rs`, the server process the fault tests kill.
     #![allow(missing_docs)]
-    use capnweb::{rpc_interface, RpcError};
+    use capnweb::{rpc_interface, RpcError, WritableStream};
 
     #[rpc_interface]
     pub trait Faulty {
@@ -24,6 +24,13 @@ pub mod faulty {
         async fn record(&self, tag: f64) -> Result<f64, RpcError>;
         /// The peer address the server saw for this session.
         async fn peer(&self) -> Result<String, RpcError>;
+        /// Answers after the delay, changing nothing: a slow read.
+        #[rpc(idempotent)]
+        async fn read(&self) -> Result<f64, RpcError>;
+        /// A new stream (getting it changes nothing); each number written to it is a side
+        /// effect (logged as `RAN <n>`).
+        #[rpc(idempotent)]
+        async fn sink(&self) -> Result<WritableStream, RpcError>;
     }
 }
 use serde_json::{json, Value as Json};

@@ -2,15 +2,15 @@
 //!
 //! `fault_server --port P --delay-ms D` serves `Faulty` at `/` on 127.0.0.1:P, prints
 //! `LISTENING <port>` once ready, and prints `RAN <tag>` the moment a `bump` starts to run (its
-//! side effect), before waiting D ms to answer: the tests count those lines, not what a client
-//! reports. `--trust-proxy` believes X-Forwarded-For from 127.0.0.1; `--grace-ms G` is how long
+//! side effect), before waiting D ms to answer, and for each number written to a `sink`: the
+//! tests count those lines, not what a client reports. `--trust-proxy` believes X-Forwarded-For from 127.0.0.1; `--grace-ms G` is how long
 //! shutdown (SIGTERM) lets calls finish.
 
 use std::io::Write;
 use std::time::Duration;
 
 use capnweb::server::{per_connection, ConnectInfo};
-use capnweb::{RpcError, Server};
+use capnweb::{RpcError, Server, Value, WritableStream};
 use capnweb_tests::faulty::{Faulty, FaultyServer};
 
 struct Impl {
@@ -18,13 +18,16 @@ struct Impl {
     peer: String,
 }
 
+/// The side effect the tests count.
+fn ran(tag: f64) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "RAN {tag}");
+    let _ = out.flush();
+}
+
 impl Faulty for Impl {
     async fn bump(&self, tag: f64) -> Result<f64, RpcError> {
-        {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "RAN {tag}");
-            let _ = out.flush();
-        }
+        ran(tag);
         tokio::time::sleep(self.delay).await;
         Ok(tag)
     }
@@ -32,13 +35,22 @@ impl Faulty for Impl {
         Ok(1.0)
     }
     async fn record(&self, tag: f64) -> Result<f64, RpcError> {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "RAN {tag}");
-        let _ = out.flush();
+        ran(tag);
         Ok(tag)
     }
     async fn peer(&self) -> Result<String, RpcError> {
         Ok(self.peer.clone())
+    }
+    async fn read(&self) -> Result<f64, RpcError> {
+        tokio::time::sleep(self.delay).await;
+        Ok(1.0)
+    }
+    async fn sink(&self) -> Result<WritableStream, RpcError> {
+        let sink = futures_util::sink::unfold((), |(), chunk: Value| async move {
+            ran(chunk.as_f64().unwrap_or(f64::NAN));
+            Ok::<_, RpcError>(())
+        });
+        Ok(WritableStream::from_sink(sink))
     }
 }
 

@@ -6,6 +6,8 @@
 mod core;
 mod driver;
 mod import;
+#[cfg(feature = "client")]
+pub(crate) mod logged;
 mod metrics;
 pub mod metrics_facade;
 pub(crate) mod run_log;
@@ -357,13 +359,6 @@ impl RpcSession {
     /// The peer can send nothing more (see `Core::end_of_input`).
     pub(crate) fn end_of_input(&self, reason: RpcError) {
         self.core.end_of_input(reason);
-    }
-
-    /// How many calls were sent that no [`Client::run`](crate::Client::run) log saw and that
-    /// were not idempotent (made from a task the work spawned, for one).
-    #[cfg(feature = "client")]
-    pub(crate) fn unlogged_calls(&self) -> usize {
-        self.core.lock().unlogged_calls
     }
 
     /// Ends the session without telling the peer (its transport is about to close anyway).

@@ -1,6 +1,12 @@
 //! What a unit of work (a `Client::run` of the resilient client) sent, to decide whether it is
-//! safe to run again: calls that went to a peer, and how many of them were idempotent.
+//! safe to run again: calls and stream writes that went to a peer, and how many of them were
+//! idempotent.
+//!
+//! A send is written to the log of the handle it went through (see `LoggedHook`), whichever
+//! task used it; failing that, to the log of the task the work runs in. A send through a handle
+//! of no unit, from a task of no unit, marks no unit.
 
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -10,7 +16,9 @@ tokio::task_local! {
 
 thread_local! {
     /// Set while a call marked `#[rpc(idempotent)]` is being made (sending is synchronous).
-    static IDEMPOTENT_CALL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static IDEMPOTENT_CALL: Cell<bool> = const { Cell::new(false) };
+    /// The log of the handle a send is going through, while it is made (synchronously).
+    static HANDLE_LOG: RefCell<Option<Arc<RunLog>>> = const { RefCell::new(None) };
 }
 
 #[derive(Debug, Default)]
@@ -27,6 +35,13 @@ impl RunLog {
         let sent = self.sent.load(Relaxed);
         sent == 0 || sent <= self.idempotent.load(Relaxed)
     }
+
+    fn record(&self, idempotent: bool) {
+        self.sent.fetch_add(1, Relaxed);
+        if idempotent {
+            self.idempotent.fetch_add(1, Relaxed);
+        }
+    }
 }
 
 /// Runs `f` and the future it makes inside `log`.
@@ -39,25 +54,83 @@ pub(crate) async fn logged<T, Fut: std::future::IntoFuture<Output = T>>(
     LOG.scope(log.clone(), fut).await
 }
 
-/// A call went to a peer. Returns whether it was one that no unit of work's log saw and that
-/// was not idempotent (the session counts those, see `Client::run`).
-pub(crate) fn sent() -> bool {
-    let idempotent = IDEMPOTENT_CALL.with(std::cell::Cell::get);
-    let logged = LOG
-        .try_with(|l| {
-            l.sent.fetch_add(1, Relaxed);
-            if idempotent {
-                l.idempotent.fetch_add(1, Relaxed);
-            }
-        })
-        .is_ok();
-    !logged && !idempotent
+/// Runs `send`, a use of a handle that belongs to `log`: what it sends is written there (and
+/// not in the task's log too). The one before is back afterwards, even if `send` panics.
+#[cfg(feature = "client")]
+pub(crate) fn through<T>(log: &Arc<RunLog>, send: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Arc<RunLog>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let before = self.0.take();
+            HANDLE_LOG.with(|h| *h.borrow_mut() = before);
+        }
+    }
+    let _restore = Restore(HANDLE_LOG.with(|h| h.borrow_mut().replace(log.clone())));
+    send()
 }
 
-/// Makes a call marked `#[rpc(idempotent)]`.
+/// A call went to a peer.
+pub(crate) fn sent() {
+    write(IDEMPOTENT_CALL.with(Cell::get));
+}
+
+/// A `stream` message went to a peer: a write into its stream, never idempotent.
+pub(crate) fn streamed() {
+    write(false);
+}
+
+fn write(idempotent: bool) {
+    let handle = HANDLE_LOG.with(|h| h.borrow().clone());
+    match handle {
+        Some(log) => log.record(idempotent),
+        None => {
+            let _ = LOG.try_with(|log| log.record(idempotent));
+        }
+    }
+}
+
+/// Makes a call marked `#[rpc(idempotent)]`. The flag is cleared afterwards even if `call`
+/// panics: left set, it would make every later call on the thread pass for idempotent.
 pub(crate) fn idempotent<T>(call: impl FnOnce() -> T) -> T {
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            IDEMPOTENT_CALL.with(|c| c.set(false));
+        }
+    }
     IDEMPOTENT_CALL.with(|c| c.set(true));
-    let result = call();
-    IDEMPOTENT_CALL.with(|c| c.set(false));
-    result
+    let _clear = Clear;
+    call()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_idempotent_flag_is_cleared_when_the_call_panics() {
+        let panicked = std::panic::catch_unwind(|| idempotent(|| panic!("the call panicked")));
+        assert!(panicked.is_err());
+        assert!(!IDEMPOTENT_CALL.with(Cell::get), "the flag was left set");
+    }
+
+    #[cfg(feature = "client")]
+    #[test]
+    fn a_send_through_a_handle_is_written_to_its_log_alone() {
+        let (handle, task) = (Arc::new(RunLog::default()), Arc::new(RunLog::default()));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(logged(&task, || async {
+            through(&handle, || idempotent(sent));
+            sent();
+        }));
+        assert_eq!(handle.sent.load(Relaxed), 1);
+        assert_eq!(handle.idempotent.load(Relaxed), 1);
+        assert_eq!(task.sent.load(Relaxed), 1, "counted once, in one log");
+        assert!(handle.safe_to_repeat() && !task.safe_to_repeat());
+        // A stream write is never idempotent.
+        through(&handle, || idempotent(streamed));
+        assert!(!handle.safe_to_repeat());
+    }
 }

@@ -15,6 +15,7 @@ use super::breaker::Circuit;
 use super::stats::{ClientStats, Recorder};
 use super::{Backoff, CircuitBreaker, ClientBuilder, RetryPolicy};
 use crate::error::RpcError;
+use crate::session::logged::LoggedHook;
 use crate::session::run_log::{self, RunLog};
 use crate::session::{RpcSession, SessionOptions};
 use crate::stub::{BoxFuture, Stub};
@@ -101,9 +102,12 @@ struct Inner<C> {
     closed: AtomicBool,
 }
 
+#[derive(Clone)]
 struct Live<C> {
     session: RpcSession,
     main: C,
+    /// `main`'s stub, which each unit of work gets wrapped in a handle of its own.
+    stub: Stub,
 }
 
 impl<C: From<Stub> + Clone + Send + Sync + 'static> Client<C> {
@@ -140,13 +144,13 @@ impl<C: From<Stub> + Clone + Send + Sync + 'static> Client<C> {
     /// while reconnecting. Fails at once when every endpoint's circuit is open, or when too
     /// many are already waiting.
     pub async fn main(&self) -> Result<C, RpcError> {
-        self.live().await.map(|(_, main)| main)
+        self.live().await.map(|live| live.main)
     }
 
-    /// The least loaded live session and its main object (see [`main`](Self::main)).
-    async fn live(&self) -> Result<(RpcSession, C), RpcError> {
-        if let Some(main) = self.inner.pick() {
-            return Ok(main);
+    /// The least loaded live session (see [`main`](Self::main)).
+    async fn live(&self) -> Result<Live<C>, RpcError> {
+        if let Some(live) = self.inner.pick() {
+            return Ok(live);
         }
         let Ok(_permit) = self.inner.waiting.try_acquire() else {
             return Err(not_sent("too many calls are waiting for a connection"));
@@ -154,8 +158,8 @@ impl<C: From<Stub> + Clone + Send + Sync + 'static> Client<C> {
         let deadline = tokio::time::Instant::now() + self.inner.config.connect_timeout;
         loop {
             let changed = self.inner.changed.notified();
-            if let Some(main) = self.inner.pick() {
-                return Ok(main);
+            if let Some(live) = self.inner.pick() {
+                return Ok(live);
             }
             if self.inner.closed.load(Ordering::Acquire) {
                 return Err(not_sent("the client was closed"));
@@ -177,6 +181,10 @@ impl<C: From<Stub> + Clone + Send + Sync + 'static> Client<C> {
     /// [`RpcError::Disconnected`], it is run again on a new session (within the retry policy)
     /// only if nothing it sent can have been delivered, or everything it sent was marked
     /// `#[rpc(idempotent)]`. Other errors are returned as they are.
+    ///
+    /// What the work sent is counted through the main object it is given and every stub,
+    /// promise and stream derived from it, whichever task uses them, and through any other
+    /// handle used in the work's own task. A write to a peer's stream is never idempotent.
     pub async fn run<T, F, Fut>(&self, work: F) -> Result<T, RpcError>
     where
         F: FnMut(C) -> Fut,
@@ -220,16 +228,15 @@ impl<C: From<Stub> + Clone + Send + Sync + 'static> Client<C> {
         let retry = self.inner.config.retry;
         let mut attempt = 0;
         loop {
-            let (session, main) = self.live().await?;
+            let live = self.live().await?;
             let log = Arc::new(RunLog::default());
-            // Calls made outside the log (from a task the work spawned, say) are counted by the
-            // session: any of them makes the work unsafe to repeat.
-            let escaped = session.unlogged_calls();
+            // The work's main object, and all it derives, write what they send to its log
+            // whichever task uses them; the work's own task writes its other calls there too.
+            let main = C::from(LoggedHook::wrap(&log, live.stub));
             let result = run_log::logged(&log, || work(main)).await;
-            let escaped = session.unlogged_calls() != escaped;
             match result {
                 Err(RpcError::Disconnected { .. })
-                    if attempt + 1 < retry.attempts && log.safe_to_repeat() && !escaped =>
+                    if attempt + 1 < retry.attempts && log.safe_to_repeat() =>
                 {
                     attempt += 1;
                     self.inner.stats.retry();
@@ -285,15 +292,15 @@ impl<C: Clone> Inner<C> {
         lock(&self.circuits)
     }
 
-    /// The main object of the live session with the fewest calls pending.
-    fn pick(&self) -> Option<(RpcSession, C)> {
+    /// The live session with the fewest calls pending.
+    fn pick(&self) -> Option<Live<C>> {
         self.slots
             .iter()
             .filter_map(|slot| {
                 let slot = lock(slot);
                 let live = slot.as_ref().filter(|l| !l.session.is_closed())?;
                 let load = live.session.stats().imports;
-                Some((load, (live.session.clone(), live.main.clone())))
+                Some((load, live.clone()))
             })
             .min_by_key(|(load, _)| *load)
             .map(|(_, live)| live)

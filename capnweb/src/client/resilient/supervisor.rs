@@ -151,7 +151,8 @@ async fn connect_once<C: From<Stub> + Clone + Send + Sync + 'static>(
                 RpcSession::spawn(transport, None, options)
             }
         };
-        let main = C::from(session.main());
+        let stub = session.main();
+        let main = C::from(stub.clone());
         if let Some(hook) = &config.on_connect {
             if let Err(error) = hook(main.clone()).await {
                 session.abort(RpcError::disconnected("on_connect failed"));
@@ -162,7 +163,11 @@ async fn connect_once<C: From<Stub> + Clone + Send + Sync + 'static>(
                 });
             }
         }
-        Ok(Live { session, main })
+        Ok(Live {
+            session,
+            main,
+            stub,
+        })
     };
     tokio::time::timeout(config.connect_timeout, attempt)
         .await

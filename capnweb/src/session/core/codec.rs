@@ -85,6 +85,12 @@ impl SessionExporter<'_> {
             let inner = owning.inner.clone();
             return self.export_following(&inner, promise, hops + 1);
         }
+        // A unit of work's handle goes as what it wraps: its own session's import stays one.
+        #[cfg(feature = "client")]
+        if let Some(logged) = stub.downcast::<crate::session::logged::LoggedHook>() {
+            let inner = logged.inner.clone();
+            return self.export_following(&inner, promise, hops + 1);
+        }
         if let Some(import) = stub.downcast::<ImportHook>() {
             if Arc::ptr_eq(&import.core, self.core) {
                 let entry = self.st.imports.get(&import.id);

@@ -101,8 +101,6 @@ pub(crate) struct State {
     settled_waiters: Vec<Waker>,
     /// Set once the session task has stopped: tasks queued after that are dropped, not kept.
     ended: bool,
-    /// Calls sent that no unit of work of `Client::run` logged, and not idempotent.
-    pub(crate) unlogged_calls: usize,
     /// Bytes of the answers held for the peer: settled, not yet pulled nor released
     /// (`Limits::max_answer_bytes`).
     answer_bytes: usize,

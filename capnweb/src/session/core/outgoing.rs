@@ -32,9 +32,7 @@ impl Core {
             };
         }
         let mut text = st.outbox.scratch();
-        if crate::session::run_log::sent() {
-            st.unlogged_calls += 1;
-        }
+        crate::session::run_log::sent();
         wire::compose::call(&mut text, false, id, path);
         if let Some(args) = &args {
             text.push(',');
@@ -94,9 +92,7 @@ impl Core {
             captures: caps,
             instructions: instructions.to_vec(),
         }));
-        if crate::session::run_log::sent() {
-            st.unlogged_calls += 1;
-        }
+        crate::session::run_log::sent();
         st.outbox
             .write(|text| write_message_to(text, &Message::Push(remap)));
         let new_id = st.next_import;

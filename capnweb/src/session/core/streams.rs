@@ -35,6 +35,7 @@ impl Core {
         wire::compose::call_end(&mut text);
         let size = text.len();
         st.outbox.push_scratch(text);
+        crate::session::run_log::streamed();
         let new_id = st.next_import;
         st.next_import += 1;
         let mut entry = ImportEntry::new(true);

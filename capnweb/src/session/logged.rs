@@ -1,0 +1,116 @@
+//! [`LoggedHook`]: a handle that belongs to one unit of work of `Client::run`. What is sent
+//! through it is written to the unit's log whichever task uses it, and the handles it gives
+//! (results, capabilities in them) belong to the same unit.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use super::run_log::{self, RunLog};
+use crate::error::RpcError;
+use crate::stream::WritableStream;
+use crate::stub::{ErrorHook, Hook, PromiseHook, Resolution, StreamDone, Stub};
+use crate::value::Value;
+use crate::wire::{Expr, PathKey};
+
+pub(crate) struct LoggedHook {
+    pub(crate) inner: Stub,
+    log: Arc<RunLog>,
+}
+
+impl LoggedHook {
+    /// `stub` as a handle of the unit that `log` belongs to. A broken stub can send nothing and
+    /// stays as it is; so does a handle that belongs to a unit already.
+    pub(crate) fn wrap(log: &Arc<RunLog>, stub: Stub) -> Stub {
+        if stub.downcast::<ErrorHook>().is_some() || stub.downcast::<LoggedHook>().is_some() {
+            return stub;
+        }
+        Stub::from_hook(LoggedHook {
+            inner: stub,
+            log: log.clone(),
+        })
+    }
+
+    /// `v` with every handle in it made one of this unit's, this one's own inner stub as this
+    /// very handle.
+    fn adopt(self: &Arc<Self>, v: Value) -> Value {
+        match v {
+            Value::Stub(s) if s.same(&self.inner) => Value::Stub(Stub(self.clone())),
+            Value::Stub(s) => Value::Stub(LoggedHook::wrap(&self.log, s)),
+            Value::Promise(s) => Value::Promise(LoggedHook::wrap(&self.log, s)),
+            Value::Writable(w) => {
+                let stub = LoggedHook::wrap(&self.log, w.stub().clone());
+                match stub.same(w.stub()) {
+                    true => Value::Writable(w),
+                    false => Value::Writable(WritableStream::from_stub(stub)),
+                }
+            }
+            Value::Array(items) => Value::Array(items.into_iter().map(|i| self.adopt(i)).collect()),
+            Value::Object(fields) => Value::Object(
+                fields
+                    .into_iter()
+                    .map(|(k, v)| (k, self.adopt(v)))
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+
+    fn logged(&self, send: impl FnOnce() -> Stub) -> Stub {
+        LoggedHook::wrap(&self.log, run_log::through(&self.log, send))
+    }
+}
+
+impl Hook for LoggedHook {
+    fn call(self: Arc<Self>, path: &[PathKey], args: Vec<Value>) -> Stub {
+        self.logged(|| self.inner.0.clone().call(path, args))
+    }
+
+    fn get(self: Arc<Self>, path: &[PathKey]) -> Stub {
+        self.logged(|| self.inner.0.clone().get(path))
+    }
+
+    fn map(
+        self: Arc<Self>,
+        path: &[PathKey],
+        captures: Vec<Stub>,
+        instructions: Arc<[Expr]>,
+    ) -> Stub {
+        self.logged(|| self.inner.0.clone().map(path, captures, instructions))
+    }
+
+    fn resolve(self: Arc<Self>) -> Resolution {
+        let resolving = self.inner.0.clone().resolve();
+        let adopted = async move { resolving.await.map(|v| self.adopt(v)) };
+        PromiseHook::pending(adopted).0.resolve()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn is_promise(&self) -> bool {
+        self.inner.0.is_promise()
+    }
+
+    fn session_end(&self) -> Option<watch::Receiver<Option<RpcError>>> {
+        self.inner.0.session_end()
+    }
+
+    fn is_remote(&self) -> bool {
+        self.inner.0.is_remote()
+    }
+
+    fn stream_call(
+        &self,
+        method: &str,
+        args: Vec<Value>,
+        done: StreamDone,
+    ) -> Result<usize, RpcError> {
+        run_log::through(&self.log, || self.inner.0.stream_call(method, args, done))
+    }
+}
+
+#[cfg(test)]
+mod tests;
