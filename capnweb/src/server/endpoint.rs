@@ -390,6 +390,11 @@ fn forwarded_for(
 fn session_options(config: &Config, info: &ConnectInfo) -> SessionOptions {
     let mut options = config.options.clone();
     options.accepted = true;
+    // A server runs on tokio, timers on: each session has one, so that an ended session waits
+    // for a peer that reads nothing only so long (see `SessionOptions::timer`).
+    if options.timer.is_none() {
+        options.timer = Some(Arc::new(|d| Box::pin(tokio::time::sleep(d))));
+    }
     options.peer = info.peer.map(|p| p.to_string());
     options
 }

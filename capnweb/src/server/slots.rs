@@ -14,7 +14,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::registry::Registry;
 
 /// How long a new request waits for the slot of a session that gave way.
-const GIVE_WAY_WAIT: Duration = Duration::from_secs(1);
+/// (A session that gave way takes a moment to go: its abort is sent, its socket closed; one
+/// whose peer reads nothing is given up on after the session's close grace, 5 s.)
+const GIVE_WAY_WAIT: Duration = Duration::from_secs(2);
 
 pub(crate) struct Slots {
     total: Arc<Semaphore>,

@@ -37,6 +37,8 @@ const BURST_OUTPUT: usize = 1024 * 1024;
 struct Timer {
     sleep: Option<BoxFuture<()>>,
     sleeper: Option<Sleeper>,
+    /// Fired, and not reset since: it stays fired (its sleep, done, is not polled again).
+    fired: bool,
 }
 
 impl Timer {
@@ -44,6 +46,7 @@ impl Timer {
         let mut timer = Timer {
             sleep: None,
             sleeper: sleeper.clone(),
+            fired: false,
         };
         if let Some(at) = at {
             timer.reset(at);
@@ -52,13 +55,19 @@ impl Timer {
     }
 
     async fn fired(&mut self) {
+        if self.fired {
+            return;
+        }
         match &mut self.sleep {
             Some(sleep) => sleep.as_mut().await,
             None => std::future::pending().await,
         }
+        self.sleep = None;
+        self.fired = true;
     }
 
     fn reset(&mut self, at: Instant) {
+        self.fired = false;
         self.sleep = Some(match &self.sleeper {
             Some(sleeper) => sleeper(at.saturating_duration_since(Instant::now())),
             None => Box::pin(tokio::time::sleep(
@@ -148,6 +157,9 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
     let idle_timeout = options.idle_timeout;
     let mut idle_at = idle_timeout.map(|d| Instant::now() + d);
     let mut idle = Timer::new(idle_at, &options.timer);
+    let mut closed = core.closed.subscribe();
+    // Set once the session is aborted: the time left for its last words and close.
+    let (mut grace, mut grace_set) = (Timer::new(None, &options.timer), false);
     loop {
         // From here the task finds work itself; anything queued after this store wakes it.
         core.driving.store(false, Ordering::SeqCst);
@@ -185,11 +197,31 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
                 progressed = true;
             }
             let wrote = !out.is_empty();
+            // Once aborted, the last words and the close get `CLOSE_GRACE` at most: a peer
+            // that reads nothing more is not waited for. (With a timer to wait on: the
+            // session's own, or tokio's when its timeouts, which need one, are set.)
+            let timed = options.timer.is_some()
+                || options.idle_timeout.is_some()
+                || options.max_age.is_some();
+            if aborted && timed && !grace_set {
+                grace.reset(Instant::now() + CLOSE_GRACE);
+                grace_set = true;
+            }
             if wrote {
                 // A peer that never reads blocks the writes: the session's timeouts still run.
                 let sent = {
-                    let sending = std::pin::pin!(send_all(&mut transport, &out, metrics));
-                    until_timeouts(sending, &mut idle, idle_at, &mut max_age).await
+                    let progress = Progress::new();
+                    let sending =
+                        std::pin::pin!(send_all(&mut transport, &out, metrics, &progress));
+                    let timers = Timers {
+                        idle: &mut idle,
+                        idle_at,
+                        idle_timeout,
+                        max_age: if aborted { &mut grace } else { &mut max_age },
+                    };
+                    // Once aborted, these are the last words: the grace below bounds them.
+                    let closed = (!aborted).then_some(&mut closed);
+                    until_timeouts(sending, timers, &progress, closed).await
                 };
                 match sent {
                     Ok(()) => {}
@@ -208,12 +240,6 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
             }
             out.clear();
             if aborted {
-                // Said goodbye; a peer that reads nothing more is not waited for long.
-                // (With a timer to wait on: tokio's, or the session's own.)
-                let timed =
-                    options.timer.is_some() || tokio::runtime::Handle::try_current().is_ok();
-                let grace_ends = timed.then(|| Instant::now() + CLOSE_GRACE);
-                let mut grace = Timer::new(grace_ends, &options.timer);
                 let closing = std::pin::pin!(close_sent(&mut transport));
                 let _ = futures_util::future::select(closing, std::pin::pin!(grace.fired())).await;
                 return;
@@ -279,6 +305,7 @@ async fn send_all(
     transport: &mut impl Transport,
     out: &Outbox,
     metrics: Option<&Metrics>,
+    progress: &Progress,
 ) -> Result<(), RpcError> {
     for msg in out.iter() {
         tracing::trace!(message = %msg, "sent");
@@ -289,31 +316,56 @@ async fn send_all(
         send_text(transport, msg)
             .await
             .map_err(|e| RpcError::disconnected(e.message()))?;
+        progress.now();
     }
     flush_sent(transport)
         .await
         .map_err(|e| RpcError::disconnected(e.message()))
 }
 
-/// `work`, unless the session's idle timeout (nothing read since `idle_at`) or its maximum age
-/// comes first: a write blocked on a peer that reads nothing must not outlive them.
+/// `work`, unless the session's idle timeout (nothing read since `idle_at`, nothing written
+/// for as long) or its maximum age comes first, or the session is ended meanwhile (`closed`):
+/// a write blocked on a peer that reads nothing must not outlive them.
 async fn until_timeouts(
     mut work: std::pin::Pin<&mut impl std::future::Future<Output = Result<(), RpcError>>>,
-    idle: &mut Timer,
-    idle_at: Option<Instant>,
-    max_age: &mut Timer,
+    timers: Timers<'_>,
+    progress: &Progress,
+    closed: Option<&mut tokio::sync::watch::Receiver<Option<RpcError>>>,
 ) -> Result<(), Stop> {
+    let Timers {
+        idle,
+        idle_at,
+        idle_timeout,
+        max_age,
+    } = timers;
+    let ended = async {
+        match closed {
+            // Ended by the application, the server's shutdown, or to make room.
+            Some(closed) => closed
+                .wait_for(Option::is_some)
+                .await
+                .ok()
+                .and_then(|r| r.clone()),
+            None => std::future::pending().await,
+        }
+    };
+    let mut ended = std::pin::pin!(ended);
     loop {
         tokio::select! {
             // The work first: a timeout counts only while it cannot go on.
             biased;
             done = &mut work => return done.map_err(Stop::Failed),
+            reason = &mut ended => {
+                let reason = reason.unwrap_or_else(|| RpcError::disconnected("session ended"));
+                return Err(Stop::TimedOut(reason));
+            }
             _ = max_age.fired() => {
                 return Err(Stop::TimedOut(RpcError::disconnected(
                     "session reached its maximum age (while the peer read nothing)",
                 )))
             }
-            _ = idle.fired() => match idle_at {
+            // A slow reader taking a large answer is not idle: the writes' progress counts.
+            _ = idle.fired() => match idle_at.max(idle_timeout.map(|d| progress.last() + d)) {
                 Some(at) if at > Instant::now() => idle.reset(at),
                 _ => {
                     return Err(Stop::TimedOut(RpcError::disconnected(
@@ -322,6 +374,39 @@ async fn until_timeouts(
                 }
             },
         }
+    }
+}
+
+/// The session's timeouts, as the write phase sees them.
+struct Timers<'a> {
+    idle: &'a mut Timer,
+    idle_at: Option<Instant>,
+    idle_timeout: Option<std::time::Duration>,
+    max_age: &'a mut Timer,
+}
+
+/// When a message last went out (milliseconds since `since`): shared by the writes and the
+/// idle timer that races them.
+struct Progress {
+    since: Instant,
+    millis: std::sync::atomic::AtomicU64,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            since: Instant::now(),
+            millis: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn now(&self) {
+        let ms = u64::try_from(self.since.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.millis.store(ms, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.since + std::time::Duration::from_millis(self.millis.load(Ordering::Relaxed))
     }
 }
 

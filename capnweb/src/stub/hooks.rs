@@ -130,6 +130,12 @@ impl Hook for PromiseHook {
         Some(PromiseHook::poll_unique(self))
     }
 
+    fn settled_value(&self) -> Option<Result<Value, RpcError>> {
+        // A settled value holding a promise is answered by the task, which resolves it.
+        self.settled(|r| r.clone())
+            .filter(|r| !r.as_ref().is_ok_and(Value::contains_promise))
+    }
+
     fn call(self: Arc<Self>, path: &[PathKey], args: Vec<Value>) -> Stub {
         // Settled: the function is found in place, the value not copied to find it.
         let found = self.settled(|r| settled_path(r, path, |_| Err::<(), _>(not_a_function(path))));
@@ -233,6 +239,12 @@ impl Hook for ReadHook {
         self.base
             .clone()
             .map(&self.path_to(path), captures, instructions)
+    }
+
+    fn settled_value(&self) -> Option<Result<Value, RpcError>> {
+        self.base
+            .settled(|r| settled_path(r, &self.path, |v| Ok(v.clone())))?
+            .err()
     }
 
     fn resolve(self: Arc<Self>) -> Resolution {

@@ -51,6 +51,11 @@ pub(crate) trait Hook: Send + Sync + 'static {
     fn poll_unique(&mut self) -> Option<Poll<Result<Value, RpcError>>> {
         None
     }
+    /// The value, if it is known without waiting and is plain (a settled local promise, or a
+    /// path of one): read now, copied only as far as needed. `None` otherwise.
+    fn settled_value(&self) -> Option<Result<Value, RpcError>> {
+        None
+    }
     /// Whether this is a promise (pipelined result) rather than a settled object reference.
     fn is_promise(&self) -> bool {
         false

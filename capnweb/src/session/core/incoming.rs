@@ -261,12 +261,20 @@ impl Core {
                 st.let_go_answer(&result);
                 self.send_answer(&mut st, id, result);
             }
-            Answer::Idle => {
-                entry.answer = Answer::Running { pulled: true };
-                let task = self.answer_task(id, &entry.stub, None);
-                st.tasks.push(task);
-                st.pending_pulls += 1;
-            }
+            Answer::Idle => match entry.stub.0.settled_value() {
+                // Settled already (pipelining on an earlier value): answered now, so that a
+                // read burst sees what it queues (see the driver's `BURST_OUTPUT`).
+                Some(result) => {
+                    st.pending_pulls += 1;
+                    self.send_answer(&mut st, id, result);
+                }
+                None => {
+                    entry.answer = Answer::Running { pulled: true };
+                    let task = self.answer_task(id, &entry.stub, None);
+                    st.tasks.push(task);
+                    st.pending_pulls += 1;
+                }
+            },
             Answer::Running { pulled } => {
                 entry.answer = Answer::Running { pulled: true };
                 if !pulled {

@@ -428,21 +428,25 @@ impl Core {
         let held = imports
             .values()
             .any(|e| e.resolution.as_ref().is_some_and(holds_handles));
-        let settled: HashMap<i64, Value> = match held {
-            true => imports
-                .iter()
-                .filter(|(_, e)| e.resolution.as_ref().is_some_and(|r| !holds_handles(r)))
-                .filter_map(|(&id, e)| match &e.resolution {
-                    Some(Ok(v)) => Some((id, v.clone())),
-                    _ => None,
-                })
-                .collect(),
-            false => HashMap::new(),
-        };
+        // The copies this makes are bounded as answers held are (`max_answer_bytes`).
+        let mut room = self.limits.max_answer_bytes;
+        let mut settled: HashMap<i64, Value> = HashMap::new();
+        if held {
+            for (&id, e) in imports.iter() {
+                let Some(result @ Ok(v)) = &e.resolution else {
+                    continue;
+                };
+                let size = v.held_bytes();
+                if !holds_handles(result) && size <= room {
+                    room -= size;
+                    settled.insert(id, v.clone());
+                }
+            }
+        }
         for entry in imports.values_mut() {
             if let Some(Ok(v)) = &mut entry.resolution {
                 if !settled.is_empty() {
-                    substitute_settled(self, v, &settled, trash);
+                    substitute_settled(self, v, &settled, trash, &mut room);
                 }
             }
             // A resolution that holds handles (stubs, streams) may hold this session's own
@@ -638,15 +642,20 @@ fn substitute_settled(
     v: &mut Value,
     settled: &HashMap<i64, Value>,
     trash: &mut Vec<Stub>,
+    room: &mut usize,
 ) {
     let plain = match &*v {
         Value::Promise(s) => s
             .downcast::<ImportHook>()
             .filter(|import| Arc::ptr_eq(&import.core, core))
             .and_then(|import| settled.get(&import.id))
+            .filter(|plain| plain.held_bytes() <= *room)
             .cloned(),
         _ => None,
     };
+    if let Some(plain) = &plain {
+        *room -= plain.held_bytes();
+    }
     if let Some(plain) = plain {
         if let Value::Promise(stub) = std::mem::replace(v, plain) {
             trash.push(stub);
@@ -656,12 +665,12 @@ fn substitute_settled(
     match v {
         Value::Array(items) => {
             for item in items {
-                substitute_settled(core, item, settled, trash);
+                substitute_settled(core, item, settled, trash, room);
             }
         }
         Value::Object(fields) => {
             for item in fields.values_mut() {
-                substitute_settled(core, item, settled, trash);
+                substitute_settled(core, item, settled, trash, room);
             }
         }
         _ => {}
