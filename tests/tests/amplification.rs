@@ -260,10 +260,11 @@ async fn a_remap_costs_its_elements_times_its_instructions_and_yields_while_it_r
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_peer_that_never_reads_still_meets_the_idle_timeout_and_the_maximum_age() {
+async fn a_peer_that_never_reads_meets_the_idle_timeout_the_maximum_age_and_the_write_timeout() {
     for options in [
         capnweb::SessionOptions::default().idle_timeout(Duration::from_millis(500)),
         capnweb::SessionOptions::default().max_age(Duration::from_millis(500)),
+        capnweb::SessionOptions::default().write_timeout(Duration::from_millis(500)),
     ] {
         let described = format!("{options:?}");
         let server = Server::bind("127.0.0.1:0").options(options);
@@ -469,4 +470,56 @@ async fn answers_held_for_the_peer_are_bounded_in_bytes() {
         "{abort}"
     );
     served(addr).await;
+}
+
+/// Pushes and pulls `n` calls of the main object, reading each answer; releases each result
+/// once answered if `release`. Returns the first abort, if the session ends in one.
+async fn calls_keeping_results(ws: &mut Socket, n: usize, release: bool) -> Option<String> {
+    for id in 1..=n {
+        send(ws, r#"["push",["pipeline",0,[],[]]]"#.into()).await;
+        send(ws, format!(r#"["pull",{id}]"#)).await;
+        let answer = next_text(ws).await;
+        if answer.starts_with(r#"["abort""#) {
+            return Some(answer);
+        }
+        assert!(answer.starts_with(r#"["resolve""#), "{}", &answer[..60]);
+        if release {
+            send(ws, format!(r#"["release",{id},1]"#)).await;
+        }
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_count_until_released_against_the_budget_all_sessions_share() {
+    // A pool of 8 MiB for the whole server; a call without arguments returns a 256 KB string
+    // (with one, its argument).
+    let server = Server::bind("127.0.0.1:0").max_buffered_bytes(8 << 20);
+    let metrics = server.metrics();
+    let factory = || {
+        Stub::from_fn(|args: Vec<Value>| async move {
+            let big = || Value::from("r".repeat(256 << 10));
+            Ok::<_, RpcError>(args.into_iter().next().unwrap_or_else(big))
+        })
+    };
+    let (addr, serve) = server.listen(factory).await.unwrap();
+    tokio::spawn(serve);
+    // Sent and read, never released: the results stay held (a pipeline on each may follow),
+    // and past the shared pool the session ends, saying which limit.
+    let mut keeper = raw(addr).await;
+    let abort = calls_keeping_results(&mut keeper, 100, false).await;
+    let abort = abort.expect("25 MB of results kept against an 8 MiB pool");
+    assert!(abort.contains("max_buffered_bytes"), "{abort}");
+    drop(keeper);
+    // The pool came back with that session, and results released are given back: 100 calls
+    // (25 MB) in a row are served to a peer that releases each.
+    let mut releaser = raw(addr).await;
+    assert_eq!(calls_keeping_results(&mut releaser, 100, true).await, None);
+    served(addr).await;
+    drop(releaser);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while metrics.snapshot().sessions_open > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(metrics.snapshot().sessions_open, 0);
 }

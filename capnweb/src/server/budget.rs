@@ -1,5 +1,6 @@
-//! The server-wide budget of bytes buffered from peers: request bodies being read, and what a
-//! WebSocket has read of a message not yet complete. Each connection holds a share while it
+//! The server-wide budget of bytes buffered from peers: request bodies being read, what a
+//! WebSocket has read of a message not yet complete, and the results sessions hold for their
+//! peers until released (`Budget::answer_share`, with the session's own cap). Each connection holds a share while it
 //! buffers and gives it back when the message is handed on (and what it read of control frames,
 //! once they are handled); a connection that would take the budget past its total, or its own
 //! share past the per-connection cap, is refused (HTTP 503, or its session ends with a reason
@@ -20,9 +21,11 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
+use crate::session::AnswerBudget;
 use crate::transport::websocket::codec::CodecSocket;
 use crate::transport::websocket::{Socket, WebSocketTransport};
 use crate::transport::{Transport, TransportError};
+use crate::wire::WireError;
 
 /// The budget shared by every connection of a server: bytes taken, against a total, and at
 /// most `per_share` of them by any one connection. Nothing ever waits for room (a peer beyond
@@ -62,7 +65,18 @@ impl Budget {
         Share {
             budget: self.clone(),
             held: AtomicUsize::new(0),
+            cap: self.per_share,
         }
+    }
+
+    /// A share for the results a session holds for its peer: its own cap is the session's
+    /// (`Limits::max_answer_bytes`), the common pool is everyone's.
+    pub(crate) fn answer_share(&self) -> Arc<dyn AnswerBudget> {
+        Arc::new(Share {
+            budget: self.clone(),
+            held: AtomicUsize::new(0),
+            cap: usize::MAX,
+        })
     }
 
     /// What a peer is told when the budget is exhausted.
@@ -87,6 +101,8 @@ impl Budget {
 pub(crate) struct Share {
     budget: Budget,
     held: AtomicUsize,
+    /// The most this share may hold.
+    cap: usize,
 }
 
 impl Share {
@@ -96,9 +112,10 @@ impl Share {
         if n == 0 {
             return Ok(());
         }
-        // Only the connection's own task takes: the check and the add cannot interleave.
+        // One taker at a time (the connection's own task, or a session under its lock): the
+        // check and the add cannot interleave.
         let held = self.held.load(Ordering::Acquire);
-        if held.saturating_add(n) > self.budget.per_share {
+        if held.saturating_add(n) > self.cap {
             return Err(self.budget.share_exhausted());
         }
         let total = self.budget.total;
@@ -154,6 +171,21 @@ impl Share {
     pub(crate) fn release(&self) {
         let held = self.held.swap(0, Ordering::AcqRel);
         self.give_back(held, 0);
+    }
+}
+
+/// A session's results held for its peer, counted in the common pool (see
+/// [`Budget::answer_share`]).
+impl AnswerBudget for Share {
+    fn take(&self, n: usize) -> Result<(), WireError> {
+        Share::take(self, n).map_err(|_| WireError::LimitExceeded {
+            what: "the bytes the server holds for all its peers (max_buffered_bytes)",
+            limit: self.budget.total,
+        })
+    }
+
+    fn give(&self, n: usize) {
+        Share::give(self, n);
     }
 }
 

@@ -261,7 +261,9 @@ impl Server {
     }
 
     /// At most `bytes` buffered from peers at once, server-wide: batch bodies being received,
-    /// WebSocket messages not yet complete, and batch answers not yet taken by their peers. A
+    /// WebSocket messages not yet complete, batch answers not yet taken by their peers, and
+    /// the results of calls sessions hold for their peers until released (each session up to
+    /// its `Limits::max_answer_bytes`; past the pool, the session aborts naming this limit). A
     /// batch that would go beyond is answered `503`; a WebSocket whose message would, has its
     /// session ended with a reason naming this limit. Default 256 MiB. The first 64 KiB each
     /// connection holds are its own, outside this pool: a few peers holding large messages

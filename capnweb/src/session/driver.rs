@@ -218,6 +218,8 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
                         idle_at,
                         idle_timeout,
                         max_age: if aborted { &mut grace } else { &mut max_age },
+                        write_timeout: options.write_timeout,
+                        sleeper: &options.timer,
                     };
                     // Once aborted, these are the last words: the grace below bounds them.
                     let closed = (!aborted).then_some(&mut closed);
@@ -324,8 +326,9 @@ async fn send_all(
 }
 
 /// `work`, unless the session's idle timeout (nothing read since `idle_at`, nothing written
-/// for as long) or its maximum age comes first, or the session is ended meanwhile (`closed`):
-/// a write blocked on a peer that reads nothing must not outlive them.
+/// for as long), its write timeout (nothing written for as long) or its maximum age comes
+/// first, or the session is ended meanwhile (`closed`): a write blocked on a peer that reads
+/// nothing must not outlive them.
 async fn until_timeouts(
     mut work: std::pin::Pin<&mut impl std::future::Future<Output = Result<(), RpcError>>>,
     timers: Timers<'_>,
@@ -337,7 +340,24 @@ async fn until_timeouts(
         idle_at,
         idle_timeout,
         max_age,
+        write_timeout,
+        sleeper,
     } = timers;
+    // Armed only if the work waits (most writes finish at once, and need no timer).
+    let stalled = async {
+        let Some(d) = write_timeout else {
+            return std::future::pending().await;
+        };
+        let mut timer = Timer::new(Some(progress.last() + d), sleeper);
+        loop {
+            timer.fired().await;
+            match progress.last() + d {
+                at if at > Instant::now() => timer.reset(at),
+                _ => return,
+            }
+        }
+    };
+    let mut stalled = std::pin::pin!(stalled);
     let ended = async {
         match closed {
             // Ended by the application, the server's shutdown, or to make room.
@@ -364,6 +384,11 @@ async fn until_timeouts(
                     "session reached its maximum age (while the peer read nothing)",
                 )))
             }
+            () = &mut stalled => {
+                return Err(Stop::TimedOut(RpcError::disconnected(
+                    "the peer took nothing written for the session's write timeout",
+                )))
+            }
             // A slow reader taking a large answer is not idle: the writes' progress counts.
             _ = idle.fired() => match idle_at.max(idle_timeout.map(|d| progress.last() + d)) {
                 Some(at) if at > Instant::now() => idle.reset(at),
@@ -383,6 +408,8 @@ struct Timers<'a> {
     idle_at: Option<Instant>,
     idle_timeout: Option<std::time::Duration>,
     max_age: &'a mut Timer,
+    write_timeout: Option<std::time::Duration>,
+    sleeper: &'a Option<Sleeper>,
 }
 
 /// When a message last went out (milliseconds since `since`): shared by the writes and the

@@ -30,7 +30,7 @@ use crate::error::RpcError;
 use crate::stub::Stub;
 use crate::transport::Transport;
 use crate::value::ErrorValue;
-use crate::wire::Limits;
+use crate::wire::{Limits, WireError};
 
 /// A hook that sees (and may change) each error before it is sent to the peer.
 pub type SendErrorHook = Arc<dyn Fn(&mut ErrorValue) + Send + Sync>;
@@ -76,6 +76,21 @@ pub struct SessionOptions {
     pub accepted: bool,
     /// How the session waits for its timeouts (see [`timer`](Self::timer)); `None`: tokio's.
     pub timer: Option<Sleeper>,
+    /// Ends the session when it has been writing for this long and the peer took none of it
+    /// (a peer that never reads). Default none; a server's sessions default to 60 s.
+    pub write_timeout: Option<Duration>,
+    /// Where the results held for the peer are counted besides `limits.max_answer_bytes`: a
+    /// server's budget, shared by all its sessions.
+    pub(crate) answer_budget: Option<Arc<dyn AnswerBudget>>,
+}
+
+/// A budget shared by sessions for the results they hold for their peers (see
+/// `Limits::max_answer_bytes`). Takes happen under the session's lock, one at a time.
+pub(crate) trait AnswerBudget: Send + Sync {
+    /// Takes `n` bytes more, or says which limit refuses them.
+    fn take(&self, n: usize) -> Result<(), WireError>;
+    /// Gives back `n` bytes taken.
+    fn give(&self, n: usize);
 }
 
 /// Makes a future that completes after a duration: the timer of a session's timeouts.
@@ -94,7 +109,8 @@ impl std::fmt::Debug for SessionOptions {
             .field("peer", &self.peer)
             .field("accepted", &self.accepted)
             .field("timer", &self.timer.as_ref().map(|_| "custom"))
-            .finish()
+            .field("write_timeout", &self.write_timeout)
+            .finish_non_exhaustive()
     }
 }
 
@@ -111,6 +127,8 @@ impl Default for SessionOptions {
             peer: None,
             accepted: false,
             timer: None,
+            write_timeout: None,
+            answer_budget: None,
         }
     }
 }
@@ -162,6 +180,12 @@ impl SessionOptions {
     /// Ends the session after this long without traffic or running calls.
     pub fn idle_timeout(mut self, d: Duration) -> Self {
         self.idle_timeout = Some(d);
+        self
+    }
+
+    /// Ends the session when the peer has taken nothing of what it writes for this long.
+    pub fn write_timeout(mut self, d: Duration) -> Self {
+        self.write_timeout = Some(d);
         self
     }
 
@@ -247,6 +271,7 @@ impl RpcSession {
             options.limits,
             options.max_in_flight,
             options.on_send_error.clone(),
+            options.answer_budget.clone(),
         );
         let run = driver::run(core.clone(), transport, options);
         (RpcSession { core }, run)

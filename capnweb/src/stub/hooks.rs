@@ -126,8 +126,12 @@ fn settled_path<T>(
 }
 
 impl Hook for PromiseHook {
-    fn poll_unique(&mut self) -> Option<Poll<Result<Value, RpcError>>> {
+    fn poll_unique(&mut self) -> Option<Poll<()>> {
         Some(PromiseHook::poll_unique(self))
+    }
+
+    fn with_settled(&self, read: &mut dyn FnMut(&Result<Value, RpcError>)) -> bool {
+        self.settled(|r| read(r)).is_some()
     }
 
     fn settled_value(&self) -> Option<Result<Value, RpcError>> {

@@ -47,9 +47,16 @@ pub(crate) trait Hook: Send + Sync + 'static {
     /// For downcasting (the session recognises its own imports).
     fn as_any(&self) -> &dyn Any;
     /// Polls a local computation once, through the only handle on it (so with no locking):
-    /// `None` if this is no such computation.
-    fn poll_unique(&mut self) -> Option<Poll<Result<Value, RpcError>>> {
+    /// `None` if this is no such computation. Its result, once ready, stays in the hook (read
+    /// it with [`with_settled`](Self::with_settled)): nothing is copied.
+    fn poll_unique(&mut self) -> Option<Poll<()>> {
         None
+    }
+    /// Reads the result this hook holds, settled (a local computation's, kept for
+    /// pipelining), in place: `false`, not reading, if it holds none.
+    fn with_settled(&self, read: &mut dyn FnMut(&Result<Value, RpcError>)) -> bool {
+        let _ = read;
+        false
     }
     /// The value, if it is known without waiting and is plain (a settled local promise, or a
     /// path of one): read now, copied only as far as needed. `None` otherwise.

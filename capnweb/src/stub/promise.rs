@@ -99,11 +99,11 @@ impl PromiseHook {
 
     /// Polls the computation once, with no waker (a later poll, with one, follows if it is
     /// pending), through the only handle on this promise: nobody else can be waiting on it
-    /// or polling it, so no lock is taken.
-    pub(crate) fn poll_unique(&mut self) -> Poll<Output> {
+    /// or polling it, so no lock is taken. The result stays here, not copied (see `settled`).
+    pub(crate) fn poll_unique(&mut self) -> Poll<()> {
         let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
-        if let Some(result) = &st.result {
-            return Poll::Ready(result.clone());
+        if st.result.is_some() {
+            return Poll::Ready(());
         }
         let Some(future) = &mut st.future else {
             return Poll::Pending;
@@ -111,8 +111,8 @@ impl PromiseHook {
         match poll_guarded(future, Waker::noop()) {
             Poll::Ready(result) => {
                 st.future = None;
-                st.result = Some(result.clone());
-                Poll::Ready(result)
+                st.result = Some(result);
+                Poll::Ready(())
             }
             Poll::Pending => Poll::Pending,
         }

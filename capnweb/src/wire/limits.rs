@@ -31,9 +31,10 @@ pub struct Limits {
     /// K instructions applied to N elements counts N x K (a map over N elements inside a map
     /// over M counts M x N x their instructions), refused before any runs. Default 1,000,000.
     pub max_map_applications: usize,
-    /// Maximum bytes of answers to the peer's calls held for it: settled, and neither pulled
-    /// nor released yet (each counted by its size in memory; the call's own result, kept for
-    /// pipelining, is a second copy besides). Past it, the session aborts. Default 64 MiB.
+    /// Maximum bytes of results of the peer's calls held for it: from when each settles until
+    /// the peer releases it (kept for pipelining; a result only the answer holds goes once
+    /// sent), each counted by its size in memory. A server counts them in its shared
+    /// `max_buffered_bytes` too. Past it, the session aborts. Default 64 MiB.
     pub max_answer_bytes: usize,
 }
 

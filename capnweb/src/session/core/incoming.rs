@@ -7,7 +7,7 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 
 use super::codec::{SessionExporter, SessionImporter, Started};
-use super::{discard, release_export, Answer, Core, ExportEntry, State};
+use super::{answer_size, discard, read_settled, release_export, Answer, Core, ExportEntry, State};
 use crate::error::RpcError;
 use crate::stub::eval::evaluate;
 use crate::stub::{BoxFuture, PromiseHook, Stub};
@@ -120,7 +120,9 @@ impl Core {
         // With `max_in_flight` calls pending, it waits its turn instead (the answer task).
         let settled = (running && !stream && span.is_none() && !self.full())
             .then(|| poll_once(&mut stub))
-            .flatten();
+            .flatten()
+            // Where the stub keeps the result, it is read there: a copy would be held twice.
+            .map(|owned| owned.filter(|_| !stub.0.with_settled(&mut |_| {})));
         let mut st = self.lock();
         if st.aborted.is_some() {
             // After an abort nothing joins the tables (it could hold the core in a cycle).
@@ -136,12 +138,23 @@ impl Core {
             PromiseHook::driven_by_session(&stub);
             st.track_call(&stub);
         }
-        let answer = if let Some(result) = settled {
-            log_failure(&result);
-            if let Some(m) = measured.as_ref() {
-                m.done(result.is_ok());
+        let mut held = 0;
+        let answer = if let Some(owned) = settled {
+            held = read_settled(&stub, owned.as_ref(), |result| {
+                log_failure(result);
+                if let Some(m) = measured.as_ref() {
+                    m.done(result.is_ok());
+                }
+                answer_size(result)
+            })
+            .unwrap_or(0);
+            if let Err(over) = st.hold(held, self.limits.max_answer_bytes) {
+                if let Some(result) = owned {
+                    discard(&mut st.trash_values, result);
+                }
+                return Err(over.into());
             }
-            st.hold_answer(result, self.limits.max_answer_bytes)?
+            Answer::Settled(owned)
         } else if running || stream {
             Answer::Running { pulled: stream }
         } else {
@@ -161,6 +174,7 @@ impl Core {
         }
         let mut entry = ExportEntry::new(stub, answer);
         entry.auto_release = stream;
+        entry.held = held;
         st.exports.insert(id, entry);
         Ok(())
     }
@@ -191,22 +205,33 @@ impl Core {
         let Some(entry) = st.exports.get_mut(&id) else {
             return discard(&mut st.trash_values, result);
         };
-        match entry.answer {
-            Answer::Running { pulled: true } => {
-                entry.answer = Answer::Sent;
-                self.send_answer(&mut st, id, result);
-            }
-            _ => match st.hold_answer(result, self.limits.max_answer_bytes) {
-                Ok(answer) => {
-                    if let Some(entry) = st.exports.get_mut(&id) {
-                        entry.answer = answer;
-                    }
-                }
-                Err(over) => {
-                    drop(st);
-                    self.abort(RpcError::Protocol(over), true);
-                }
-            },
+        // A local call's result stays in its stub for pipelining until the export goes: held
+        // for the peer even once sent. Any other result is held only until sent.
+        let in_stub = entry.stub.0.with_settled(&mut |_| {});
+        let pulled = matches!(entry.answer, Answer::Running { pulled: true });
+        let size = if in_stub || !pulled {
+            answer_size(&result)
+        } else {
+            0
+        };
+        if let Err(over) = st.hold(size, self.limits.max_answer_bytes) {
+            discard(&mut st.trash_values, result);
+            drop(st);
+            return self.abort(RpcError::Protocol(over), true);
+        }
+        let Some(entry) = st.exports.get_mut(&id) else {
+            unreachable!("present above, under the same lock");
+        };
+        entry.held = size;
+        if pulled {
+            entry.answer = Answer::Sent;
+            self.send_answer(&mut st, id, &result);
+            discard(&mut st.trash_values, result);
+        } else if in_stub {
+            entry.answer = Answer::Settled(None);
+            discard(&mut st.trash_values, result);
+        } else {
+            entry.answer = Answer::Settled(Some(result));
         }
     }
 
@@ -214,14 +239,14 @@ impl Core {
         self: &Arc<Self>,
         st: &mut State,
         id: i64,
-        result: Result<Value, RpcError>,
+        result: &Result<Value, RpcError>,
     ) {
         st.pending_pulls = st.pending_pulls.saturating_sub(1);
         if st.pending_pulls == 0 && self.draining.load(Ordering::SeqCst) > 0 {
             self.idle.notify_waiters();
         }
         let mut text = st.outbox.scratch();
-        let written = match &result {
+        let written = match result {
             Ok(v) => {
                 compose::resolve(&mut text, id);
                 write_value(&mut text, v, &mut SessionExporter::answering(st, self, id))
@@ -240,7 +265,6 @@ impl Core {
         }
         compose::end(&mut text);
         st.outbox.push_scratch(text);
-        discard(&mut st.trash_values, result);
         // A `stream` call's export goes once it is answered.
         if st.exports.get(&id).is_some_and(|e| e.auto_release) {
             release_export(st, id, 1);
@@ -256,17 +280,29 @@ impl Core {
             ))
         })?;
         match std::mem::replace(&mut entry.answer, Answer::Sent) {
-            Answer::Settled(result) => {
+            Answer::Settled(Some(result)) => {
+                // Kept by the export alone: it goes once sent.
+                let held = std::mem::take(&mut entry.held);
+                st.let_go(held);
                 st.pending_pulls += 1;
-                st.let_go_answer(&result);
-                self.send_answer(&mut st, id, result);
+                self.send_answer(&mut st, id, &result);
+                discard(&mut st.trash_values, result);
+            }
+            Answer::Settled(None) => {
+                // Read where the stub keeps it (for pipelining, until released): not copied.
+                let stub = entry.stub.clone();
+                st.pending_pulls += 1;
+                stub.0
+                    .with_settled(&mut |result| self.send_answer(&mut st, id, result));
+                st.trash.push(stub);
             }
             Answer::Idle => match entry.stub.0.settled_value() {
                 // Settled already (pipelining on an earlier value): answered now, so that a
                 // read burst sees what it queues (see the driver's `BURST_OUTPUT`).
                 Some(result) => {
                     st.pending_pulls += 1;
-                    self.send_answer(&mut st, id, result);
+                    self.send_answer(&mut st, id, &result);
+                    discard(&mut st.trash_values, result);
                 }
                 None => {
                     entry.answer = Answer::Running { pulled: true };
@@ -354,20 +390,19 @@ fn log_failure(result: &Result<Value, RpcError>) {
     }
 }
 
-/// The result of `stub` if it is ready when first polled.
-fn poll_once(stub: &mut Stub) -> Option<Result<Value, RpcError>> {
-    // A call just made has no other handle: polled in place, with no locking.
+/// The result of `stub` if it is ready when first polled: `Some(None)` where it stays in the
+/// stub, not copied out.
+fn poll_once(stub: &mut Stub) -> Option<Option<Result<Value, RpcError>>> {
+    // A call just made has no other handle: polled in place, with no locking, its result
+    // left where it is (`None`).
     if let Some(polled) = Arc::get_mut(&mut stub.0).and_then(|hook| hook.poll_unique()) {
-        return match polled {
-            std::task::Poll::Ready(result) => Some(result),
-            std::task::Poll::Pending => None,
-        };
+        return polled.is_ready().then_some(None);
     }
     let mut resolution = stub.0.clone().resolve();
     // A later poll (the answer task's) registers a real waker if this one finds it pending.
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     match resolution.poll_unpin(&mut cx) {
-        std::task::Poll::Ready(result) => Some(result),
+        std::task::Poll::Ready(result) => Some(Some(result)),
         std::task::Poll::Pending => None,
     }
 }

@@ -23,7 +23,7 @@ mod streams;
 pub(crate) use outbox::Outbox;
 
 use super::import::ImportHook;
-use super::{Instant, SendErrorHook};
+use super::{AnswerBudget, Instant, SendErrorHook};
 use crate::error::RpcError;
 use crate::stream::ReadableStream;
 use crate::stub::{BoxFuture, Hook, PromiseHook, StreamDone, Stub};
@@ -101,9 +101,11 @@ pub(crate) struct State {
     settled_waiters: Vec<Waker>,
     /// Set once the session task has stopped: tasks queued after that are dropped, not kept.
     ended: bool,
-    /// Bytes of the answers held for the peer: settled, not yet pulled nor released
-    /// (`Limits::max_answer_bytes`).
+    /// Bytes of the results held for the peer: settled, not yet released (or, for a result
+    /// only the export keeps, not yet sent). See `Limits::max_answer_bytes`.
     answer_bytes: usize,
+    /// Where `answer_bytes` are counted too (a server's budget shared by its sessions).
+    answer_budget: Option<Arc<dyn AnswerBudget>>,
     /// The local calls the peer's messages started, weakly: cancelled when the session ends.
     calls: Vec<Weak<dyn Hook>>,
     /// How many of `calls` were alive when it was last pruned.
@@ -153,6 +155,8 @@ struct ExportEntry {
     /// For a promise exported in another promise's resolution: how many such resolutions it
     /// is nested in (bounded: a promise whose value holds itself would nest without end).
     depth: u8,
+    /// Bytes of its result counted in `State::answer_bytes`, until it goes.
+    held: usize,
 }
 
 impl ExportEntry {
@@ -165,6 +169,7 @@ impl ExportEntry {
             pipe_readable: None,
             peer_pipe: false,
             depth: 0,
+            held: 0,
         }
     }
 }
@@ -175,8 +180,9 @@ enum Answer {
     Idle,
     /// Its result is being computed; send it when done if `pulled`.
     Running { pulled: bool },
-    /// Computed, not yet asked for.
-    Settled(Result<Value, RpcError>),
+    /// Computed, not yet asked for: the result, or `None` where the export's stub holds it (a
+    /// local call's result, kept there for pipelining: not copied).
+    Settled(Option<Result<Value, RpcError>>),
     /// Sent.
     Sent,
 }
@@ -244,31 +250,32 @@ thread_local! {
 }
 
 impl State {
-    /// Refuses a new export the peer asked for when it already pins `max`.
-    /// Holds `result` as an answer for the peer, counted against `max` bytes of such answers:
-    /// what calls return (a method returning its argument, say) is not copied without bound.
-    fn hold_answer(
-        &mut self,
-        result: Result<Value, RpcError>,
-        max: usize,
-    ) -> Result<Answer, WireError> {
-        let size = answer_size(&result);
+    /// Counts `size` more bytes of results held for the peer, against `max` of them and the
+    /// shared budget: what a peer's calls make us keep (a method returning its argument, say,
+    /// or a large result never released) is bounded like what it sends.
+    fn hold(&mut self, size: usize, max: usize) -> Result<(), WireError> {
         if self.answer_bytes + size > max {
-            discard(&mut self.trash_values, result);
             return Err(WireError::LimitExceeded {
-                what: "the bytes of answers held for the peer, not pulled (max_answer_bytes)",
+                what: "the bytes of results held for the peer, not released (max_answer_bytes)",
                 limit: max,
             });
         }
+        if let Some(budget) = &self.answer_budget {
+            budget.take(size)?;
+        }
         self.answer_bytes += size;
-        Ok(Answer::Settled(result))
+        Ok(())
     }
 
-    /// An answer held for the peer goes (sent or released).
-    fn let_go_answer(&mut self, result: &Result<Value, RpcError>) {
-        self.answer_bytes = self.answer_bytes.saturating_sub(answer_size(result));
+    /// Gives back `size` bytes of results held (sent or released).
+    fn let_go(&mut self, size: usize) {
+        self.answer_bytes = self.answer_bytes.saturating_sub(size);
+        if let Some(budget) = &self.answer_budget {
+            budget.give(size);
+        }
     }
 
+    /// Refuses a new export the peer asked for when it already pins `max`.
     pub(super) fn check_export_room(&self, max: usize) -> Result<(), WireError> {
         if self.exports.len() >= max {
             return Err(WireError::LimitExceeded {
@@ -323,11 +330,13 @@ impl Core {
         limits: Limits,
         max_in_flight: usize,
         on_send_error: Option<SendErrorHook>,
+        answer_budget: Option<Arc<dyn AnswerBudget>>,
     ) -> Arc<Core> {
         let mut state = State {
             next_import: 1,
             next_export: -1,
             next_peer_push: 1,
+            answer_budget,
             ..State::default()
         };
         state
@@ -463,13 +472,14 @@ impl Core {
                 calls.push(Arc::downgrade(&e.stub.0));
             }
             trash.push(e.stub);
-            if let Answer::Settled(result) = e.answer {
+            if let Answer::Settled(Some(result)) = e.answer {
                 discard(trash_values, result);
             }
         }
         st.reverse.clear();
         st.pending_pulls = 0;
-        st.answer_bytes = 0;
+        let held = st.answer_bytes;
+        st.let_go(held);
         let calls = std::mem::take(&mut st.calls);
         drop(st);
         // Unlocked: a cancelled call drops what it held, which may take the lock.
@@ -700,6 +710,21 @@ fn holds_handles(result: &Result<Value, RpcError>) -> bool {
     }
 }
 
+/// Reads a result that settled: `owned`, or else the one `stub` holds (`None` if neither).
+fn read_settled<T>(
+    stub: &Stub,
+    owned: Option<&Result<Value, RpcError>>,
+    read: impl FnOnce(&Result<Value, RpcError>) -> T,
+) -> Option<T> {
+    if let Some(result) = owned {
+        return Some(read(result));
+    }
+    let (mut read, mut out) = (Some(read), None);
+    stub.0
+        .with_settled(&mut |r| out = read.take().map(|read| read(r)));
+    out
+}
+
 /// The bytes an answer holds (its error counted as a leaf).
 fn answer_size(result: &Result<Value, RpcError>) -> usize {
     match result {
@@ -716,14 +741,12 @@ fn release_export(st: &mut State, id: i64, n: u64) {
             if st.reverse.get(&entry.stub.key()) == Some(&id) {
                 st.reverse.remove(&entry.stub.key());
             }
+            st.let_go(entry.held);
             match entry.answer {
                 Answer::Running { pulled: true } => {
                     st.pending_pulls = st.pending_pulls.saturating_sub(1);
                 }
-                Answer::Settled(result) => {
-                    st.let_go_answer(&result);
-                    discard(&mut st.trash_values, result);
-                }
+                Answer::Settled(Some(result)) => discard(&mut st.trash_values, result),
                 _ => {}
             }
             st.trash.push(entry.stub);
@@ -793,13 +816,16 @@ mod tests {
         assert_eq!(st.pending_pulls, 0);
         // A result that may hold handles is dropped after unlocking; a leaf at once.
         let holding = Value::Array(vec![Value::Stub(Stub::resolved(Value::Null))]);
-        let settled = ExportEntry::new(Stub::resolved(Value::Null), Answer::Settled(Ok(holding)));
+        let settled = ExportEntry::new(
+            Stub::resolved(Value::Null),
+            Answer::Settled(Some(Ok(holding))),
+        );
         st.exports.insert(2, settled);
         release_export(&mut st, 2, 1);
         assert_eq!(st.trash_values.len(), 1, "kept until unlocked");
         let leaf = ExportEntry::new(
             Stub::resolved(Value::Null),
-            Answer::Settled(Ok(Value::from("a leaf"))),
+            Answer::Settled(Some(Ok(Value::from("a leaf")))),
         );
         st.exports.insert(3, leaf);
         release_export(&mut st, 3, 1);
