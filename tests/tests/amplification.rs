@@ -523,3 +523,48 @@ async fn results_count_until_released_against_the_budget_all_sessions_share() {
     }
     assert_eq!(metrics.snapshot().sessions_open, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_answer_nobody_reads_gives_back_its_slot_at_the_write_timeout() {
+    let server = Server::bind("127.0.0.1:0")
+        .options(capnweb::SessionOptions::default().write_timeout(Duration::from_millis(500)))
+        .max_connections(1)
+        .reclaim_idle_after(None);
+    let factory = || Stub::from_fn(|_: Vec<Value>| async { Ok::<_, RpcError>(Value::Null) });
+    let (addr, serve) = server.listen(factory).await.unwrap();
+    tokio::spawn(serve);
+    // A 10 MB answer (more than the sockets' buffers take), never read: it holds the only
+    // slot while the server writes it...
+    let start = std::time::Instant::now();
+    let unread = post_raw(addr, &asking_again(100)).await;
+    let http = reqwest::Client::new();
+    let status = || async {
+        http.post(format!("http://{addr}/"))
+            .body(asking_again(1))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let refused = loop {
+        let got = status().await;
+        if got == 503 || start.elapsed() > Duration::from_secs(20) {
+            break got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(refused, 503, "the unread answer held no slot");
+    // ...until the peer has taken nothing of it for the write timeout: the connection ends,
+    // and the slot is free.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let served = loop {
+        let got = status().await;
+        if got == 200 || std::time::Instant::now() > deadline {
+            break got;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(served, 200, "the slot was still held after 10 s");
+    drop(unread);
+}

@@ -1,7 +1,7 @@
 //! The accept loop: HTTP/1 connections (over TLS when the server has a certificate) served by
 //! hyper with a bound on the time a peer may take to finish its TLS handshake and send its
 //! request headers (so half-done handshakes, requests and upgrades cannot hold connections),
-//! and graceful shutdown.
+//! a deadline on writes a peer takes nothing of (see [`WriteDeadline`]), and graceful shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,10 +15,14 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tower_service::Service;
 
+use super::deadline::WriteDeadline;
+
 /// How connections are taken on.
 pub(crate) struct Accepting {
     /// How long a peer may take to finish its TLS handshake, then to send request headers.
     pub(crate) header_timeout: Duration,
+    /// How long a write may wait for a peer that takes none of it.
+    pub(crate) write_timeout: Duration,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
 }
@@ -51,6 +55,7 @@ pub(crate) async fn serve(
             () = &mut signal => break,
         };
         let _ = tcp.set_nodelay(true);
+        let tcp = WriteDeadline::new(tcp, accepting.write_timeout);
         let (router, accepting) = (router.clone(), accepting.clone());
         let (alive, stopping) = (alive.clone(), stopping.clone());
         tokio::spawn(async move {

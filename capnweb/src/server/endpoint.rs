@@ -397,14 +397,12 @@ fn session_options(config: &Config, info: &ConnectInfo) -> SessionOptions {
     }
     options.peer = info.peer.map(|p| p.to_string());
     // A peer that reads nothing ends, and what its results held goes back to everyone.
-    options.write_timeout = options.write_timeout.or(Some(WRITE_TIMEOUT));
+    options.write_timeout = options
+        .write_timeout
+        .or(Some(super::deadline::WRITE_TIMEOUT));
     options.answer_budget = Some(config.budget.answer_share());
     options
 }
-
-/// How long a server's session may write to a peer that takes none of it, unless its options
-/// say (`SessionOptions::write_timeout`).
-const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn error(status: StatusCode, message: String) -> Response {
     (status, message).into_response()

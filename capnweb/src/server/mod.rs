@@ -8,6 +8,7 @@
 mod accept;
 mod budget;
 mod connect;
+mod deadline;
 mod endpoint;
 mod registry;
 mod slots;
@@ -519,6 +520,10 @@ impl Server {
         let grace = server.shutdown_grace;
         let accepting = accept::Accepting {
             header_timeout: server.header_timeout,
+            write_timeout: server
+                .options
+                .write_timeout
+                .unwrap_or(deadline::WRITE_TIMEOUT),
             #[cfg(feature = "tls")]
             tls: server
                 .tls

@@ -77,7 +77,8 @@ pub struct SessionOptions {
     /// How the session waits for its timeouts (see [`timer`](Self::timer)); `None`: tokio's.
     pub timer: Option<Sleeper>,
     /// Ends the session when it has been writing for this long and the peer took none of it
-    /// (a peer that never reads). Default none; a server's sessions default to 60 s.
+    /// (a peer that never reads). Default none; a server's sessions, and its connections'
+    /// HTTP responses, default to 60 s.
     pub write_timeout: Option<Duration>,
     /// Where the results held for the peer are counted besides `limits.max_answer_bytes`: a
     /// server's budget, shared by all its sessions.
