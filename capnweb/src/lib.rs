@@ -25,6 +25,13 @@
 //! - [`server`] and [`connect`]: putting a main object on the network, and reaching one;
 //!   `wasm` (feature `wasm`): reaching one from a browser.
 //!
+//! # Guides
+//!
+//! The [`guide`] module holds the guides, each a page: [interfaces, errors and
+//! values](guide::interfaces), [serving in production](guide::production), [a client that stays
+//! up](guide::client), [TypeScript front ends](guide::typescript), [streams and
+//! blobs](guide::streams) and the [semantics worth knowing](guide::semantics).
+//!
 //! # Example
 //!
 //! ```
@@ -54,6 +61,9 @@ pub mod client;
 mod error;
 #[cfg(doc)]
 pub mod example;
+// Documentation only: compiled for rustdoc, and for its doctests.
+#[cfg(any(doc, doctest))]
+pub mod guide;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;

@@ -222,9 +222,10 @@ impl Server {
     }
 
     /// Bytes each WebSocket reads from its socket at a time, and keeps per connection even when
-    /// idle. Default 4 KiB (an idle session then costs about 10 KiB in all; with 2 KiB, 8.3
-    /// KiB, for 1 to 6% fewer calls per second at 256 in flight); larger buffers take large
-    /// messages in fewer reads, at that much more memory per connection.
+    /// idle. Default 4 KiB, at least 256. A smaller buffer costs less memory per idle
+    /// connection and more reads per message; larger buffers take large messages in fewer
+    /// reads, at that much more memory per connection. `bench/README.md` has what the default
+    /// costs and saves.
     pub fn read_buffer(mut self, bytes: usize) -> Server {
         self.read_buffer = bytes.max(256);
         self
