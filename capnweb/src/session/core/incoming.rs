@@ -164,7 +164,7 @@ impl Core {
                 let resolution = stub.0.clone().resolve();
                 (Answer::Running { pulled }, 0, Some(resolution))
             }
-            _ => (Answer::Idle, 0, None),
+            (Start::Idle | Start::Settled, _) => (Answer::Idle, 0, None),
         };
         let mut entry = ExportEntry::new(stub, answer);
         entry.auto_release = stream;

@@ -1,6 +1,8 @@
 //! The session state machine: import and export tables, and what each message does to them.
-//! Calls we make are in `outgoing`, messages we receive in `incoming`, value encoding against
-//! the tables in `codec`, pipes and `stream` calls in `streams`; ending and bookkeeping here.
+//! The tables and their ids are in `tables`, calls we make (and the one send path) in
+//! `outgoing`, messages we receive in `incoming` (what a push becomes in `push`), value encoding
+//! against the tables in `codec`, pipes and `stream` calls in `streams`, waking the session task
+//! and idle waiters in `wake`; ending and bookkeeping here.
 //!
 //! All state sits behind one mutex that is never held across an await, nor while a stub is
 //! dropped (dropping an import takes the lock again): anything removed from the tables goes to

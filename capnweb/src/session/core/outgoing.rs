@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::codec::SessionExporter;
-use super::{discard, not_delivered, Core, Guard, ImportEntry, State};
+use super::{discard, not_delivered, Core, Guard, ImportEntry, Outbox, State};
 use crate::error::RpcError;
 use crate::session::import::ImportHook;
 use crate::session::run_log;
@@ -44,12 +44,17 @@ impl Core {
 }
 
 impl State {
-    /// Sends a push or a stream message written into `text` (from `outbox.scratch()`): queues
-    /// it, writes it in the run log of the unit of work sending it (the resilient client then
-    /// knows it may have been delivered), and adds `answer`, the import standing for its
-    /// answer, at the id the peer gives it too. The one way a call goes to the peer.
-    pub(super) fn send(&mut self, text: String, sent: Sent, answer: ImportEntry) -> i64 {
-        self.outbox.push_scratch(text);
+    /// Sends a push or a stream message, which `queue` writes into the outbox: writes it in
+    /// the run log of the unit of work sending it (the resilient client then knows it may have
+    /// been delivered), and adds `answer`, the import standing for its answer, at the id the
+    /// peer gives it too. The one way a call goes to the peer.
+    pub(super) fn send(
+        &mut self,
+        queue: impl FnOnce(&mut Outbox),
+        sent: Sent,
+        answer: ImportEntry,
+    ) -> i64 {
+        queue(&mut self.outbox);
         match sent {
             Sent::Call => run_log::sent(),
             Sent::Stream => run_log::streamed(),
@@ -88,7 +93,8 @@ impl Core {
             }
         }
         wire::compose::call_end(&mut text);
-        let answer = st.send(text, Sent::Call, ImportEntry::held(false));
+        let queue = |outbox: &mut Outbox| outbox.push_scratch(text);
+        let answer = st.send(queue, Sent::Call, ImportEntry::held(false));
         drop(st);
         self.answer_promise(answer)
     }
@@ -122,15 +128,14 @@ impl Core {
                 },
             );
         }
-        let remap = Expr::Remap(Box::new(wire::RemapExpr {
+        let remap = Message::Push(Expr::Remap(Box::new(wire::RemapExpr {
             id,
             path: path.to_vec(),
             captures: caps,
             instructions: instructions.to_vec(),
-        }));
-        let mut text = st.outbox.scratch();
-        write_message_to(&mut text, &Message::Push(remap));
-        let answer = st.send(text, Sent::Call, ImportEntry::held(false));
+        })));
+        let queue = |outbox: &mut Outbox| outbox.write(|text| write_message_to(text, &remap));
+        let answer = st.send(queue, Sent::Call, ImportEntry::held(false));
         st.trash.extend(captures);
         drop(st);
         self.answer_promise(answer)

@@ -35,7 +35,7 @@ impl Core {
         let mut answer = ImportEntry::new(true);
         answer.released = true;
         answer.on_settle = Some((size, done));
-        st.send(text, Sent::Stream, answer);
+        st.send(|outbox| outbox.push_scratch(text), Sent::Stream, answer);
         st.trash_values.extend(args);
         Ok(size)
     }
