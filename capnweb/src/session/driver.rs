@@ -157,12 +157,12 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
     let idle_timeout = options.idle_timeout;
     let mut idle_at = idle_timeout.map(|d| Instant::now() + d);
     let mut idle = Timer::new(idle_at, &options.timer);
-    let mut closed = core.closed.subscribe();
+    let mut closed = core.closed_rx();
     // Set once the session is aborted: the time left for its last words and close.
     let (mut grace, mut grace_set) = (Timer::new(None, &options.timer), false);
     loop {
         // From here the task finds work itself; anything queued after this store wakes it.
-        core.driving.store(false, Ordering::SeqCst);
+        core.looking_for_work();
         // Run whatever is ready, then write everything it produced with one flush.
         loop {
             let aborted = core.take_work(&mut out, &mut new_tasks);
@@ -178,8 +178,7 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
                 max: options.max_in_flight,
             };
             progressed |= start(&mut tasks, &mut new_tasks, room).await;
-            core.pending_calls
-                .store(tasks.len() + waiting.len(), Ordering::Relaxed);
+            core.set_pending_calls(tasks.len() + waiting.len());
             if waiting.len() > options.max_queued {
                 waiting.clear();
                 let limit = options.max_queued;
@@ -261,7 +260,7 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
             // for the next read anyway, so the transport need not swap wakers).
             keep = poll_fn(|cx| {
                 let msg = ready!(Pin::new(&mut transport).poll_recv(cx));
-                core.driving.store(true, Ordering::SeqCst);
+                core.handling_messages();
                 let mut keep = on_message(&core, msg, metrics);
                 for i in 0..READ_BURST {
                     if !keep {
@@ -287,7 +286,7 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
                 core.wake_settled(&mut woken);
             }
             Some(()) = tasks.next(), if !tasks.is_empty() => {}
-            _ = core.wake.notified() => {}
+            _ = core.woken() => {}
             _ = idle.fired() => match idle_at {
                 Some(at) if at > Instant::now() => idle.reset(at),
                 _ => core.abort(RpcError::disconnected("session idle for too long"), true),

@@ -57,7 +57,7 @@ impl Hook for ImportHook {
     }
 
     fn session_end(&self) -> Option<watch::Receiver<Option<RpcError>>> {
-        Some(self.core.closed.subscribe())
+        Some(self.core.closed_rx())
     }
 
     fn is_remote(&self) -> bool {

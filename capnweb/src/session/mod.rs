@@ -317,12 +317,12 @@ impl RpcSession {
 
     /// Whether the session has ended.
     pub fn is_closed(&self) -> bool {
-        self.core.closed.borrow().is_some()
+        self.core.is_closed()
     }
 
     /// Waits until the session ends, and says why.
     pub async fn closed(&self) -> RpcError {
-        let mut rx = self.core.closed.subscribe();
+        let mut rx = self.core.closed_rx();
         loop {
             if let Some(reason) = rx.borrow_and_update().clone() {
                 return reason;
@@ -336,27 +336,7 @@ impl RpcSession {
     /// Waits until every result the peer pulled has been sent (how an HTTP batch knows it is
     /// done).
     pub async fn drain(&self) -> Result<(), RpcError> {
-        // Counted before looking, so that an answer sent after the look notifies.
-        struct Draining<'a>(&'a std::sync::atomic::AtomicUsize);
-        impl Drop for Draining<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-            }
-        }
-        self.core
-            .draining
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let _draining = Draining(&self.core.draining);
-        loop {
-            let idle = self.core.idle.notified();
-            if let Some(reason) = self.core.closed.borrow().clone() {
-                return Err(reason);
-            }
-            if self.core.pending_pulls() == 0 {
-                return Ok(());
-            }
-            idle.await;
-        }
+        self.core.drain().await
     }
 
     /// Counts of live table entries.
@@ -370,16 +350,14 @@ impl RpcSession {
     /// Waits until no call from the peer is running or unanswered (used by server shutdown).
     #[cfg(feature = "server")]
     pub(crate) async fn settle(&self) {
-        while self.core.busy() && !self.is_closed() {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        self.core.settle().await;
     }
 
     /// Makes room for `n` more exports (an HTTP batch knows how many pushes it holds), within
     /// the limit on exports.
     pub(crate) fn reserve_exports(&self, n: usize) {
         self.core
-            .reserve_exports(n.min(self.core.limits.max_exports));
+            .reserve_exports(n.min(self.core.limits().max_exports));
     }
 
     /// The peer can send nothing more (see `Core::end_of_input`).

@@ -138,14 +138,13 @@ impl SessionExporter<'_> {
             }
             self.check_room()?;
             let st = &mut *self.st;
-            let id = st.next_export;
-            st.next_export -= 1;
-            st.pending_pulls += 1;
-            let task = self.core.answer_task(id, stub, None);
-            st.tasks.push(task);
             let mut entry = ExportEntry::new(stub.clone(), Answer::Running { pulled: true });
             entry.depth = depth;
-            st.exports.insert(id, entry);
+            let id = st.exports.push(entry);
+            st.pending_pulls += 1;
+            st.running += 1;
+            let task = self.core.answer_task(id, stub.0.clone().resolve(), None);
+            st.tasks.push(task);
             return Ok(WireRef::Promise(id));
         }
         if let Some(&id) = self.st.reverse.get(&stub.key()) {
@@ -156,11 +155,8 @@ impl SessionExporter<'_> {
         }
         self.check_room()?;
         let st = &mut *self.st;
-        let id = st.next_export;
-        st.next_export -= 1;
+        let id = (st.exports).push(ExportEntry::new(stub.clone(), Answer::Idle));
         st.reverse.insert(stub.key(), id);
-        st.exports
-            .insert(id, ExportEntry::new(stub.clone(), Answer::Idle));
         Ok(WireRef::Export(id))
     }
 }
@@ -239,7 +235,7 @@ impl SessionImporter<'_> {
 /// Positive import ids are the answers to our own pushes, allocated in order: one not allocated
 /// yet cannot be referred to (it would collide with the entry our next push makes).
 fn check_not_ours(st: &State, id: i64) -> Result<(), RpcError> {
-    if id >= st.next_import {
+    if st.imports.is_future(id) {
         return Err(RpcError::Protocol(WireError::MalformedExpression {
             kind: "export".into(),
             detail: format!("no such export ID yet: {id}"),
@@ -248,11 +244,9 @@ fn check_not_ours(st: &State, id: i64) -> Result<(), RpcError> {
     Ok(())
 }
 
-/// A new entry for import `id` with one local handle.
+/// A new entry for import `id`, the peer's export, with one local handle.
 fn new_import(st: &mut State, id: i64, pulled: bool) {
-    let mut e = ImportEntry::new(pulled);
-    e.local_refs = 1;
-    st.imports.insert(id, e);
+    st.imports.insert(id, ImportEntry::held(pulled));
 }
 
 impl Importer for SessionImporter<'_> {

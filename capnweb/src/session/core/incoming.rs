@@ -7,10 +7,11 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 
 use super::codec::{SessionExporter, SessionImporter, Started};
+use super::push::{Pushed, Start};
 use super::{answer_size, discard, read_settled, release_export, Answer, Core, ExportEntry, State};
 use crate::error::RpcError;
 use crate::stub::eval::evaluate;
-use crate::stub::{BoxFuture, PromiseHook, Stub};
+use crate::stub::{BoxFuture, PromiseHook, Resolution, Stub};
 use crate::value::Value;
 use crate::wire::{
     self, compose, write_message_to, write_value, Expr, Message, MessageKind, WireError,
@@ -103,22 +104,22 @@ impl Core {
         let measured = Measured::start(&e);
         // The push's own call is driven by its answer task.
         let v = self.evaluate_driving(e, |v| matches!(v, Value::Promise(_)))?;
-        let (mut stub, running) = match v {
+        let (mut stub, local) = match v {
+            // A call just made is ours alone to run.
             Value::Promise(s) => {
-                // A call just made is ours alone to run. A promise held elsewhere (pipelining
-                // on an earlier export, `["pipeline", id]`) is shared as it is, never settled
-                // into a copy of its value: answered from it only when pulled.
                 let local = s.downcast::<PromiseHook>().is_some() && Arc::strong_count(&s.0) == 1;
                 (s, local)
             }
             Value::Stub(s) => (s, false),
             other => (Stub::resolved(other), true),
         };
-        // Most calls finish when first polled: run now (as the reference runs a call when its
-        // push arrives), and the export starts settled, with no task. Streamed calls,
-        // and traced ones (their span), take the task below.
-        // With `max_in_flight` calls pending, it waits its turn instead (the answer task).
-        let settled = (running && !stream && span.is_none() && !self.full())
+        let pushed = Pushed {
+            local,
+            stream,
+            traced: span.is_some(),
+            full: self.full(),
+        };
+        let settled = (pushed.poll_now())
             .then(|| poll_once(&mut stub))
             .flatten()
             // Where the stub keeps the result, it is read there: a copy would be held twice.
@@ -131,51 +132,51 @@ impl Core {
         }
         // Checked here, under the lock taken anyway: over the limit, the session aborts.
         st.check_export_room(self.limits.max_exports)?;
-        let id = st.next_peer_push;
-        st.next_peer_push += 1;
-        if running && settled.is_none() {
-            // Still running: cancelled if the session ends first, and driven by its task.
-            PromiseHook::driven_by_session(&stub);
-            st.track_call(&stub);
-        }
-        let mut held = 0;
-        let answer = if let Some(owned) = settled {
-            held = read_settled(&stub, owned.as_ref(), |result| {
-                log_failure(result);
-                if let Some(m) = measured.as_ref() {
-                    m.done(result.is_ok());
+        let (answer, held, resolution) = match (pushed.start(settled.is_some()), settled) {
+            (Start::Settled, Some(owned)) => {
+                let held = read_settled(&stub, owned.as_ref(), |result| {
+                    log_failure(result);
+                    if let Some(m) = measured.as_ref() {
+                        m.done(result.is_ok());
+                    }
+                    answer_size(result)
+                })
+                .unwrap_or(0);
+                if let Err(over) = st.hold(held, self.limits.max_answer_bytes) {
+                    if let Some(result) = owned {
+                        discard(&mut st.trash_values, result);
+                    }
+                    return Err(over.into());
                 }
-                answer_size(result)
-            })
-            .unwrap_or(0);
-            if let Err(over) = st.hold(held, self.limits.max_answer_bytes) {
-                if let Some(result) = owned {
-                    discard(&mut st.trash_values, result);
-                }
-                return Err(over.into());
+                (Answer::Settled(owned), held, None)
             }
-            Answer::Settled(owned)
-        } else if running || stream {
-            Answer::Running { pulled: stream }
-        } else {
-            Answer::Idle
+            (Start::Running { local, pulled }, _) => {
+                if local {
+                    // Cancelled if the session ends first, and driven by its task.
+                    PromiseHook::driven_by_session(&stub);
+                    st.track_call(&stub);
+                }
+                if pulled {
+                    st.pending_pulls += 1;
+                }
+                st.running += 1;
+                self.pending_calls.fetch_add(1, Ordering::Relaxed);
+                let resolution = stub.0.clone().resolve();
+                (Answer::Running { pulled }, 0, Some(resolution))
+            }
+            (Start::Idle | Start::Settled, _) => (Answer::Idle, 0, None),
         };
-        if stream {
-            st.pending_pulls += 1;
-        }
-        if matches!(answer, Answer::Running { .. }) {
-            self.pending_calls
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let task = self.answer_task(id, &stub, measured);
+        let mut entry = ExportEntry::new(stub, answer);
+        entry.auto_release = stream;
+        entry.held = held;
+        let id = st.exports.push_peer(entry);
+        if let Some(resolution) = resolution {
+            let task = self.answer_task(id, resolution, measured);
             st.tasks.push(match span {
                 Some(span) => Box::pin(traced(task, span)),
                 None => task,
             });
         }
-        let mut entry = ExportEntry::new(stub, answer);
-        entry.auto_release = stream;
-        entry.held = held;
-        st.exports.insert(id, entry);
         Ok(())
     }
 
@@ -183,11 +184,10 @@ impl Core {
     pub(super) fn answer_task(
         self: &Arc<Self>,
         id: i64,
-        stub: &Stub,
+        fut: Resolution,
         measured: Option<Measured>,
     ) -> BoxFuture<()> {
         let core = Arc::downgrade(self);
-        let fut = stub.0.clone().resolve();
         Box::pin(async move {
             let result = fut.await;
             if let Some(m) = measured {
@@ -223,6 +223,7 @@ impl Core {
             unreachable!("present above, under the same lock");
         };
         entry.held = size;
+        let running = matches!(entry.answer, Answer::Running { .. });
         if pulled {
             entry.answer = Answer::Sent;
             self.send_answer(&mut st, id, &result);
@@ -233,6 +234,9 @@ impl Core {
         } else {
             entry.answer = Answer::Settled(Some(result));
         }
+        if running {
+            st.call_done();
+        }
     }
 
     pub(super) fn send_answer(
@@ -241,10 +245,7 @@ impl Core {
         id: i64,
         result: &Result<Value, RpcError>,
     ) {
-        st.pending_pulls = st.pending_pulls.saturating_sub(1);
-        if st.pending_pulls == 0 && self.draining.load(Ordering::SeqCst) > 0 {
-            self.idle.notify_waiters();
-        }
+        st.pull_done();
         let mut text = st.outbox.scratch();
         let written = match result {
             Ok(v) => {
@@ -306,9 +307,10 @@ impl Core {
                 }
                 None => {
                     entry.answer = Answer::Running { pulled: true };
-                    let task = self.answer_task(id, &entry.stub, None);
+                    let task = self.answer_task(id, entry.stub.0.clone().resolve(), None);
                     st.tasks.push(task);
                     st.pending_pulls += 1;
+                    st.running += 1;
                 }
             },
             Answer::Running { pulled } => {
@@ -336,12 +338,7 @@ impl Core {
                 format!("refcount would go negative: {} < {n}", entry.refcount),
             )));
         }
-        let pulls = st.pending_pulls;
         release_export(&mut st, id, n);
-        // A pulled call released before its answer was the last one `drain` waits for.
-        if st.pending_pulls == 0 && pulls > 0 && self.draining.load(Ordering::SeqCst) > 0 {
-            self.idle.notify_waiters();
-        }
         Ok(())
     }
 

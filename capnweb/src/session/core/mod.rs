@@ -1,6 +1,8 @@
 //! The session state machine: import and export tables, and what each message does to them.
-//! Calls we make are in `outgoing`, messages we receive in `incoming`, value encoding against
-//! the tables in `codec`, pipes and `stream` calls in `streams`; ending and bookkeeping here.
+//! The tables and their ids are in `tables`, calls we make (and the one send path) in
+//! `outgoing`, messages we receive in `incoming` (what a push becomes in `push`), value encoding
+//! against the tables in `codec`, pipes and `stream` calls in `streams`, waking the session task
+//! and idle waiters in `wake`; ending and bookkeeping here.
 //!
 //! All state sits behind one mutex that is never held across an await, nor while a stub is
 //! dropped (dropping an import takes the lock again): anything removed from the tables goes to
@@ -8,7 +10,7 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::Waker;
 
@@ -18,44 +20,39 @@ mod codec;
 mod incoming;
 mod outbox;
 mod outgoing;
+mod push;
 mod streams;
+mod tables;
+mod wake;
 
 pub(crate) use outbox::Outbox;
+use tables::{Answer, ExportEntry, Exports, ImportEntry, Imports, Table};
+use wake::TaskWake;
 
 use super::import::ImportHook;
 use super::{AnswerBudget, Instant, SendErrorHook};
 use crate::error::RpcError;
-use crate::stream::ReadableStream;
 use crate::stub::{BoxFuture, Hook, PromiseHook, StreamDone, Stub};
 use crate::value::{ErrorValue, Value};
-use crate::waiters::Waiters;
 use crate::wire::{self, write_value, Limits, WireError};
-
-/// A session table. Ids are small integers a peer may choose, so the hash is seeded per process
-/// (foldhash), but far cheaper than the standard SipHash for each of a call's several lookups.
-type Table<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 pub(crate) struct Core {
     state: Mutex<State>,
     /// Wakes the session task: outgoing messages or new tasks are waiting.
-    pub(crate) wake: Notify,
-    /// Set while the session task is handling messages or looking for work, or has been woken
-    /// to (it needs no wake).
-    pub(crate) driving: AtomicBool,
-    pub(crate) limits: Limits,
+    task: TaskWake,
+    limits: Limits,
     /// The peer's calls that may be pending at once (`SessionOptions::max_in_flight`).
     max_in_flight: usize,
     /// The peer's calls pending now, running or waiting for a place: set by the session task
     /// each round, counted up as pushes queue theirs (read without the lock).
-    pub(crate) pending_calls: AtomicUsize,
+    pending_calls: AtomicUsize,
     /// Sees (and may change) every error before it is sent to the peer.
     on_send_error: Option<SendErrorHook>,
     /// `Some(reason)` once the session has ended.
-    pub(crate) closed: watch::Sender<Option<RpcError>>,
-    /// Signalled whenever the number of unanswered pulls drops to zero, while anyone waits
-    /// for that (`draining` counts them: most sessions never do, and pay nothing).
-    pub(crate) idle: Notify,
-    pub(crate) draining: AtomicUsize,
+    closed: watch::Sender<Option<RpcError>>,
+    /// Signalled when the peer's calls may all be answered, while anyone waits for that
+    /// (`State::idle_waiters`; see `wake`).
+    idle: Notify,
     /// When the session last read a message: milliseconds since [`epoch`].
     last_read: AtomicU64,
 }
@@ -81,19 +78,21 @@ impl Drop for Core {
 
 #[derive(Default)]
 pub(crate) struct State {
-    imports: Table<i64, ImportEntry>,
-    exports: Table<i64, ExportEntry>,
+    imports: Imports,
+    exports: Exports,
     /// Local objects already exported, by stub identity, so that re-sending reuses the id.
     reverse: Table<usize, i64>,
-    next_import: i64,
-    next_export: i64,
-    /// The id the peer's next push or pipe gets on our export table.
-    next_peer_push: i64,
-    pub(crate) outbox: Outbox,
-    pub(crate) tasks: Vec<BoxFuture<()>>,
-    pub(crate) aborted: Option<RpcError>,
+    outbox: Outbox,
+    tasks: Vec<BoxFuture<()>>,
+    aborted: Option<RpcError>,
     /// Exports the peer is waiting on (pulled, answer not yet sent).
     pending_pulls: usize,
+    /// Exports whose answer is being computed (`Answer::Running`).
+    running: usize,
+    /// Tasks waiting for the session to go idle (`Core::drain`, `Core::settle`).
+    idle_waiters: usize,
+    /// Set when they are to be woken, once unlocked.
+    wake_idle: bool,
     trash: Vec<Stub>,
     trash_values: Vec<Value>,
     /// Waiters of imports settled during the current read burst: woken together once the burst
@@ -110,81 +109,6 @@ pub(crate) struct State {
     calls: Vec<Weak<dyn Hook>>,
     /// How many of `calls` were alive when it was last pruned.
     calls_alive: usize,
-}
-
-pub(crate) struct ImportEntry {
-    pub(crate) local_refs: usize,
-    remote_refcount: u64,
-    released: bool,
-    pulled: bool,
-    pub(crate) resolution: Option<Result<Value, RpcError>>,
-    /// Tasks awaiting the resolution (see `ImportWait`).
-    pub(crate) waiters: Waiters,
-    /// For a `stream` call: what to do with its answer (the entry then goes away).
-    on_settle: Option<(usize, StreamDone)>,
-    /// Once released and settled: the export standing for its resolution when it is sent on
-    /// (one for all, so that a resolution that contains the import itself is sent once).
-    resolution_export: Option<i64>,
-}
-
-impl ImportEntry {
-    fn new(pulled: bool) -> ImportEntry {
-        ImportEntry {
-            local_refs: 0,
-            remote_refcount: 1,
-            released: false,
-            pulled,
-            resolution: None,
-            waiters: Waiters::None,
-            on_settle: None,
-            resolution_export: None,
-        }
-    }
-}
-
-struct ExportEntry {
-    stub: Stub,
-    refcount: u64,
-    answer: Answer,
-    /// Released automatically once answered (`stream`).
-    auto_release: bool,
-    /// For a pipe the peer opened: its readable end, until an expression takes it.
-    pipe_readable: Option<ReadableStream>,
-    /// A pipe the peer opened (its writable end is the stub).
-    peer_pipe: bool,
-    /// For a promise exported in another promise's resolution: how many such resolutions it
-    /// is nested in (bounded: a promise whose value holds itself would nest without end).
-    depth: u8,
-    /// Bytes of its result counted in `State::answer_bytes`, until it goes.
-    held: usize,
-}
-
-impl ExportEntry {
-    fn new(stub: Stub, answer: Answer) -> ExportEntry {
-        ExportEntry {
-            stub,
-            refcount: 1,
-            answer,
-            auto_release: false,
-            pipe_readable: None,
-            peer_pipe: false,
-            depth: 0,
-            held: 0,
-        }
-    }
-}
-
-/// Where an export stands with respect to the peer's interest in its resolution.
-enum Answer {
-    /// Not a promise, or nobody asked yet and nothing is running.
-    Idle,
-    /// Its result is being computed; send it when done if `pulled`.
-    Running { pulled: bool },
-    /// Computed, not yet asked for: the result, or `None` where the export's stub holds it (a
-    /// local call's result, kept there for pipelining: not copied).
-    Settled(Option<Result<Value, RpcError>>),
-    /// Sent.
-    Sent,
 }
 
 /// The lock guard: drops what was removed from the tables only after unlocking.
@@ -212,6 +136,7 @@ impl Drop for Guard<'_> {
             // the core, and would keep it alive forever).
             let orphans = (g.ended && !g.tasks.is_empty()).then(|| std::mem::take(&mut g.tasks));
             let wake = !g.outbox.is_empty() || !g.tasks.is_empty();
+            let wake_idle = std::mem::take(&mut g.wake_idle);
             // The trash is swapped for this thread's empty spare buffers, so that it can be
             // dropped unlocked (a drop may take the lock) with no second locking to give the
             // buffers back, and no allocation for the next call's trash.
@@ -233,11 +158,11 @@ impl Drop for Guard<'_> {
                 recycle(&mut values);
                 let _ = SPARE_TRASH.try_with(|spare| spare.set((stubs, values)));
             }
-            // The session task looks for work itself before it sleeps again; once woken, it
-            // counts as driving (so the calls made until it runs wake it no more).
-            let driving = &self.core.driving;
-            if wake && !driving.load(Ordering::SeqCst) && !driving.swap(true, Ordering::SeqCst) {
-                self.core.wake.notify_one();
+            if wake {
+                self.core.task.queued();
+            }
+            if wake_idle {
+                self.core.idle.notify_waiters();
             }
         }
     }
@@ -316,6 +241,12 @@ impl State {
         streams
     }
 
+    /// Whether any call from the peer is still running or unanswered.
+    #[cfg(feature = "server")]
+    fn busy(&self) -> bool {
+        self.pending_pulls > 0 || self.running > 0
+    }
+
     /// A settled promise for import `id`'s resolution, if it has one: uses of the import go
     /// there directly instead of to the peer.
     fn settled(&self, id: i64) -> Option<Stub> {
@@ -333,9 +264,6 @@ impl Core {
         answer_budget: Option<Arc<dyn AnswerBudget>>,
     ) -> Arc<Core> {
         let mut state = State {
-            next_import: 1,
-            next_export: -1,
-            next_peer_push: 1,
             answer_budget,
             ..State::default()
         };
@@ -346,15 +274,13 @@ impl Core {
         LIVE_CORES.fetch_add(1, Ordering::Relaxed);
         Arc::new(Core {
             state: Mutex::new(state),
-            wake: Notify::new(),
-            driving: AtomicBool::new(false),
+            task: TaskWake::default(),
             limits,
             max_in_flight,
             pending_calls: AtomicUsize::new(0),
             on_send_error,
             closed: watch::channel(None).0,
             idle: Notify::new(),
-            draining: AtomicUsize::new(0),
             last_read: AtomicU64::new(millis_since_epoch()),
         })
     }
@@ -478,6 +404,8 @@ impl Core {
         }
         st.reverse.clear();
         st.pending_pulls = 0;
+        st.running = 0;
+        st.idle_changed();
         let held = st.answer_bytes;
         st.let_go(held);
         let calls = std::mem::take(&mut st.calls);
@@ -488,13 +416,12 @@ impl Core {
                 promise.cancel(&reason);
             }
         }
-        self.idle.notify_waiters();
         waiters.into_iter().for_each(Waker::wake);
         for (size, done) in streams {
             done(size, Err(reason.clone()));
         }
         self.closed.send_replace(Some(reason));
-        self.wake.notify_one();
+        self.task.now();
     }
 
     /// The peer can send nothing more (an HTTP batch whose every message was read): every
@@ -540,22 +467,6 @@ impl Core {
         self.lock().exports.reserve(n);
     }
 
-    /// Whether any call from the peer is still running or unanswered.
-    #[cfg(feature = "server")]
-    pub(crate) fn busy(self: &Arc<Self>) -> bool {
-        let st = self.lock();
-        st.pending_pulls > 0
-            || st
-                .exports
-                .values()
-                .any(|e| matches!(e.answer, Answer::Running { .. }))
-    }
-
-    /// Number of pulls not yet answered.
-    pub(crate) fn pending_pulls(self: &Arc<Self>) -> usize {
-        self.lock().pending_pulls
-    }
-
     /// Wakes whoever waits on the imports settled since the last call; `spare` (empty) is
     /// swapped in, so the two buffers take turns and are allocated once.
     pub(crate) fn wake_settled(self: &Arc<Self>, spare: &mut Vec<Waker>) {
@@ -578,6 +489,26 @@ impl Core {
     /// instead of starting when it arrives.
     pub(crate) fn full(&self) -> bool {
         self.pending_calls.load(Ordering::Relaxed) >= self.max_in_flight
+    }
+
+    /// The peer's calls pending now, as the session task counts them each round.
+    pub(crate) fn set_pending_calls(&self, n: usize) {
+        self.pending_calls.store(n, Ordering::Relaxed);
+    }
+
+    /// What is accepted from the peer.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Whether the session has ended.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.borrow().is_some()
+    }
+
+    /// Sees the session end: `Some(reason)` once it has.
+    pub(crate) fn closed_rx(&self) -> watch::Receiver<Option<RpcError>> {
+        self.closed.subscribe()
     }
 
     /// Notes that a message was read now (see [`idle_for`](Self::idle_for)).
@@ -743,8 +674,11 @@ fn release_export(st: &mut State, id: i64, n: u64) {
             }
             st.let_go(entry.held);
             match entry.answer {
-                Answer::Running { pulled: true } => {
-                    st.pending_pulls = st.pending_pulls.saturating_sub(1);
+                Answer::Running { pulled } => {
+                    if pulled {
+                        st.pull_done();
+                    }
+                    st.call_done();
                 }
                 Answer::Settled(Some(result)) => discard(&mut st.trash_values, result),
                 _ => {}
@@ -805,6 +739,8 @@ mod tests {
     fn a_released_promise_takes_its_pending_pull_and_its_result_with_it() {
         let mut st = State {
             pending_pulls: 1,
+            running: 1,
+            idle_waiters: 1,
             ..State::default()
         };
         let running = ExportEntry::new(
@@ -813,7 +749,11 @@ mod tests {
         );
         st.exports.insert(1, running);
         release_export(&mut st, 1, 1);
-        assert_eq!(st.pending_pulls, 0);
+        assert_eq!((st.pending_pulls, st.running), (0, 0));
+        assert!(
+            st.wake_idle,
+            "the last one wakes whoever waits for idleness"
+        );
         // A result that may hold handles is dropped after unlocking; a leaf at once.
         let holding = Value::Array(vec![Value::Stub(Stub::resolved(Value::Null))]);
         let settled = ExportEntry::new(

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 
 use super::codec::SessionExporter;
-use super::{not_delivered, Answer, Core, ExportEntry, ImportEntry};
+use super::outgoing::Sent;
+use super::{Answer, Core, ExportEntry, ImportEntry};
 use crate::error::RpcError;
 use crate::session::import::ImportHook;
 use crate::stream::{local_pipe, Source, WritableStream};
@@ -24,24 +25,17 @@ impl Core {
         args: Vec<Value>,
         done: StreamDone,
     ) -> Result<usize, RpcError> {
-        let mut st = self.lock();
-        if let Some(reason) = &st.aborted {
-            return Err(not_delivered(reason));
-        }
+        let mut st = self.lock_to_send()?;
         let mut text = st.outbox.scratch();
         wire::compose::call(&mut text, true, id, &[PathKey::Name(method.to_owned())]);
         text.push(',');
         wire::write_args(&mut text, &args, &mut SessionExporter::new(&mut st, self))?;
         wire::compose::call_end(&mut text);
         let size = text.len();
-        st.outbox.push_scratch(text);
-        crate::session::run_log::streamed();
-        let new_id = st.next_import;
-        st.next_import += 1;
-        let mut entry = ImportEntry::new(true);
-        entry.released = true;
-        entry.on_settle = Some((size, done));
-        st.imports.insert(new_id, entry);
+        let mut answer = ImportEntry::new(true);
+        answer.released = true;
+        answer.on_settle = Some((size, done));
+        st.send(|outbox| outbox.push_scratch(text), Sent::Stream, answer);
         st.trash_values.extend(args);
         Ok(size)
     }
@@ -55,12 +49,10 @@ impl Core {
         }
         st.check_export_room(self.limits.max_exports)?;
         let (writable, readable) = local_pipe(self.limits.max_stream_buffer);
-        let id = st.next_peer_push;
-        st.next_peer_push += 1;
         let mut entry = ExportEntry::new(writable, Answer::Idle);
         entry.pipe_readable = Some(readable);
         entry.peer_pipe = true;
-        st.exports.insert(id, entry);
+        st.exports.push_peer(entry);
         Ok(())
     }
 }
@@ -69,11 +61,7 @@ impl SessionExporter<'_> {
     /// Sends `["pipe"]` and starts pumping `chunks` into it; returns the pipe's import id.
     pub(super) fn open_pipe(&mut self, source: Source) -> i64 {
         self.st.outbox.push(wire::compose::PIPE);
-        let id = self.st.next_import;
-        self.st.next_import += 1;
-        let mut entry = ImportEntry::new(false);
-        entry.local_refs = 1;
-        self.st.imports.insert(id, entry);
+        let id = self.st.imports.push(ImportEntry::held(false));
         let pipe = WritableStream::from_stub(Stub::from_hook(ImportHook {
             core: self.core.clone(),
             id,
