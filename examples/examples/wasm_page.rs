@@ -24,7 +24,7 @@ async fn main() -> std::io::Result<()> {
             std::process::exit(2);
         }
     };
-    let rpc = Server::bind("").route("/rpc", test_target).router();
+    let rpc = Server::new().route("/rpc", test_target).router();
     let dir = PathBuf::from(dir);
     let app = rpc.fallback(move |req: Request| files(dir.clone(), req));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;

@@ -718,7 +718,7 @@ async fn map_applications_per_call_are_bounded_nested_maps_included() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_router_nests_in_an_existing_axum_service() {
-    let rpc = Server::bind("").route("/rpc", test_target).router();
+    let rpc = Server::new().route("/rpc", test_target).router();
     let app = axum::Router::new()
         .route("/health", axum::routing::get(|| async { "ok" }))
         .nest("/api", rpc);
@@ -919,7 +919,7 @@ async fn a_router_served_elsewhere_drains_its_sessions_on_shutdown() {
             Ok::<_, RpcError>(Value::from("finished"))
         })
     };
-    let (router, drain) = Server::bind("").listen_router(slow);
+    let (router, drain) = Server::new().route("/", slow).router_with_drain();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (stop, stopped) = oneshot::channel::<()>();

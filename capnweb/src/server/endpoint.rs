@@ -7,7 +7,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -16,41 +15,29 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
 use super::budget::{Budget, MeteredTransport};
-use super::connect::{AuthHook, ConnectInfo, MainFactory};
+use super::connect::{ConnectInfo, MainFactory};
 use super::registry::Registry;
+use super::settings::Settings;
 use super::upgrade;
 use crate::session::{RpcSession, SessionOptions};
 use crate::transport::http_batch::serve_batch;
 use crate::transport::websocket::codec::{Codec, CodecSocket, Role};
 use crate::transport::websocket::{self, WebSocketTransport};
 
-/// What every path of a server shares.
+/// What every path of a server shares: its settings, and the state they bound.
 pub(crate) struct Config {
-    pub(crate) options: SessionOptions,
-    pub(crate) auth: Option<AuthHook>,
-    /// Origins allowed to open a WebSocket (`None`: any). Requests without `Origin` (not from a
-    /// browser) are allowed.
-    pub(crate) allowed_origins: Option<Vec<String>>,
-    pub(crate) trusted_proxies: Vec<std::net::IpAddr>,
-    /// Origins allowed to make HTTP batch requests from a browser (`"*"` for any).
-    pub(crate) cors: Option<Vec<String>>,
-    pub(crate) max_batch_calls: usize,
-    /// WebSocket ping period, if any.
-    pub(crate) keepalive: Option<std::time::Duration>,
-    /// Bytes each WebSocket reads at a time.
-    pub(crate) read_buffer: usize,
-    /// Which implementation frames WebSockets.
-    pub(crate) websocket_codec: Codec,
+    pub(crate) settings: Settings,
     pub(crate) slots: Arc<super::slots::Slots>,
     pub(crate) registry: Arc<Registry>,
-    /// Bytes buffered from peers, server-wide.
+    /// Bytes buffered from peers and held for them, server-wide.
     pub(crate) budget: Budget,
-    /// How long a batch body may take to arrive, and an upgrade to complete.
-    pub(crate) body_timeout: Duration,
-    /// How long a WebSocket message may take to arrive whole once begun.
-    pub(crate) message_timeout: Duration,
-    /// How long a batch may run.
-    pub(crate) batch_timeout: Duration,
+}
+
+impl std::ops::Deref for Config {
+    type Target = Settings;
+    fn deref(&self) -> &Settings {
+        &self.settings
+    }
 }
 
 pub(crate) async fn handle(
@@ -222,7 +209,7 @@ async fn upgrade(
                 run.await;
                 registry.remove(id);
             }
-            _ => {
+            Codec::Tungstenite => {
                 let mut transport = WebSocketTransport::new(upgrade::socket(io, ws_config));
                 if let Some(every) = keepalive {
                     transport = transport.keepalive(every);

@@ -11,6 +11,7 @@ mod connect;
 mod deadline;
 mod endpoint;
 mod registry;
+mod settings;
 mod slots;
 mod upgrade;
 
@@ -26,29 +27,18 @@ use axum::Router;
 use futures_util::FutureExt;
 
 use self::budget::Budget;
-use self::connect::{auth_hook, AuthHook};
+use self::connect::auth_hook;
 use self::endpoint::{handle, Config};
 use self::registry::Registry;
+use self::settings::Settings;
 use crate::session::{Metrics, SessionOptions};
 use crate::stub::BoxFuture;
 
 /// An axum router answering WebSocket upgrades and HTTP batch POSTs at `/`, each with a new main
-/// object from `factory`, with default server settings. [`Server::router`] gives one with
-/// settings.
-///
-/// ```
-/// use capnweb::{server, SessionOptions, Stub, Value, RpcError};
-/// let app: axum::Router = server::router(
-///     || Stub::from_fn(|_args: Vec<Value>| async { Ok::<_, RpcError>(Value::Null) }),
-///     SessionOptions::default(),
-/// );
-/// # drop(app);
-/// ```
+/// object from `factory`, with default server settings.
+#[deprecated(note = "use `Server::new().options(options).route(\"/\", factory).router()`")]
 pub fn router(factory: impl MainFactory, options: SessionOptions) -> Router {
-    Server::bind("")
-        .options(options)
-        .route("/", factory)
-        .router()
+    Server::new().options(options).route("/", factory).router()
 }
 
 /// A server: an address, the main object of each path, and its settings.
@@ -74,31 +64,10 @@ pub fn router(factory: impl MainFactory, options: SessionOptions) -> Router {
 #[must_use = "a Server does nothing until `serve()` or `listen()`"]
 pub struct Server {
     addr: String,
-    options: SessionOptions,
+    settings: Settings,
     routes: Vec<(String, Arc<dyn MainFactory>)>,
     layers: Vec<Box<dyn FnOnce(Router) -> Router + Send>>,
-    auth: Option<AuthHook>,
-    allowed_origins: Option<Vec<String>>,
-    cors: Option<Vec<String>>,
-    trusted_proxies: Vec<std::net::IpAddr>,
-    max_connections: usize,
-    max_connections_per_address: usize,
-    reclaim_idle_after: Option<Duration>,
-    max_batch_calls: usize,
-    keepalive: Option<Duration>,
-    read_buffer: usize,
-    websocket_codec: crate::transport::websocket::codec::Codec,
-    header_timeout: Duration,
-    body_timeout: Duration,
-    max_buffered_bytes: usize,
-    max_session_buffered_bytes: usize,
-    message_timeout: Duration,
-    batch_timeout: Duration,
-    shutdown_grace: Duration,
     shutdown: Option<BoxFuture<()>>,
-    metrics: Arc<Metrics>,
-    #[cfg(feature = "tls")]
-    tls: Option<crate::tls::ServerTls>,
 }
 
 impl std::fmt::Debug for Server {
@@ -107,43 +76,42 @@ impl std::fmt::Debug for Server {
         f.debug_struct("Server")
             .field("addr", &self.addr)
             .field("paths", &paths)
-            .field("max_connections", &self.max_connections)
-            .field("options", &self.options)
+            .field("max_connections", &self.settings.max_connections)
+            .field("options", &self.settings.options)
             .finish_non_exhaustive()
     }
 }
 
+impl Default for Server {
+    /// [`Server::new`].
+    fn default() -> Server {
+        Server::new()
+    }
+}
+
 impl Server {
-    /// A server for `addr` (`host:port`; port 0 picks a free one).
+    /// A server for `addr` (`host:port`; port 0 picks a free one), to [`serve`](Self::serve)
+    /// or [`listen`](Self::listen).
     pub fn bind(addr: impl Into<String>) -> Server {
         Server {
             addr: addr.into(),
-            options: SessionOptions::default(),
+            settings: Settings::default(),
             routes: Vec::new(),
             layers: Vec::new(),
-            auth: None,
-            allowed_origins: None,
-            cors: None,
-            trusted_proxies: Vec::new(),
-            max_connections: 10_000,
-            max_connections_per_address: usize::MAX,
-            reclaim_idle_after: Some(Duration::from_secs(5)),
-            max_batch_calls: 10_000,
-            keepalive: None,
-            read_buffer: crate::transport::websocket::READ_BUFFER,
-            websocket_codec: Default::default(),
-            header_timeout: Duration::from_secs(10),
-            body_timeout: Duration::from_secs(30),
-            max_buffered_bytes: 256 * 1024 * 1024,
-            max_session_buffered_bytes: 16 * 1024 * 1024,
-            message_timeout: Duration::from_secs(30),
-            batch_timeout: Duration::from_secs(30),
-            shutdown_grace: Duration::from_secs(10),
             shutdown: None,
-            metrics: Arc::new(Metrics::default()),
-            #[cfg(feature = "tls")]
-            tls: None,
         }
+    }
+
+    /// A server without an address: its settings and [`route`](Self::route)s, for the
+    /// [`router`](Self::router) you serve yourself.
+    ///
+    /// ```
+    /// use capnweb::{Server, Stub};
+    /// let app: axum::Router = Server::new().route("/rpc", || Stub::resolved(0.into())).router();
+    /// # drop(app);
+    /// ```
+    pub fn new() -> Server {
+        Server::bind("")
     }
 
     /// Terminates TLS itself: serves `wss://` and `https://` with this certificate (which
@@ -152,13 +120,13 @@ impl Server {
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls(mut self, tls: crate::tls::ServerTls) -> Server {
-        self.tls = Some(tls);
+        self.settings.tls = Some(tls);
         self
     }
 
     /// Sets the session options of every connection (limits, calls in flight, timeouts).
     pub fn options(mut self, options: SessionOptions) -> Server {
-        self.options = options;
+        self.settings.options = options;
         self
     }
 
@@ -173,7 +141,7 @@ impl Server {
     /// A request takes its slot only once it is complete (an upgrade's headers, a batch's
     /// whole body), so peers still sending cannot lock out those that have finished.
     pub fn max_connections(mut self, n: usize) -> Server {
-        self.max_connections = n;
+        self.settings.max_connections = n;
         self
     }
 
@@ -184,7 +152,7 @@ impl Server {
     /// `max_connections`). Behind a proxy that is not trusted, every peer has the proxy's
     /// address: set `trusted_proxies` before this.
     pub fn max_connections_per_address(mut self, n: usize) -> Server {
-        self.max_connections_per_address = n;
+        self.settings.max_connections_per_address = n;
         self
     }
 
@@ -195,7 +163,7 @@ impl Server {
     /// peers that hold sockets open doing nothing cannot lock new users out. `None`: sessions
     /// never give way, and a full server refuses. Default 5 s.
     pub fn reclaim_idle_after(mut self, idle: Option<Duration>) -> Server {
-        self.reclaim_idle_after = idle;
+        self.settings.reclaim_idle_after = idle;
         self
     }
 
@@ -204,20 +172,20 @@ impl Server {
     /// and an abort saying why for the calls still waiting (a call waiting on a pipe nobody
     /// reads, or on a method that never returns). Default 30 s.
     pub fn batch_timeout(mut self, d: Duration) -> Server {
-        self.batch_timeout = d;
+        self.settings.batch_timeout = d;
         self
     }
 
     /// At most `n` calls in one HTTP batch; beyond, `413`. Default 10,000.
     pub fn max_batch_calls(mut self, n: usize) -> Server {
-        self.max_batch_calls = n;
+        self.settings.max_batch_calls = n;
         self
     }
 
     /// Pings each WebSocket peer every `every` (ping frames, never protocol messages) and ends
     /// the session of a peer that answers nothing within a period. Default off.
     pub fn keepalive(mut self, every: Duration) -> Server {
-        self.keepalive = Some(every);
+        self.settings.keepalive = Some(every);
         self
     }
 
@@ -227,7 +195,7 @@ impl Server {
     /// reads, at that much more memory per connection. `bench/README.md` has what the default
     /// costs and saves.
     pub fn read_buffer(mut self, bytes: usize) -> Server {
-        self.read_buffer = bytes.max(256);
+        self.settings.read_buffer = bytes.max(256);
         self
     }
 
@@ -242,7 +210,7 @@ impl Server {
     /// # drop(server);
     /// ```
     pub fn websocket_codec(mut self, codec: crate::transport::websocket::codec::Codec) -> Server {
-        self.websocket_codec = codec;
+        self.settings.websocket_codec = codec;
         self
     }
 
@@ -251,14 +219,14 @@ impl Server {
     /// servers started here ([`serve`](Self::serve), [`listen`](Self::listen),
     /// [`start`](Self::start)); a [`router`](Self::router) mounted elsewhere has its host's.
     pub fn header_timeout(mut self, d: Duration) -> Server {
-        self.header_timeout = d;
+        self.settings.header_timeout = d;
         self
     }
 
     /// How long a batch body may take to arrive in full (`408` after), and a WebSocket upgrade
     /// to be handed over once accepted. Default 30 s.
     pub fn body_timeout(mut self, d: Duration) -> Server {
-        self.body_timeout = d;
+        self.settings.body_timeout = d;
         self
     }
 
@@ -274,7 +242,7 @@ impl Server {
     /// part by [`max_session_buffered_bytes`](Self::max_session_buffered_bytes), and how long
     /// a message may stay unfinished by [`message_timeout`](Self::message_timeout).)
     pub fn max_buffered_bytes(mut self, bytes: usize) -> Server {
-        self.max_buffered_bytes = bytes;
+        self.settings.max_buffered_bytes = bytes;
         self
     }
 
@@ -287,7 +255,7 @@ impl Server {
     /// A message is received only if it fits, with a read buffer besides: raise this with
     /// `max_message_size` (32 MiB by default) to receive messages above 16 MiB.
     pub fn max_session_buffered_bytes(mut self, bytes: usize) -> Server {
-        self.max_session_buffered_bytes = bytes;
+        self.settings.max_session_buffered_bytes = bytes;
         self
     }
 
@@ -295,14 +263,14 @@ impl Server {
     /// session then ends with a reason naming `message_timeout`, and what it held of the budget
     /// is given back. Default 30 s. (Control frames are not messages: a peer may ping at will.)
     pub fn message_timeout(mut self, d: Duration) -> Server {
-        self.message_timeout = d;
+        self.settings.message_timeout = d;
         self
     }
 
     /// How long shutdown lets sessions finish the calls they were asked before it ends them.
     /// Default 10 s.
     pub fn shutdown_grace(mut self, grace: Duration) -> Server {
-        self.shutdown_grace = grace;
+        self.settings.shutdown_grace = grace;
         self
     }
 
@@ -321,7 +289,7 @@ impl Server {
         Fut: Future<Output = Result<T, AuthRejection>> + Send + 'static,
         T: std::any::Any + Send + Sync,
     {
-        self.auth = Some(auth_hook(hook));
+        self.settings.auth = Some(auth_hook(hook));
         self
     }
 
@@ -336,7 +304,7 @@ impl Server {
         mut self,
         origins: impl IntoIterator<Item = S>,
     ) -> Server {
-        self.allowed_origins = Some(origins.into_iter().map(Into::into).collect());
+        self.settings.allowed_origins = Some(origins.into_iter().map(Into::into).collect());
         self
     }
 
@@ -349,7 +317,7 @@ impl Server {
         mut self,
         proxies: impl IntoIterator<Item = std::net::IpAddr>,
     ) -> Server {
-        self.trusted_proxies = proxies.into_iter().collect();
+        self.settings.trusted_proxies = proxies.into_iter().collect();
         self
     }
 
@@ -358,13 +326,13 @@ impl Server {
     /// Without [`allowed_origins`](Self::allowed_origins), the same list also decides which
     /// pages may open a WebSocket: an origin refused a batch is refused an upgrade.
     pub fn cors<S: Into<String>>(mut self, origins: impl IntoIterator<Item = S>) -> Server {
-        self.cors = Some(origins.into_iter().map(Into::into).collect());
+        self.settings.cors = Some(origins.into_iter().map(Into::into).collect());
         self
     }
 
     /// The counters of every session of this server.
     pub fn metrics(&self) -> Arc<Metrics> {
-        self.metrics.clone()
+        self.settings.metrics.clone()
     }
 
     /// Wraps the HTTP side (WebSocket upgrades and batches, before the auth hook) in a tower
@@ -413,7 +381,7 @@ impl Server {
     /// # async fn demo() -> std::io::Result<()> {
     /// use std::time::Duration;
     /// use capnweb::{Server, Stub};
-    /// let (router, drain) = Server::bind("").listen_router(|| Stub::resolved(0.into()));
+    /// let (router, drain) = Server::new().route("/", || Stub::resolved(0.into())).router_with_drain();
     /// let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
     /// axum::serve(listener, router)
     ///     .with_graceful_shutdown(async move {
@@ -431,6 +399,7 @@ impl Server {
 
     /// [`router_with_drain`](Self::router_with_drain) of `factory` at `/` (and any other
     /// [`route`](Self::route)).
+    #[deprecated(note = "use `.route(\"/\", factory).router_with_drain()`")]
     pub fn listen_router(self, factory: impl MainFactory) -> (Router, Drain) {
         self.route("/", factory).router_with_drain()
     }
@@ -439,30 +408,21 @@ impl Server {
     /// registry of its sessions, and what is left of the builder.
     fn split(mut self, not_found: bool) -> (Router, Arc<Registry>, Self) {
         let registry = Arc::new(Registry::default());
+        let mut settings = self.settings.clone();
+        settings.options = settings.options.metrics(settings.metrics.clone());
         let config = Arc::new(Config {
-            options: self.options.clone().metrics(self.metrics.clone()),
-            auth: self.auth.clone(),
-            allowed_origins: self.allowed_origins.clone(),
-            trusted_proxies: self.trusted_proxies.clone(),
-            cors: self.cors.clone(),
-            max_batch_calls: self.max_batch_calls,
-            keepalive: self.keepalive,
-            read_buffer: self.read_buffer,
-            websocket_codec: self.websocket_codec,
             slots: Arc::new(slots::Slots::new(
-                self.max_connections,
-                self.max_connections_per_address,
-                self.reclaim_idle_after,
+                settings.max_connections,
+                settings.max_connections_per_address,
+                settings.reclaim_idle_after,
             )),
             registry: registry.clone(),
             budget: Budget::new(
-                self.max_buffered_bytes,
-                self.max_session_buffered_bytes,
+                settings.max_buffered_bytes,
+                settings.max_session_buffered_bytes,
                 budget::RESERVE,
             ),
-            body_timeout: self.body_timeout,
-            message_timeout: self.message_timeout,
-            batch_timeout: self.batch_timeout,
+            settings,
         });
         let mut router = Router::new();
         for (path, factory) in std::mem::take(&mut self.routes) {
@@ -518,15 +478,16 @@ impl Server {
             .take()
             .unwrap_or_else(|| Box::pin(shutdown_signal()))
             .shared();
-        let grace = server.shutdown_grace;
+        let settings = &server.settings;
+        let grace = settings.shutdown_grace;
         let accepting = accept::Accepting {
-            header_timeout: server.header_timeout,
-            write_timeout: server
+            header_timeout: settings.header_timeout,
+            write_timeout: settings
                 .options
                 .write_timeout
                 .unwrap_or(deadline::WRITE_TIMEOUT),
             #[cfg(feature = "tls")]
-            tls: server
+            tls: settings
                 .tls
                 .as_ref()
                 .map(|t| tokio_rustls::TlsAcceptor::from(t.config())),
