@@ -47,7 +47,7 @@ pub(crate) struct Violation {
     pub reason: &'static str,
 }
 
-const fn protocol(reason: &'static str) -> Violation {
+pub(super) const fn protocol(reason: &'static str) -> Violation {
     Violation {
         code: PROTOCOL_ERROR,
         reason,
