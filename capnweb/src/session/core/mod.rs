@@ -423,7 +423,7 @@ impl Core {
                 written = write_value(text, &err, &mut wire::NoExporter).is_ok();
                 wire::compose::end(text);
             });
-            // (An error that could not be written leaves the peer no reason to read.)
+            // An error that could not be written told the peer nothing: no reason, then.
             st.abort_told = Some(if written { told } else { String::new() });
         }
         st.aborted = Some(reason.clone());

@@ -47,6 +47,7 @@ pub(crate) struct Violation {
     pub reason: &'static str,
 }
 
+/// A break of the framing rules, answered with 1002 (protocol error).
 pub(super) const fn protocol(reason: &'static str) -> Violation {
     Violation {
         code: PROTOCOL_ERROR,
