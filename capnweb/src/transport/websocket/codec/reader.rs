@@ -1,7 +1,8 @@
 //! The built-in codec's read side: one buffer the connection's bytes are read into, whole
 //! frames found, checked against the size limit and unmasked in place, and fragments put
 //! together into messages. What a frame means to the connection (pongs, the close handshake)
-//! is the socket's.
+//! is the socket's. (What runs per message is `#[inline]`: the socket calls it from its own
+//! module.)
 
 use std::io;
 use std::ops::Range;
@@ -80,6 +81,7 @@ impl Reader {
     }
 
     /// Lets go of the message handed on last (the session is done with it).
+    #[inline]
     pub(super) fn next_message(&mut self) {
         if self.message_handed {
             self.message_handed = false;
@@ -92,6 +94,7 @@ impl Reader {
 
     /// The next frame in the buffer, taken from it. `masked` is whether the peer must mask; a
     /// data frame taking its message past `max_message_size` is refused before it is whole.
+    #[inline]
     pub(super) fn scan(
         &mut self,
         masked: bool,
@@ -128,6 +131,7 @@ impl Reader {
 
     /// A data frame (text, binary or continuation) at `payload`: the message it completes, if
     /// it does, with the message's opcode.
+    #[inline]
     pub(super) fn data(
         &mut self,
         h: &Header,
@@ -166,6 +170,7 @@ impl Reader {
     }
 
     /// A whole message's bytes.
+    #[inline]
     pub(super) fn message(&self, source: Source) -> &[u8] {
         match source {
             Source::Buffer(range) => &self.buf[range],

@@ -1,5 +1,6 @@
 //! The built-in codec's write side: frames queued into one buffer, written once per burst;
 //! the pongs owed to the peer, bounded; a client's mask keys. Nothing follows a close frame.
+//! (`queue` runs per message, called from the socket's module: `#[inline]`.)
 
 use std::io;
 use std::pin::Pin;
@@ -47,6 +48,7 @@ impl Writer {
     }
 
     /// Queues a frame (nothing once a close frame is queued: the RFC allows nothing after it).
+    #[inline]
     pub(super) fn queue(&mut self, opcode: u8, payload: &[u8]) {
         if self.closed {
             return;
