@@ -382,6 +382,9 @@ impl<T: Transport + LetGo> Transport for MeteredTransport<T> {
     ) -> Poll<Result<(), TransportError>> {
         Pin::new(&mut self.inner).poll_close_sent(cx)
     }
+    fn closing(&mut self, reason: &str) {
+        self.inner.closing(reason);
+    }
 }
 
 #[cfg(test)]

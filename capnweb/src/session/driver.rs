@@ -241,6 +241,10 @@ async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionO
             }
             out.clear();
             if aborted {
+                // The transport is told why, to close with it (a WebSocket's close frame).
+                if let Some(reason) = core.abort_told() {
+                    transport.closing(&reason);
+                }
                 let closing = std::pin::pin!(close_sent(&mut transport));
                 let _ = futures_util::future::select(closing, std::pin::pin!(grace.fired())).await;
                 return;

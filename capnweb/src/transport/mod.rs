@@ -167,6 +167,15 @@ pub trait Transport: Send + Unpin + 'static {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), TransportError>>;
+
+    /// The session aborted with `reason` (the message of the error its last `abort` carried)
+    /// and is about to close: a transport that can tell its peer why as it closes (a
+    /// WebSocket's close frame) keeps it for [`poll_close_sent`](Self::poll_close_sent).
+    /// Called at most once, and not when the session ends without sending an abort. Does
+    /// nothing by default.
+    fn closing(&mut self, reason: &str) {
+        let _ = reason;
+    }
 }
 
 impl<T, M> Transport for T

@@ -85,6 +85,9 @@ pub(crate) struct State {
     outbox: Outbox,
     tasks: Vec<BoxFuture<()>>,
     aborted: Option<RpcError>,
+    /// The message of the error the session's `abort` told the peer, if it sent one: what
+    /// the transport closes with (see `Transport::closing`).
+    abort_told: Option<String>,
     /// Exports the peer is waiting on (pulled, answer not yet sent).
     pending_pulls: usize,
     /// Exports whose answer is being computed (`Answer::Running`).
@@ -337,12 +340,17 @@ impl Core {
             return;
         }
         if notify_peer {
-            let err = Value::Error(Box::new(self.outgoing_error(&reason)));
+            let err = self.outgoing_error(&reason);
+            let told = err.message.clone();
+            let err = Value::Error(Box::new(err));
+            let mut written = false;
             st.outbox.write(|text| {
                 wire::compose::abort(text);
-                let _ = write_value(text, &err, &mut wire::NoExporter);
+                written = write_value(text, &err, &mut wire::NoExporter).is_ok();
                 wire::compose::end(text);
             });
+            // An error that could not be written told the peer nothing: no reason, then.
+            st.abort_told = Some(if written { told } else { String::new() });
         }
         st.aborted = Some(reason.clone());
         let mut waiters = std::mem::take(&mut st.settled_waiters);
@@ -529,6 +537,11 @@ impl Core {
     /// Bytes of messages queued to send (a read burst stops past a bound, to write them first).
     pub(crate) fn queued_bytes(self: &Arc<Self>) -> usize {
         self.lock().outbox.bytes()
+    }
+
+    /// The message of the error the session's `abort` told the peer, once it sent one.
+    pub(crate) fn abort_told(&self) -> Option<String> {
+        self.peek(|st| st.abort_told.clone())
     }
 
     /// Swaps the queued frames and tasks into `out` and `tasks` (both empty, their buffers then

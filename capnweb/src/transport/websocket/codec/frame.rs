@@ -47,7 +47,8 @@ pub(crate) struct Violation {
     pub reason: &'static str,
 }
 
-const fn protocol(reason: &'static str) -> Violation {
+/// A break of the framing rules, answered with 1002 (protocol error).
+pub(super) const fn protocol(reason: &'static str) -> Violation {
     Violation {
         code: PROTOCOL_ERROR,
         reason,

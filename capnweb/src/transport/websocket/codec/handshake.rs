@@ -5,11 +5,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::handshake::client::{generate_request, Request};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
+use crate::transport::websocket::connect::HandshakeFailure as Failure;
+
 /// The longest answer head read before giving up on a server.
 const MAX_HEAD: usize = 16 * 1024;
-
-/// Why the handshake failed: the server's HTTP status if it answered with another, and what.
-pub(super) type Failure = (Option<u16>, String);
 
 /// Sends `request` over `io` and checks the server's answer; returns the bytes read after it
 /// (the first frames, if the server sent them at once).
