@@ -17,8 +17,8 @@
 //!     session's import hook overrides.
 //!   - [`stream`]: readable and writable streams, and blobs.
 //! - [`session`]: [`RpcSession`], the import and export tables of one connection, over any
-//!   [`Transport`].
-//! - [`transport`]: in-process, WebSocket and HTTP batch transports, and the [`Transport`] trait.
+//!   [`Transport`] (the trait is the session's own).
+//! - [`transport`]: in-process, WebSocket and HTTP batch transports; re-exports [`Transport`].
 //! - [`typed`]: [`RpcPromise`], [`Param`], [`RpcClient`] and [`Callback`], what the code that
 //!   [`rpc_interface`] generates is made of.
 //! - [`typescript`]: TypeScript declarations of interfaces and the types they use.

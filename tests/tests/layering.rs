@@ -23,8 +23,12 @@ const RULES: &[(&[&str], &[&str])] = &[
             "client",
         ],
     ),
-    // The session runs over the `Transport` trait, which the transports implement.
-    (&["session"], &["typed", "typescript", "server", "client"]),
+    // The session runs over its `Transport` trait, which the transports above implement (and
+    // `crate::transport` re-exports): it names none of them.
+    (
+        &["session"],
+        &["transport", "typed", "typescript", "server", "client"],
+    ),
     (&["transport"], &["typed", "typescript", "server", "client"]),
     (&["typed"], &["typescript", "server", "client"]),
     (&["typescript"], &["server", "client"]),

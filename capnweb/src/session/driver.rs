@@ -20,10 +20,10 @@ use tracing::Instrument;
 use super::core::{recycle, Core, Outbox};
 use super::metrics::Metrics;
 use super::metrics_facade as facade;
+use super::transport::{close_sent, flush_sent, send_text, Transport};
 use super::{SessionOptions, Sleeper};
 use crate::error::RpcError;
 use crate::stub::{BoxFuture, SessionDriven};
-use crate::transport::{close_sent, flush_sent, send_text, Transport};
 use crate::wire::{MessageKind, WireError};
 
 /// How many ready incoming messages are handled before answers are written.
@@ -493,7 +493,7 @@ async fn start(
 /// Handles one read; returns whether to keep reading.
 fn on_message(
     core: &Arc<Core>,
-    msg: Option<Result<impl AsRef<str>, crate::transport::TransportError>>,
+    msg: Option<Result<impl AsRef<str>, super::transport::TransportError>>,
     metrics: Option<&Metrics>,
 ) -> bool {
     match msg {

@@ -11,6 +11,7 @@ pub(crate) mod logged;
 mod metrics;
 pub mod metrics_facade;
 pub(crate) mod run_log;
+pub(crate) mod transport;
 
 /// The session's clock: tokio's (std's, unless a test pauses it), or the browser's on wasm32
 /// (where std has none).
@@ -26,9 +27,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use self::core::Core;
+use self::transport::Transport;
 use crate::error::RpcError;
 use crate::stub::Stub;
-use crate::transport::Transport;
 use crate::value::ErrorValue;
 use crate::wire::{Limits, WireError};
 

@@ -5,7 +5,7 @@
 //! `tls-native-roots` feature chose. With them: custom certificate authorities (a private CA,
 //! a test's), client certificates (mutual TLS), or a whole caller-supplied
 //! [`rustls::ClientConfig`], for [`connect_with_tls`](crate::client::connect_with_tls),
-//! [`HttpBatch::with_tls`](crate::HttpBatch::with_tls) and
+//! `HttpBatch::with_tls` (feature `http-batch`) and
 //! [`ClientBuilder::tls`](crate::client::ClientBuilder::tls); and a server that terminates TLS
 //! itself ([`Server::tls`](crate::Server::tls)).
 //!
