@@ -210,7 +210,7 @@ impl Shape {
                 let props = fields.iter().zip(&locals).map(|(field, local)| {
                     let key = &field.key;
                     if field.is_message() {
-                        let set = message_call(&field.ty, quote!(to_message(#local)));
+                        let set = message_call(&field.ty, &quote!(to_message(#local)));
                         quote!(__capnweb_error.message = #set;)
                     } else {
                         quote!(::capnweb::__private::error_prop(&mut __capnweb_error, #key, #local);)
@@ -241,7 +241,7 @@ impl Shape {
         let decoded = fields.iter().map(|field| {
             let (ident, key, ty) = (&field.ident, &field.key, &field.ty);
             if field.is_message() {
-                let get = message_call(ty, quote!(from_message(&__capnweb_error.message)));
+                let get = message_call(ty, &quote!(from_message(&__capnweb_error.message)));
                 quote!(#ident: #get)
             } else {
                 quote!(#ident: ::capnweb::__private::error_field(__capnweb_error, #key)?)
@@ -266,7 +266,7 @@ impl Shape {
 
 /// `<ty as ErrorMessage>::call`, spanned at the field's type: a type that is not a string is
 /// reported there, once (both uses give the same diagnostic, which rustc shows once).
-fn message_call(ty: &Type, call: TokenStream) -> TokenStream {
+fn message_call(ty: &Type, call: &TokenStream) -> TokenStream {
     quote_spanned! {ty.span()=> <#ty as ::capnweb::__private::ErrorMessage>::#call }
 }
 

@@ -21,7 +21,7 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let name = ts.rename.clone().unwrap_or_else(|| ident.to_string());
     let docs = doc_strings(&input.attrs);
     let declaration = match (&serde.into, &input.data) {
-        (Some(into), _) => alias(&name, &docs, type_of(into)),
+        (Some(into), _) => alias(&name, &docs, &type_of(into)),
         (None, Data::Struct(s)) => structure(&name, ident, &docs, &serde, &s.fields)?,
         (None, Data::Enum(e)) => {
             let mut variants = Vec::new();
@@ -42,7 +42,7 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             alias(
                 &name,
                 &docs,
-                quote!(::capnweb::typescript::union(&[#(#variants),*])),
+                &quote!(::capnweb::typescript::union(&[#(#variants),*])),
             )
         }
         (None, Data::Union(u)) => {
@@ -81,7 +81,7 @@ fn structure(
             .iter()
             .find(|f| !FieldAttrs::read(&f.attrs).is_ok_and(|a| a.skip))
             .ok_or_else(|| Error::new(fields.span(), "a transparent struct needs a field"))?;
-        return Ok(alias(name, docs, field_type(field)?));
+        return Ok(alias(name, docs, &field_type(field)?));
     }
     match fields {
         Fields::Named(_) => {
@@ -99,7 +99,7 @@ fn structure(
                 false => alias(
                     name,
                     docs,
-                    quote! {
+                    &quote! {
                         ::capnweb::typescript::intersection(&[
                             ::capnweb::typescript::inline_object(&[#(#plain),*]),
                             #(#flattened),*
@@ -109,13 +109,13 @@ fn structure(
             })
         }
         Fields::Unnamed(u) if u.unnamed.len() == 1 => {
-            Ok(alias(name, docs, field_type(&u.unnamed[0])?))
+            Ok(alias(name, docs, &field_type(&u.unnamed[0])?))
         }
-        Fields::Unnamed(_) => Ok(alias(name, docs, tuple(fields)?)),
+        Fields::Unnamed(_) => Ok(alias(name, docs, &tuple(fields)?)),
         Fields::Unit => Ok(alias(
             name,
             docs,
-            quote!(::std::string::String::from("null")),
+            &quote!(::std::string::String::from("null")),
         )),
     }
 }
@@ -287,7 +287,7 @@ pub(crate) fn type_of(ty: &syn::Type) -> TokenStream {
 }
 
 /// `export type name = ty;`, where `ty` is an expression giving the type's text.
-fn alias(name: &str, docs: &[String], ty: TokenStream) -> TokenStream {
+fn alias(name: &str, docs: &[String], ty: &TokenStream) -> TokenStream {
     quote! {
         ::capnweb::typescript::alias(#name, &[#(::std::string::String::from(#docs)),*], &#ty)
     }

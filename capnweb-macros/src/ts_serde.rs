@@ -163,8 +163,8 @@ fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
 /// A field's name under `rename_all = rule`, as serde writes it (fields are snake_case).
 pub(crate) fn rename_field(field: &str, rule: Option<&str>) -> String {
     match rule {
-        None | Some("lowercase") | Some("snake_case") => field.to_owned(),
-        Some("UPPERCASE") | Some("SCREAMING_SNAKE_CASE") => field.to_ascii_uppercase(),
+        None | Some("lowercase" | "snake_case") => field.to_owned(),
+        Some("UPPERCASE" | "SCREAMING_SNAKE_CASE") => field.to_ascii_uppercase(),
         Some("PascalCase") => pascal(field),
         Some("camelCase") => {
             let pascal = pascal(field);

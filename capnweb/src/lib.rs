@@ -32,6 +32,18 @@
 //! up](guide::client), [TypeScript front ends](guide::typescript), [streams and
 //! blobs](guide::streams) and the [semantics worth knowing](guide::semantics).
 //!
+//! # Stability
+//!
+//! Until 1.0, a release that breaks the public API bumps the minor version, and
+//! `CHANGELOG.md` lists each break. What may grow without a break says so: the
+//! `#[non_exhaustive]` types (the [`wire`] syntax tree's `Message` and `Expr`, errors, options)
+//! gain variants and fields in minor releases, so match them with a wildcard and build them
+//! from their defaults. Other crates' types appear in the API only where chosen (`serde`,
+//! `futures` streams and sinks, tokio's I/O traits, axum's `Router` and tower layers, rustls
+//! configurations, and tungstenite's own types in `transport::websocket::Socket`, which adapts
+//! it): `capnweb/external-types.txt` lists them, and CI checks the list. Their major versions
+//! are ours. `#[doc(hidden)]` items (what the macro's code calls) carry no promise.
+//!
 //! # Example
 //!
 //! ```

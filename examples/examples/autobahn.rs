@@ -55,6 +55,7 @@ async fn main() {
     }
 }
 
+#[allow(clippy::exit)] // a command line's misuse ends the program
 fn usage() -> ! {
     eprintln!("usage: autobahn serve tungstenite|builtin");
     eprintln!("       autobahn client tungstenite|builtin ws://HOST:PORT AGENT");

@@ -189,7 +189,7 @@ async fn pipelining_on_a_large_value_and_reading_its_paths_copies_nothing() {
     let mut sent = 0;
     for i in 0..3_000 {
         let text = match i % 3 {
-            0 => r#"["push",["pipeline",1]]"#.to_string(),
+            0 => r#"["push",["pipeline",1]]"#.to_owned(),
             1 => format!(r#"["push",["pipeline",1,[{}]]]"#, i % 8),
             _ => format!(r#"["push",["pipeline",1,[{},{}]]]"#, i % 8, i % 16_384),
         };

@@ -49,8 +49,8 @@ async fn closed_by_server(stream: &mut TcpStream, within: Duration) -> bool {
     loop {
         match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
             Err(_) => return false,
-            Ok(Ok(0)) | Ok(Err(_)) => return true,
-            Ok(Ok(_)) => continue, // an answer (408, say); the close follows
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {} // an answer (408, say); the close follows
         }
     }
 }
@@ -266,6 +266,7 @@ async fn idle_sockets_holding_every_slot_give_way_to_new_users() {
         let v = stub.call("", vec![Value::from(i)]).resolve().await.unwrap();
         assert_eq!(v.as_f64(), Some(f64::from(i)));
         // It stays, served; and is not idle long enough to give way to the next.
+        #[allow(clippy::mem_forget)] // kept for the whole test, on purpose
         std::mem::forget(stub);
     }
     assert_eq!(ran.load(Ordering::SeqCst), 10);

@@ -514,9 +514,8 @@ async fn keepalive_pings_live_peers_and_drops_silent_ones() {
         .unwrap();
     live.send(Message::text(r#"["pull",1]"#)).await.unwrap();
     let answer = loop {
-        match live.next().await.unwrap().unwrap() {
-            Message::Text(t) => break t.to_string(),
-            _ => continue,
+        if let Message::Text(t) = live.next().await.unwrap().unwrap() {
+            break t.to_string();
         }
     };
     assert_eq!(answer, r#"["resolve",1,16]"#);
@@ -567,15 +566,14 @@ async fn hostile_frames_end_only_their_own_session() {
         bad.send(Message::text(frame)).await.unwrap();
         let reply = tokio::time::timeout(Duration::from_secs(5), bad.next())
             .await
-            .unwrap_or_else(|_| panic!("no answer to {:.40}", frame));
+            .unwrap_or_else(|_| panic!("no answer to {frame:.40}"));
         let reply = reply.unwrap().unwrap();
         assert!(
             reply
                 .to_text()
                 .unwrap()
                 .starts_with(r#"["abort",["error","#),
-            "{:.40} got {reply:?}",
-            frame
+            "{frame:.40} got {reply:?}"
         );
         assert_eq!(good.square(3.0).await.unwrap(), 9.0);
     }
@@ -756,8 +754,8 @@ async fn oversized_frames_and_bodies_are_refused_before_buffering() {
     let end = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             match big.next().await {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
-                Some(Ok(_)) => continue,
+                None | Some(Err(_) | Ok(Message::Close(_))) => break,
+                Some(Ok(_)) => {}
             }
         }
     })

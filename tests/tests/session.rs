@@ -374,7 +374,7 @@ async fn a_rejection_holding_a_stub_of_the_session_is_freed_without_deadlock() {
     let push = peer.next().await.unwrap().unwrap();
     assert!(push.starts_with("[\"push\""), "{push}");
     let reject = r#"["reject",1,["error","Error","m","",{"x":["export",-1]}]]"#;
-    peer.send(reject.to_string()).await.unwrap();
+    peer.send(reject.to_owned()).await.unwrap();
     let err = err.await.unwrap_err();
     assert!(err.to_string().contains('m'), "{err}");
     drop(err);

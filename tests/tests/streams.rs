@@ -461,6 +461,7 @@ fn cancelling_server() -> Stub {
         s.cancel(RpcError::range_error("read one, that will do"));
         Ok(first.unwrap_or_default())
     });
+    #[allow(clippy::mem_forget)] // the serving side lives as long as the test, on purpose
     std::mem::forget(RpcSession::spawn(a, Some(main), SessionOptions::default()));
     RpcSession::spawn(b, None, SessionOptions::default()).main()
 }

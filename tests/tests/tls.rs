@@ -246,13 +246,13 @@ async fn peers_that_never_finish_their_handshake_are_dropped_while_others_are_se
         let mut buf = [0u8; 64];
         let read = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf)).await;
         match read {
-            Ok(Ok(0)) | Ok(Err(_)) => {}
+            Ok(Ok(0) | Err(_)) => {}
             Ok(Ok(n)) => {
                 // An alert first, then the close.
                 let rest =
                     tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf)).await;
                 assert!(
-                    matches!(rest, Ok(Ok(0)) | Ok(Err(_))),
+                    matches!(rest, Ok(Ok(0) | Err(_))),
                     "{n} bytes, then still open"
                 );
             }

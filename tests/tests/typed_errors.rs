@@ -217,7 +217,7 @@ fn a_message_field_is_the_error_message() {
     );
     // A `message` property, which a JavaScript `Error` cannot have apart from its message, is
     // not where it is read from.
-    let odd = from_js.clone().with_prop("message", "elsewhere");
+    let odd = from_js.with_prop("message", "elsewhere");
     assert!(matches!(
         ShopError::from_error_value(&odd),
         Some(ShopError::Refused { message, .. }) if message == "sold out"

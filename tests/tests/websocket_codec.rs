@@ -729,7 +729,7 @@ async fn expect_text_past_pongs(peer: &mut Raw, expected: &str) {
     loop {
         let frame = peer.recv().await.expect("the session still answers");
         match frame.b0 {
-            0x8A => continue,
+            0x8A => {}
             0x81 => {
                 assert_eq!(String::from_utf8_lossy(&frame.payload), expected);
                 return;

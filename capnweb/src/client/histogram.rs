@@ -43,7 +43,7 @@ impl Histogram {
         for (bucket, count) in self.counts.iter().enumerate() {
             seen += count;
             if seen >= rank {
-                let micros = 2f64.powf(bucket as f64 / PER_DOUBLING);
+                let micros = (bucket as f64 / PER_DOUBLING).exp2();
                 return Some(Duration::from_micros(micros.round() as u64));
             }
         }

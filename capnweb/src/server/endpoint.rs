@@ -365,7 +365,7 @@ fn forwarded_for(
             .map(|ip| SocketAddr::new(ip, 0))
             .or_else(|_| hop.parse::<SocketAddr>());
         match parsed {
-            Ok(hop) if is_trusted(hop.ip()) => continue,
+            Ok(hop) if is_trusted(hop.ip()) => {} // one of our proxies: look further left
             Ok(hop) => return SocketAddr::new(hop.ip().to_canonical(), hop.port()),
             Err(_) => break,
         }

@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{ready, Poll};
@@ -333,7 +334,7 @@ async fn send_all(
 /// first, or the session is ended meanwhile (`closed`): a write blocked on a peer that reads
 /// nothing must not outlive them.
 async fn until_timeouts(
-    mut work: std::pin::Pin<&mut impl std::future::Future<Output = Result<(), RpcError>>>,
+    mut work: Pin<&mut impl std::future::Future<Output = Result<(), RpcError>>>,
     timers: Timers<'_>,
     progress: &Progress,
     closed: Option<&mut tokio::sync::watch::Receiver<Option<RpcError>>>,

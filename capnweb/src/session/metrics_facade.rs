@@ -56,7 +56,7 @@ mod on {
     }
 
     impl Handles {
-        fn new(method: metrics::SharedString) -> Handles {
+        fn new(method: &metrics::SharedString) -> Handles {
             let calls = |outcome: &'static str| metrics::counter!("capnweb_calls_total", "rpc_method" => method.clone(), "outcome" => outcome);
             Handles {
                 ok: calls("ok"),
@@ -79,10 +79,12 @@ mod on {
         }
         if seen.len() >= MAX_METHODS || method.len() > MAX_METHOD_LEN {
             drop(seen);
-            return f(OTHER.get_or_init(|| Handles::new(metrics::SharedString::const_str("other"))));
+            return f(
+                OTHER.get_or_init(|| Handles::new(&metrics::SharedString::const_str("other")))
+            );
         }
         let name: Arc<str> = Arc::from(method);
-        let handles = Handles::new(metrics::SharedString::from(name.clone()));
+        let handles = Handles::new(&metrics::SharedString::from(name.clone()));
         f(seen.entry(name).or_insert(handles))
     }
 

@@ -362,7 +362,7 @@ impl RpcSession {
     }
 
     /// The peer can send nothing more (see `Core::end_of_input`).
-    pub(crate) fn end_of_input(&self, reason: RpcError) {
+    pub(crate) fn end_of_input(&self, reason: &RpcError) {
         self.core.end_of_input(reason);
     }
 

@@ -47,7 +47,7 @@ pub(crate) fn local_pipe(max_buffered: usize) -> (Stub, ReadableStream) {
         pending: None,
         done: false,
     };
-    let why = cancelled.clone();
+    let why = cancelled;
     let readable = ReadableStream::new(reader).on_cancel(move |reason| {
         *why.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
     });

@@ -191,6 +191,7 @@ impl WritableStream {
     }
 
     /// Aborts the stream: the reader gets `reason` as an error. Later writes fail.
+    #[allow(clippy::needless_pass_by_value)] // the reason is handed over, as a sink's error is
     pub fn abort(&self, reason: RpcError) {
         self.inner.closed.store(true, Ordering::Relaxed);
         self.inner.fail(reason.clone());

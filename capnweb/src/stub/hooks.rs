@@ -93,7 +93,7 @@ async fn resolve_args(args: Vec<Value>) -> Result<Vec<Value>, RpcError> {
 /// Reads `path` from a settled value, forwarding to any stub on the way. A promise it leads to
 /// is followed until it settles, as the reference's `followPath`: the value is what it reads.
 async fn get_value(v: Value, path: &[PathKey]) -> Result<Value, RpcError> {
-    match follow(v, path)? {
+    match follow(&v, path)? {
         Followed::Value(v) => Ok(v),
         Followed::Forward(stub, rest) if rest.is_empty() && stub.is_promise() => {
             stub.0.resolve().await
@@ -105,7 +105,7 @@ async fn get_value(v: Value, path: &[PathKey]) -> Result<Value, RpcError> {
 
 /// Calls the function at `path` of a settled value.
 async fn call_value(v: Value, path: &[PathKey], args: Vec<Value>) -> Result<Value, RpcError> {
-    match follow(v, path)? {
+    match follow(&v, path)? {
         Followed::Forward(stub, rest) => stub.0.call(&rest, args).0.resolve().await,
         Followed::Value(_) => Err(not_a_function(path)),
     }
@@ -184,7 +184,7 @@ impl Hook for PromiseHook {
         }
         let path = path.to_vec();
         PromiseHook::pending(async move {
-            match follow(self.wait().await?, &path)? {
+            match follow(&self.wait().await?, &path)? {
                 Followed::Forward(stub, rest) => {
                     stub.0.map(&rest, captures, instructions).0.resolve().await
                 }

@@ -42,10 +42,10 @@ struct MapVar {
 
 impl Hook for MapVar {
     fn call(self: Arc<Self>, path: &[PathKey], args: Vec<Value>) -> Stub {
-        record_call(&Stub(self.clone()), path, &args).unwrap_or_else(misuse)
+        record_call(&Stub(self), path, &args).unwrap_or_else(misuse)
     }
     fn get(self: Arc<Self>, path: &[PathKey]) -> Stub {
-        record_get(&Stub(self.clone()), path).unwrap_or_else(misuse)
+        record_get(&Stub(self), path).unwrap_or_else(misuse)
     }
     fn map(self: Arc<Self>, path: &[PathKey], _: Vec<Stub>, _: Arc<[Expr]>) -> Stub {
         let _ = path;

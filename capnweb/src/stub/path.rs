@@ -28,8 +28,8 @@ pub(crate) enum Followed<V> {
 }
 
 /// Follows `path` through `v`, taking only what it leads to.
-pub(crate) fn follow(v: Value, path: &[PathKey]) -> Result<Followed<Value>, RpcError> {
-    Ok(match follow_ref(&v, path)? {
+pub(crate) fn follow(v: &Value, path: &[PathKey]) -> Result<Followed<Value>, RpcError> {
+    Ok(match follow_ref(v, path)? {
         Followed::Value(found) => Followed::Value(found.clone()),
         Followed::Forward(stub, rest) => Followed::Forward(stub, rest),
     })

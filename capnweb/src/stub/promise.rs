@@ -118,7 +118,7 @@ impl PromiseHook {
         }
     }
 
-    fn poll_result(self: &Arc<Self>, cx: &mut Context<'_>) -> Poll<Output> {
+    fn poll_result(self: &Arc<Self>, cx: &Context<'_>) -> Poll<Output> {
         let mut st = self.lock();
         if let Some(result) = &st.result {
             return Poll::Ready(result.clone());
@@ -151,7 +151,7 @@ impl PromiseHook {
                     made = Some(waker);
                     polled
                 }
-                ready => ready,
+                ready @ Poll::Ready(_) => ready,
             },
         };
         let mut st = self.lock();
@@ -229,7 +229,7 @@ impl Drop for PromiseHook {
         let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
         let held = (st.future.take(), st.result.take());
         let may_hold_more = |v: &Value| {
-            use Value::*;
+            use Value::{Array, Error, Object, Promise, Readable, Response, Stub, Writable};
             matches!(
                 v,
                 Array(_)

@@ -309,7 +309,10 @@ impl Value {
 /// can compare values.
 impl PartialEq for Value {
     fn eq(&self, other: &Value) -> bool {
-        use Value::*;
+        use Value::{
+            Array, BigInt, Blob, Bool, Bytes, Date, Error, Headers, Null, Number, Object, Promise,
+            Readable, RegExp, Request, Response, String, Stub, Undefined, Url, Utf16, Writable,
+        };
         match (self, other) {
             (Undefined, Undefined) | (Null, Null) => true,
             (Bool(a), Bool(b)) => a == b,

@@ -119,11 +119,7 @@ impl Core {
             traced: span.is_some(),
             full: self.full(),
         };
-        let settled = (pushed.poll_now())
-            .then(|| poll_once(&mut stub))
-            .flatten()
-            // Where the stub keeps the result, it is read there: a copy would be held twice.
-            .map(|owned| owned.filter(|_| !stub.0.with_settled(&mut |_| {})));
+        let settled = (pushed.poll_now()).then(|| poll_once(&mut stub)).flatten();
         let mut st = self.lock();
         if st.aborted.is_some() {
             // After an abort nothing joins the tables (it could hold the core in a cycle).
@@ -133,7 +129,11 @@ impl Core {
         // Checked here, under the lock taken anyway: over the limit, the session aborts.
         st.check_export_room(self.limits.max_exports)?;
         let (answer, held, resolution) = match (pushed.start(settled.is_some()), settled) {
-            (Start::Settled, Some(owned)) => {
+            (Start::Settled, Some(settled)) => {
+                let owned = match settled {
+                    Settled::InStub => None,
+                    Settled::Owned(result) => Some(result),
+                };
                 let held = read_settled(&stub, owned.as_ref(), |result| {
                     log_failure(result);
                     if let Some(m) = measured.as_ref() {
@@ -387,19 +387,27 @@ fn log_failure(result: &Result<Value, RpcError>) {
     }
 }
 
-/// The result of `stub` if it is ready when first polled: `Some(None)` where it stays in the
-/// stub, not copied out.
-fn poll_once(stub: &mut Stub) -> Option<Option<Result<Value, RpcError>>> {
+/// A result ready when first polled.
+enum Settled {
+    /// Kept by the stub (for pipelining), and read there: a copy would be held twice.
+    InStub,
+    /// Known only here.
+    Owned(Result<Value, RpcError>),
+}
+
+/// The result of `stub` if it is ready when first polled.
+fn poll_once(stub: &mut Stub) -> Option<Settled> {
     // A call just made has no other handle: polled in place, with no locking, its result
-    // left where it is (`None`).
+    // left where it is.
     if let Some(polled) = Arc::get_mut(&mut stub.0).and_then(|hook| hook.poll_unique()) {
-        return polled.is_ready().then_some(None);
+        return polled.is_ready().then_some(Settled::InStub);
     }
     let mut resolution = stub.0.clone().resolve();
     // A later poll (the answer task's) registers a real waker if this one finds it pending.
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     match resolution.poll_unpin(&mut cx) {
-        std::task::Poll::Ready(result) => Some(Some(result)),
+        std::task::Poll::Ready(_) if stub.0.with_settled(&mut |_| {}) => Some(Settled::InStub),
+        std::task::Poll::Ready(result) => Some(Settled::Owned(result)),
         std::task::Poll::Pending => None,
     }
 }

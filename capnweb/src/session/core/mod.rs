@@ -435,14 +435,14 @@ impl Core {
     /// The peer can send nothing more (an HTTP batch whose every message was read): every
     /// import still waiting for its answer fails with `reason`, and every pipe it opened is
     /// aborted with it, so that nothing waits for what cannot come.
-    pub(crate) fn end_of_input(self: &Arc<Self>, reason: RpcError) {
+    pub(crate) fn end_of_input(self: &Arc<Self>, reason: &RpcError) {
         let mut st = self.lock();
         let pipes: Vec<Stub> = (st.exports.values())
             .filter(|e| e.peer_pipe)
             .map(|e| e.stub.clone())
             .collect();
         let mut waiters = Vec::new();
-        let streams = st.fail_waiting_imports(&reason, &mut waiters);
+        let streams = st.fail_waiting_imports(reason, &mut waiters);
         drop(st);
         waiters.into_iter().for_each(Waker::wake);
         for (size, done) in streams {

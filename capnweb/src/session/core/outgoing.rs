@@ -176,7 +176,7 @@ impl Core {
     pub(crate) fn poll_import(
         self: &Arc<Self>,
         id: i64,
-        cx: &mut Context<'_>,
+        cx: &Context<'_>,
     ) -> Poll<Result<Value, RpcError>> {
         let mut st = self.lock();
         let aborted = st.aborted.is_some();

@@ -52,6 +52,7 @@ impl<C: From<Stub>> HttpBatch<C> {
     /// as `tls` says (see [`ClientTls`](crate::tls::ClientTls)).
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    #[allow(clippy::needless_pass_by_value)] // the shared configuration, as the other clients take it
     pub fn with_tls(
         url: &str,
         headers: Vec<(String, String)>,

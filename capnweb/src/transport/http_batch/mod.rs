@@ -79,7 +79,7 @@ pub async fn serve_batch(body: &str, main: Stub, options: SessionOptions) -> Str
         all_read.notified().await;
         // The peer can send nothing more: what waits on its promises or callbacks would wait
         // forever (and hold the request open). It fails instead, as the calls that need it.
-        session.end_of_input(RpcError::error(
+        session.end_of_input(&RpcError::error(
             "the HTTP batch ended before the client could answer this",
         ));
         let _ = session.drain().await;

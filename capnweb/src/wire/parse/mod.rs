@@ -76,9 +76,9 @@ fn run<T>(text: &str, limits: &Limits, parse: impl Parse<T>) -> Result<T, WireEr
                 ..ctx
             };
             let marked = utf16::mark_unpaired(text);
-            parse_with(&marked, &ctx, &parse).map_err(|e| ctx.failure(e))
+            parse_with(&marked, &ctx, &parse).map_err(|e| ctx.failure(&e))
         }
-        result => result.map_err(|e| ctx.failure(e)),
+        result => result.map_err(|e| ctx.failure(&e)),
     }
 }
 
@@ -97,7 +97,7 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn failure(&self, e: serde_json::Error) -> WireError {
+    fn failure(&self, e: &serde_json::Error) -> WireError {
         self.error
             .borrow_mut()
             .take()
