@@ -164,11 +164,11 @@ async fn run_cases(codec: Codec, base: &str, agent: &str) -> Result<(), String> 
         let _ = match codec {
             Codec::Tungstenite => match websocket::connect(&url, MAX_MESSAGE).await {
                 Ok(t) => echo(t).await,
-                Err(e) => Err(e),
+                Err(e) => Err(e.into()),
             },
             Codec::Builtin => match codec::connect(&url, &[], MAX_MESSAGE).await {
                 Ok(t) => echo(t).await,
-                Err(e) => Err(TransportError::new(e.to_string())),
+                Err(e) => Err(e.into()),
             },
         };
     }

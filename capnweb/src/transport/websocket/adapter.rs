@@ -76,13 +76,8 @@ impl<S> WebSocketTransport<Socket<S>> {
 /// Opens a WebSocket to `url` (`ws://...`), giving up after
 /// [`CONNECT_TIMEOUT`](crate::transport::CONNECT_TIMEOUT) (30 s) for TCP, TLS and the upgrade
 /// together: a server that accepts the connection and never answers cannot hang it.
-pub async fn connect(
-    url: &str,
-    max_message_size: usize,
-) -> Result<ClientWebSocket, TransportError> {
-    within_connect_timeout(url, open(url, &[], max_message_size, None))
-        .await
-        .map_err(|e| TransportError::with_source(e.to_string(), e))
+pub async fn connect(url: &str, max_message_size: usize) -> Result<ClientWebSocket, ConnectError> {
+    within_connect_timeout(url, open(url, &[], max_message_size, None)).await
 }
 
 /// Opens a WebSocket to `url` sending these extra request headers, within

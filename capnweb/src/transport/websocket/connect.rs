@@ -13,9 +13,11 @@ use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::MaybeTlsStream;
 
 /// Why opening a WebSocket failed: the HTTP status the server answered the upgrade with, if it
-/// got that far, and what happened.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+/// got that far, and what happened, with its cause (`source()`: the I/O error of a connection
+/// refused, say). Every connect function of both codecs fails with it.
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("WebSocket connection to {url} failed: {message}")]
+#[non_exhaustive]
 pub struct ConnectError {
     /// The URL.
     pub url: String,
@@ -23,7 +25,29 @@ pub struct ConnectError {
     pub status: Option<u16>,
     /// What happened.
     pub message: String,
+    /// What caused it, when another error did.
+    #[source]
+    cause: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
 }
+
+/// Two failures are the same when they say the same (their causes are not compared).
+impl PartialEq for ConnectError {
+    fn eq(&self, other: &ConnectError) -> bool {
+        (&self.url, self.status, &self.message) == (&other.url, other.status, &other.message)
+    }
+}
+
+impl Eq for ConnectError {}
+
+/// A transport's error, for code that runs a transport it connected (its cause kept).
+impl From<ConnectError> for crate::transport::TransportError {
+    fn from(e: ConnectError) -> Self {
+        crate::transport::TransportError::with_source(e.to_string(), e)
+    }
+}
+
+/// Why connecting failed, before the handshake: what happened, and the I/O error that did it.
+type StreamFailure = (String, Option<io::Error>);
 
 /// A client's TLS settings for `wss://`, if any: with the `tls` feature, a rustls
 /// configuration (none for the default roots); without, always `None`.
@@ -102,11 +126,15 @@ where
         url: url.to_owned(),
         status,
         message,
+        cause: None,
     };
     let request = request(url, headers).map_err(|e| fail((None, e)))?;
     let stream = connect_stream(request.uri(), tls)
         .await
-        .map_err(|e| fail((None, e)))?;
+        .map_err(|(message, cause)| ConnectError {
+            cause: cause.map(|e| std::sync::Arc::new(e) as _),
+            ..fail((None, message))
+        })?;
     handshake(ClientStream(stream), request).await.map_err(fail)
 }
 
@@ -125,6 +153,7 @@ pub(super) async fn within_connect_timeout<T>(
             url: url.to_owned(),
             status: None,
             message: format!("no connection (TCP, TLS and the upgrade) within {limit:?}"),
+            cause: None,
         }),
     }
 }
@@ -146,23 +175,25 @@ fn request(url: &str, headers: &[(String, String)]) -> Result<Request, String> {
 async fn connect_stream(
     uri: &tokio_tungstenite::tungstenite::http::Uri,
     tls: ClientTlsConfig,
-) -> Result<MaybeTlsStream<TcpStream>, String> {
+) -> Result<MaybeTlsStream<TcpStream>, StreamFailure> {
+    let said = |message: String| (message, None);
+    let failed = |e: io::Error| (e.to_string(), Some(e));
     let secure = match uri.scheme_str() {
         Some("ws") => false,
         Some("wss") => true,
-        _ => return Err("the URL's scheme is not ws:// or wss://".into()),
+        _ => return Err(said("the URL's scheme is not ws:// or wss://".into())),
     };
-    let host = uri.host().ok_or("the URL has no host")?;
+    let host = uri
+        .host()
+        .ok_or_else(|| said("the URL has no host".into()))?;
     // An IPv6 address is written in brackets in a URL, not to a resolver.
     let host = host
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
     let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
-    let tcp = TcpStream::connect((host, port))
-        .await
-        .map_err(|e| e.to_string())?;
-    tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+    let tcp = TcpStream::connect((host, port)).await.map_err(failed)?;
+    tcp.set_nodelay(true).map_err(failed)?;
     if !secure {
         let _ = tls;
         return Ok(MaybeTlsStream::Plain(tcp));
@@ -171,18 +202,20 @@ async fn connect_stream(
     {
         let config = match tls {
             Some(config) => config,
-            None => default_tls()?,
+            None => default_tls().map_err(said)?,
         };
         let name = rustls::pki_types::ServerName::try_from(host.to_owned())
-            .map_err(|e| format!("{host} is not a name TLS can check: {e}"))?;
+            .map_err(|e| said(format!("{host} is not a name TLS can check: {e}")))?;
         let encrypted = tokio_rustls::TlsConnector::from(config)
             .connect(name, tcp)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(failed)?;
         Ok(MaybeTlsStream::Rustls(encrypted))
     }
     #[cfg(not(feature = "tls"))]
-    Err("wss:// needs the `tls` feature (or one of its roots features)".into())
+    Err(said(
+        "wss:// needs the `tls` feature (or one of its roots features)".into(),
+    ))
 }
 
 /// The TLS settings of `wss://` without settings of its own: the roots the enabled feature
