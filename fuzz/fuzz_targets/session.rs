@@ -207,6 +207,7 @@ fn options() -> SessionOptions {
     SessionOptions::default().max_in_flight(8).limits(Limits {
         max_exports: 16,
         max_map_applications: 64,
+        max_answer_bytes: 256 << 10,
         max_stream_buffer: 4096,
         ..Limits::default()
     })

@@ -568,3 +568,51 @@ async fn a_batch_answer_nobody_reads_gives_back_its_slot_at_the_write_timeout() 
     assert_eq!(served, 200, "the slot was still held after 10 s");
     drop(unread);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_map_copying_a_literal_per_element_stops_at_the_bytes_held_for_the_peer() {
+    // Found by the session fuzzer: a mapper's literal is built anew for each element, so four
+    // maps of a 1 KB string over 100,000 elements (a 200 KB array, 1 KB remaps) would build
+    // 440 MB. The maps running at once share the session's `max_answer_bytes` (64 MiB): each
+    // is refused once past it, before it is built whole, and the session goes on.
+    let addr = start().await;
+    let mut ws = raw(addr).await;
+    let ones = vec!["1"; 100_000].join(",");
+    send(&mut ws, format!(r#"["push",[[{ones}]]]"#)).await;
+    let literal = "x".repeat(1024);
+    for id in 2..=5 {
+        send(
+            &mut ws,
+            format!(r#"["push",["remap",1,[],[],["{literal}"]]]"#),
+        )
+        .await;
+        send(&mut ws, format!(r#"["pull",{id}]"#)).await;
+    }
+    for _ in 2..=5 {
+        let answer = next_text(&mut ws).await;
+        assert!(
+            answer.starts_with(r#"["reject""#) && answer.contains("max_answer_bytes"),
+            "{}",
+            &answer[..answer.len().min(200)]
+        );
+    }
+    // Within the bytes, a map of the same literal runs (100 elements).
+    send(
+        &mut ws,
+        format!(r#"["push",[[{}]]]"#, vec!["1"; 100].join(",")),
+    )
+    .await;
+    send(
+        &mut ws,
+        format!(r#"["push",["remap",6,[],[],["{literal}"]]]"#),
+    )
+    .await;
+    send(&mut ws, r#"["pull",7]"#.into()).await;
+    let answer = next_text(&mut ws).await;
+    assert!(
+        answer.starts_with(r#"["resolve",7,[["xxx"#),
+        "{}",
+        &answer[..60]
+    );
+    served(addr).await;
+}

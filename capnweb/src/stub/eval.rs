@@ -35,6 +35,13 @@ pub(crate) trait Importer {
     fn max_map_applications(&self) -> usize {
         Limits::default().max_map_applications
     }
+    /// What is left of the bytes the maps of received `remap`s may build at once (shared by
+    /// the session's maps).
+    fn map_bytes(&self) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+        std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(
+            Limits::default().max_answer_bytes,
+        ))
+    }
     /// A call was started while evaluating; the session drives it.
     fn started(&mut self, _call: &Stub) {}
 }
@@ -149,7 +156,8 @@ pub(crate) fn evaluate(e: Expr, imp: &mut dyn Importer) -> Result<Value, RpcErro
             let mapped = subject.map_raw(&r.path, captures, Arc::from(r.instructions));
             // The map carries its own budget of applications (nested maps included), whoever
             // drives it and wherever in a message it was.
-            let result = crate::stub::map::budgeted(imp.max_map_applications(), mapped);
+            let result =
+                crate::stub::map::budgeted(imp.max_map_applications(), imp.map_bytes(), mapped);
             imp.started(&result);
             Value::Promise(result)
         }

@@ -261,43 +261,94 @@ fn to_instruction(v: &Value) -> Result<Expr, RpcError> {
     Ok(parse_expr(&text, &Limits::default())?)
 }
 
+/// What a peer's call may still spend on maps, shared by the maps nested in it.
+struct Budget {
+    /// Mapper applications (`Limits::max_map_applications`).
+    applications: AtomicUsize,
+    /// Bytes left for the results mappers are building, shared by every map the session runs
+    /// at once (`Limits::max_answer_bytes`): a mapper's literal is built anew for each
+    /// element, so the output can outgrow the message many times over.
+    bytes: Arc<AtomicUsize>,
+    /// What this call took of `bytes`: given back when it ends (its result, if any, is then
+    /// counted as a result held for the peer).
+    spent: AtomicUsize,
+}
+
+impl Drop for Budget {
+    fn drop(&mut self) {
+        self.bytes
+            .fetch_add(*self.spent.get_mut(), Ordering::Relaxed);
+    }
+}
+
 tokio::task_local! {
-    /// Mapper applications left to the call being answered, shared by the maps nested in it.
-    static BUDGET: Arc<AtomicUsize>;
+    /// The map budget of the call being answered.
+    static BUDGET: Arc<Budget>;
 }
 
-/// Runs `fut` (a peer's call) with at most `max` mapper applications, nested maps included: a
-/// map over N elements nested in a map over M costs N x M.
-pub(crate) async fn with_budget<T>(max: usize, fut: impl std::future::Future<Output = T>) -> T {
-    BUDGET.scope(Arc::new(AtomicUsize::new(max)), fut).await
+/// Runs `fut` (a peer's call) with at most `applications` mapper applications, nested maps
+/// included (a map over N elements nested in a map over M costs N x M), building results
+/// within what `bytes` has left.
+pub(crate) async fn with_budget<T>(
+    applications: usize,
+    bytes: Arc<AtomicUsize>,
+    fut: impl std::future::Future<Output = T>,
+) -> T {
+    let budget = Budget {
+        applications: AtomicUsize::new(applications),
+        bytes,
+        spent: AtomicUsize::new(0),
+    };
+    BUDGET.scope(Arc::new(budget), fut).await
 }
 
-/// `map`, a map a peer's message started, with a budget of `max` applications of its own,
+/// `map`, a map a peer's message started, with a budget of its own (see [`with_budget`]),
 /// whoever drives it, unless it runs within one already (a map nested in another's instructions
 /// shares the outer map's).
-pub(crate) fn budgeted(max: usize, map: Stub) -> Stub {
+pub(crate) fn budgeted(applications: usize, bytes: Arc<AtomicUsize>, map: Stub) -> Stub {
     if BUDGET.try_with(|_| ()).is_ok() || map.downcast::<PromiseHook>().is_none() {
         return map;
     }
-    PromiseHook::pending(with_budget(max, map.0.resolve()))
+    PromiseHook::pending(with_budget(applications, bytes, map.0.resolve()))
 }
 
-/// Takes `n` applications from the budget in force (a default one outside any call).
-fn spend(n: usize) -> Result<(), RpcError> {
-    let left = BUDGET.try_with(|b| {
-        b.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+/// Takes `n` from `count`, if it has that much left.
+fn take(count: &AtomicUsize, n: usize) -> bool {
+    count
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
             left.checked_sub(n)
         })
         .is_ok()
-    });
-    match left {
-        Ok(true) => Ok(()),
+}
+
+/// Takes `n` mapper applications from the budget in force (none outside a peer's call: a local
+/// map is not bounded).
+fn spend_applications(n: usize) -> Result<(), RpcError> {
+    match BUDGET.try_with(|b| take(&b.applications, n)) {
         Ok(false) => Err(RpcError::range_error(
             "map() work in this call (elements x instructions) exceeds the limit \
              (Limits::max_map_applications)",
         )),
-        // Not in a budgeted call (a local map): nothing to bound.
-        Err(_) => Ok(()),
+        Ok(true) | Err(_) => Ok(()),
+    }
+}
+
+/// Counts a result a mapper built against the bytes of the budget in force.
+fn spend_bytes(result: &Value) -> Result<(), RpcError> {
+    let n = result.held_bytes();
+    let taken = BUDGET.try_with(|b| {
+        let taken = take(&b.bytes, n);
+        if taken {
+            b.spent.fetch_add(n, Ordering::Relaxed);
+        }
+        taken
+    });
+    match taken {
+        Ok(false) => Err(RpcError::range_error(
+            "map() results being built exceed the bytes held for the peer \
+             (Limits::max_answer_bytes)",
+        )),
+        Ok(true) | Err(_) => Ok(()),
     }
 }
 
@@ -333,21 +384,26 @@ pub(crate) fn apply(
         match input {
             Value::Array(items) => {
                 // Counted before any runs: the work is known now.
-                spend(items.len().saturating_mul(instructions.len()))?;
+                spend_applications(items.len().saturating_mul(instructions.len()))?;
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.into_iter().enumerate() {
                     if i % YIELD_EVERY == YIELD_EVERY - 1 {
                         // A long map lets the other tasks of its thread run between elements.
                         YieldNow(false).await;
                     }
-                    out.push(apply_one(item, &captures, &instructions, 1).await?);
+                    let result = apply_one(item, &captures, &instructions, 1).await?;
+                    // Its size is known once built: the map stops at the first one over.
+                    spend_bytes(&result)?;
+                    out.push(result);
                 }
                 Ok(Value::Array(out))
             }
             v @ (Value::Null | Value::Undefined) => Ok(v),
             v => {
-                spend(instructions.len())?;
-                apply_one(v, &captures, &instructions, 0).await
+                spend_applications(instructions.len())?;
+                let result = apply_one(v, &captures, &instructions, 0).await?;
+                spend_bytes(&result)?;
+                Ok(result)
             }
         }
     })

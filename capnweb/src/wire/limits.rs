@@ -34,7 +34,9 @@ pub struct Limits {
     /// Maximum bytes of results of the peer's calls held for it: from when each settles until
     /// the peer releases it (kept for pipelining; a result only the answer holds goes once
     /// sent), each counted by its size in memory. A server counts them in its shared
-    /// `max_buffered_bytes` too. Past it, the session aborts. Default 64 MiB.
+    /// `max_buffered_bytes` too. Past it, the session aborts. The results the peer's maps are
+    /// building, all at once, are bounded by it as well (a mapper's literal is built anew for
+    /// each element): past it, that map's call fails with a `RangeError`. Default 64 MiB.
     pub max_answer_bytes: usize,
 }
 

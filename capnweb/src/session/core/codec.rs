@@ -305,6 +305,10 @@ impl Importer for SessionImporter<'_> {
         self.core.limits.max_map_applications
     }
 
+    fn map_bytes(&self) -> Arc<std::sync::atomic::AtomicUsize> {
+        self.core.map_bytes.clone()
+    }
+
     fn started(&mut self, call: &Stub) {
         if call.downcast::<PromiseHook>().is_some() {
             self.started.push(call.clone());

@@ -55,6 +55,8 @@ pub(crate) struct Core {
     idle: Notify,
     /// When the session last read a message: milliseconds since [`epoch`].
     last_read: AtomicU64,
+    /// Bytes left for the results the peer's maps are building at once (see `stub::map`).
+    map_bytes: Arc<AtomicUsize>,
 }
 
 /// The moment `Core::last_read` counts from.
@@ -285,6 +287,7 @@ impl Core {
             closed: watch::channel(None).0,
             idle: Notify::new(),
             last_read: AtomicU64::new(millis_since_epoch()),
+            map_bytes: Arc::new(AtomicUsize::new(limits.max_answer_bytes)),
         })
     }
 
