@@ -616,3 +616,41 @@ async fn a_map_copying_a_literal_per_element_stops_at_the_bytes_held_for_the_pee
     );
     served(addr).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_maps_build_draws_on_the_pool_all_sessions_share() {
+    // A pool of 8 MiB for the whole server: a map building 20 MB (a 1 KB string over 20,000
+    // elements), within its session's own 64 MiB, is refused once past the pool, while it
+    // builds, and gives back what it took.
+    let server = Server::bind("127.0.0.1:0").max_buffered_bytes(8 << 20);
+    let factory = || {
+        Stub::from_fn(|args: Vec<Value>| async move {
+            Ok::<_, RpcError>(args.into_iter().next().unwrap_or(Value::Null))
+        })
+    };
+    let (addr, serve) = server.listen(factory).await.unwrap();
+    tokio::spawn(serve);
+    let mut ws = raw(addr).await;
+    send(
+        &mut ws,
+        format!(r#"["push",[[{}]]]"#, vec!["1"; 20_000].join(",")),
+    )
+    .await;
+    let literal = "x".repeat(1024);
+    for id in [2, 3] {
+        send(
+            &mut ws,
+            format!(r#"["push",["remap",1,[],[],["{literal}"]]]"#),
+        )
+        .await;
+        send(&mut ws, format!(r#"["pull",{id}]"#)).await;
+        let answer = next_text(&mut ws).await;
+        assert!(
+            answer.starts_with(&format!(r#"["reject",{id}"#))
+                && answer.contains("max_buffered_bytes"),
+            "{}",
+            &answer[..answer.len().min(200)]
+        );
+    }
+    served(addr).await;
+}

@@ -37,7 +37,7 @@ pub(crate) trait Importer {
     }
     /// What is left of the bytes the maps of received `remap`s may build at once (shared by
     /// the session's maps).
-    fn map_bytes(&self) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+    fn map_bytes(&self) -> std::sync::Arc<dyn crate::stub::map::MapBytes> {
         std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(
             Limits::default().max_answer_bytes,
         ))

@@ -265,10 +265,10 @@ fn to_instruction(v: &Value) -> Result<Expr, RpcError> {
 struct Budget {
     /// Mapper applications (`Limits::max_map_applications`).
     applications: AtomicUsize,
-    /// Bytes left for the results mappers are building, shared by every map the session runs
-    /// at once (`Limits::max_answer_bytes`): a mapper's literal is built anew for each
-    /// element, so the output can outgrow the message many times over.
-    bytes: Arc<AtomicUsize>,
+    /// Bytes for the results mappers are building, shared by every map the session runs at
+    /// once (`Limits::max_answer_bytes`, and a server's pool): a mapper's literal is built
+    /// anew for each element, so the output can outgrow the message many times over.
+    bytes: Arc<dyn MapBytes>,
     /// What this call took of `bytes`: given back when it ends (its result, if any, is then
     /// counted as a result held for the peer).
     spent: AtomicUsize,
@@ -276,8 +276,25 @@ struct Budget {
 
 impl Drop for Budget {
     fn drop(&mut self) {
-        self.bytes
-            .fetch_add(*self.spent.get_mut(), Ordering::Relaxed);
+        self.bytes.give(*self.spent.get_mut());
+    }
+}
+
+/// The bytes a session's maps may build at once: its session says how many (see `Budget`).
+pub(crate) trait MapBytes: Send + Sync {
+    /// Takes `n` bytes, if there is room for them.
+    fn take(&self, n: usize) -> bool;
+    /// Gives back `n` bytes taken.
+    fn give(&self, n: usize);
+}
+
+impl MapBytes for AtomicUsize {
+    fn take(&self, n: usize) -> bool {
+        take(self, n)
+    }
+
+    fn give(&self, n: usize) {
+        self.fetch_add(n, Ordering::Relaxed);
     }
 }
 
@@ -291,7 +308,7 @@ tokio::task_local! {
 /// within what `bytes` has left.
 pub(crate) async fn with_budget<T>(
     applications: usize,
-    bytes: Arc<AtomicUsize>,
+    bytes: Arc<dyn MapBytes>,
     fut: impl std::future::Future<Output = T>,
 ) -> T {
     let budget = Budget {
@@ -305,7 +322,7 @@ pub(crate) async fn with_budget<T>(
 /// `map`, a map a peer's message started, with a budget of its own (see [`with_budget`]),
 /// whoever drives it, unless it runs within one already (a map nested in another's instructions
 /// shares the outer map's).
-pub(crate) fn budgeted(applications: usize, bytes: Arc<AtomicUsize>, map: Stub) -> Stub {
+pub(crate) fn budgeted(applications: usize, bytes: Arc<dyn MapBytes>, map: Stub) -> Stub {
     if BUDGET.try_with(|_| ()).is_ok() || map.downcast::<PromiseHook>().is_none() {
         return map;
     }
@@ -337,7 +354,7 @@ fn spend_applications(n: usize) -> Result<(), RpcError> {
 fn spend_bytes(result: &Value) -> Result<(), RpcError> {
     let n = result.held_bytes();
     let taken = BUDGET.try_with(|b| {
-        let taken = take(&b.bytes, n);
+        let taken = b.bytes.take(n);
         if taken {
             b.spent.fetch_add(n, Ordering::Relaxed);
         }
@@ -346,7 +363,7 @@ fn spend_bytes(result: &Value) -> Result<(), RpcError> {
     match taken {
         Ok(false) => Err(RpcError::range_error(
             "map() results being built exceed the bytes held for the peer \
-             (Limits::max_answer_bytes)",
+             (Limits::max_answer_bytes, or a server's max_buffered_bytes)",
         )),
         Ok(true) | Err(_) => Ok(()),
     }

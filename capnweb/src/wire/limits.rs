@@ -36,7 +36,8 @@ pub struct Limits {
     /// sent), each counted by its size in memory. A server counts them in its shared
     /// `max_buffered_bytes` too. Past it, the session aborts. The results the peer's maps are
     /// building, all at once, are bounded by it as well (a mapper's literal is built anew for
-    /// each element): past it, that map's call fails with a `RangeError`. Default 64 MiB.
+    /// each element), and on a server by the shared pool too: past either, that map's call
+    /// fails with a `RangeError`. Default 64 MiB.
     pub max_answer_bytes: usize,
 }
 

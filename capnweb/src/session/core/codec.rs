@@ -305,7 +305,7 @@ impl Importer for SessionImporter<'_> {
         self.core.limits.max_map_applications
     }
 
-    fn map_bytes(&self) -> Arc<std::sync::atomic::AtomicUsize> {
+    fn map_bytes(&self) -> Arc<dyn crate::stub::map::MapBytes> {
         self.core.map_bytes.clone()
     }
 

@@ -55,8 +55,8 @@ pub(crate) struct Core {
     idle: Notify,
     /// When the session last read a message: milliseconds since [`epoch`].
     last_read: AtomicU64,
-    /// Bytes left for the results the peer's maps are building at once (see `stub::map`).
-    map_bytes: Arc<AtomicUsize>,
+    /// Bytes for the results the peer's maps are building at once (see `stub::map`).
+    map_bytes: Arc<MapBytesLeft>,
 }
 
 /// The moment `Core::last_read` counts from.
@@ -67,6 +67,33 @@ fn epoch() -> Instant {
 
 fn millis_since_epoch() -> u64 {
     u64::try_from(epoch().elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The bytes the peer's maps may build at once: the session's own (`max_answer_bytes`), and
+/// the server's pool the session's held results draw on too.
+struct MapBytesLeft {
+    left: AtomicUsize,
+    pool: Option<Arc<dyn AnswerBudget>>,
+}
+
+impl crate::stub::map::MapBytes for MapBytesLeft {
+    fn take(&self, n: usize) -> bool {
+        if !self.left.take(n) {
+            return false;
+        }
+        if self.pool.as_ref().is_some_and(|pool| pool.take(n).is_err()) {
+            self.left.give(n);
+            return false;
+        }
+        true
+    }
+
+    fn give(&self, n: usize) {
+        self.left.give(n);
+        if let Some(pool) = &self.pool {
+            pool.give(n);
+        }
+    }
 }
 
 /// Session cores alive in this process (see [`live_sessions`](crate::session::live_sessions)).
@@ -268,6 +295,7 @@ impl Core {
         on_send_error: Option<SendErrorHook>,
         answer_budget: Option<Arc<dyn AnswerBudget>>,
     ) -> Arc<Core> {
+        let pool = answer_budget.clone();
         let mut state = State {
             answer_budget,
             ..State::default()
@@ -287,7 +315,10 @@ impl Core {
             closed: watch::channel(None).0,
             idle: Notify::new(),
             last_read: AtomicU64::new(millis_since_epoch()),
-            map_bytes: Arc::new(AtomicUsize::new(limits.max_answer_bytes)),
+            map_bytes: Arc::new(MapBytesLeft {
+                left: AtomicUsize::new(limits.max_answer_bytes),
+                pool,
+            }),
         })
     }
 
