@@ -15,12 +15,17 @@ type Socket =
 
 /// A server (defaults) whose main object echoes its first argument; its address.
 async fn start() -> std::net::SocketAddr {
+    start_with(Server::bind("127.0.0.1:0")).await
+}
+
+/// `server`, its main object echoing its first argument, started; its address.
+async fn start_with(server: Server) -> std::net::SocketAddr {
     let factory = || {
         Stub::from_fn(|args: Vec<Value>| async move {
             Ok::<_, RpcError>(args.into_iter().next().unwrap_or(Value::Null))
         })
     };
-    let (addr, serve) = Server::bind("127.0.0.1:0").listen(factory).await.unwrap();
+    let (addr, serve) = server.listen(factory).await.unwrap();
     tokio::spawn(serve);
     addr
 }
@@ -447,13 +452,7 @@ async fn answers_held_for_the_peer_are_bounded_in_bytes() {
     };
     let server =
         Server::bind("127.0.0.1:0").options(capnweb::SessionOptions::default().limits(limits));
-    let factory = || {
-        Stub::from_fn(|args: Vec<Value>| async move {
-            Ok::<_, RpcError>(args.into_iter().next().unwrap_or(Value::Null))
-        })
-    };
-    let (addr, serve) = server.listen(factory).await.unwrap();
-    tokio::spawn(serve);
+    let addr = start_with(server).await;
     let mut ws = raw(addr).await;
     // A 1 MB string, then calls returning it (an echo: 45 bytes each), never pulled.
     send(&mut ws, format!(r#"["push","{}"]"#, "v".repeat(1 << 20))).await;
@@ -623,13 +622,7 @@ async fn what_maps_build_draws_on_the_pool_all_sessions_share() {
     // elements), within its session's own 64 MiB, is refused once past the pool, while it
     // builds, and gives back what it took.
     let server = Server::bind("127.0.0.1:0").max_buffered_bytes(8 << 20);
-    let factory = || {
-        Stub::from_fn(|args: Vec<Value>| async move {
-            Ok::<_, RpcError>(args.into_iter().next().unwrap_or(Value::Null))
-        })
-    };
-    let (addr, serve) = server.listen(factory).await.unwrap();
-    tokio::spawn(serve);
+    let addr = start_with(server).await;
     let mut ws = raw(addr).await;
     send(
         &mut ws,
