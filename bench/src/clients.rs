@@ -146,7 +146,7 @@ pub async fn capnweb_rate(port: u16, concurrency: usize, secs: f64) -> f64 {
 /// Our client with the built-in WebSocket codec, connected to `port`.
 async fn codec_client(port: u16) -> (TestTargetClient, capnweb::RpcSession) {
     let ws = format!("ws://127.0.0.1:{port}/");
-    let socket = capnweb::transport::websocket::codec::connect(&ws, &[], 1 << 26)
+    let socket = capnweb::transport::websocket::codec::connect(&ws, &capnweb::transport::websocket::ConnectOptions::new().max_message_size(1 << 26))
         .await
         .expect("connect");
     let session = capnweb::RpcSession::spawn(socket, None, capnweb::SessionOptions::default());

@@ -15,7 +15,7 @@ use std::future::poll_fn;
 use std::pin::Pin;
 
 use capnweb::transport::websocket::codec::{self, CodecSocket};
-use capnweb::transport::websocket::{self, Socket, WebSocketTransport};
+use capnweb::transport::websocket::{self, ConnectOptions, Socket, WebSocketTransport};
 use capnweb::transport::{Transport, TransportError};
 use http_body_util::Empty;
 use hyper::body::{Bytes, Incoming};
@@ -162,14 +162,22 @@ async fn run_cases(codec: Codec, base: &str, agent: &str) -> Result<(), String> 
         let url = format!("{base}/runCase?case={case}&agent={agent}");
         // A case that breaks the protocol on purpose ends in an error: the suite judges it.
         let _ = match codec {
-            Codec::Tungstenite => match websocket::connect(&url, MAX_MESSAGE).await {
-                Ok(t) => echo(t).await,
-                Err(e) => Err(e.into()),
-            },
-            Codec::Builtin => match codec::connect(&url, &[], MAX_MESSAGE).await {
-                Ok(t) => echo(t).await,
-                Err(e) => Err(e.into()),
-            },
+            Codec::Tungstenite => {
+                match websocket::connect(&url, &ConnectOptions::new().max_message_size(MAX_MESSAGE))
+                    .await
+                {
+                    Ok(t) => echo(t).await,
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Codec::Builtin => {
+                match codec::connect(&url, &ConnectOptions::new().max_message_size(MAX_MESSAGE))
+                    .await
+                {
+                    Ok(t) => echo(t).await,
+                    Err(e) => Err(e.into()),
+                }
+            }
         };
     }
     fetch_text(codec, &format!("{base}/updateReports?agent={agent}")).await?;
@@ -180,13 +188,13 @@ async fn run_cases(codec: Codec, base: &str, agent: &str) -> Result<(), String> 
 async fn fetch_text(codec: Codec, url: &str) -> Result<String, String> {
     match codec {
         Codec::Tungstenite => {
-            let t = websocket::connect(url, MAX_MESSAGE)
+            let t = websocket::connect(url, &ConnectOptions::new().max_message_size(MAX_MESSAGE))
                 .await
                 .map_err(|e| e.to_string())?;
             read_all(t).await
         }
         Codec::Builtin => {
-            let t = codec::connect(url, &[], MAX_MESSAGE)
+            let t = codec::connect(url, &ConnectOptions::new().max_message_size(MAX_MESSAGE))
                 .await
                 .map_err(|e| e.to_string())?;
             read_all(t).await

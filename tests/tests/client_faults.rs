@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use capnweb::client::CircuitBreaker;
-use capnweb::transport::websocket::codec;
+use capnweb::transport::websocket::{codec, ConnectOptions};
 use capnweb::{Client, Limits, RpcError, RpcSession, Server, SessionOptions, Stub, Value};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -208,7 +208,12 @@ async fn a_failed_connection_keeps_its_cause() {
     let free = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/", free.local_addr().unwrap());
     drop(free);
-    let Err(e) = capnweb::transport::websocket::connect(&url, 1 << 20).await else {
+    let Err(e) = capnweb::transport::websocket::connect(
+        &url,
+        &ConnectOptions::new().max_message_size(1 << 20),
+    )
+    .await
+    else {
         panic!("connected to a closed port")
     };
     let cause = std::error::Error::source(&e).expect("the cause is kept");
@@ -302,7 +307,10 @@ async fn an_upgrade_answer_head_without_end_is_refused_on_both_codecs() {
         let start = Instant::now();
         let tungstenite = tokio::time::timeout(
             Duration::from_secs(5),
-            capnweb::transport::websocket::connect(&url, 1 << 20),
+            capnweb::transport::websocket::connect(
+                &url,
+                &ConnectOptions::new().max_message_size(1 << 20),
+            ),
         )
         .await
         .expect("tungstenite's handshake read an endless head");
@@ -314,10 +322,12 @@ async fn an_upgrade_answer_head_without_end_is_refused_on_both_codecs() {
             start.elapsed()
         );
         let start = Instant::now();
-        let builtin =
-            tokio::time::timeout(Duration::from_secs(5), codec::connect(&url, &[], 1 << 20))
-                .await
-                .expect("the codec's handshake read an endless head");
+        let builtin = tokio::time::timeout(
+            Duration::from_secs(5),
+            codec::connect(&url, &ConnectOptions::new().max_message_size(1 << 20)),
+        )
+        .await
+        .expect("the codec's handshake read an endless head");
         let Err(e) = builtin else {
             panic!("connected to an endless head")
         };
@@ -325,6 +335,61 @@ async fn an_upgrade_answer_head_without_end_is_refused_on_both_codecs() {
             "the codec refused an endless head in {:?}: {e}",
             start.elapsed()
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_options_send_their_headers_and_keep_their_timeout_on_both_codecs() {
+    // Reads each upgrade request's head, hands it over, and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let (heads, mut received) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let heads = heads.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tcp.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let _ = heads.send(String::from_utf8_lossy(&head).to_ascii_lowercase());
+                std::future::pending::<()>().await
+            });
+        }
+    });
+    let options = ConnectOptions::new()
+        .header("Authorization", "Bearer stale")
+        .headers([("authorization", "Bearer fresh"), ("x-tenant", "blue")])
+        .timeout(Duration::from_millis(300));
+    for codec in ["tungstenite", "built-in"] {
+        let start = Instant::now();
+        let failed = match codec {
+            "tungstenite" => capnweb::transport::websocket::connect(&url, &options)
+                .await
+                .err(),
+            _ => codec::connect(&url, &options).await.err(),
+        };
+        let e = failed.expect("connected to a server that never answered");
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_secs(5),
+            "{codec}: gave up after {took:?}, not at the 300 ms asked"
+        );
+        assert!(e.message.contains("300ms"), "{codec}: {e}");
+        let head = received.recv().await.unwrap();
+        assert!(
+            head.contains("authorization: bearer fresh\r\n"),
+            "{codec}: {head}"
+        );
+        assert!(
+            !head.contains("stale"),
+            "{codec}: a replaced header was sent: {head}"
+        );
+        assert!(head.contains("x-tenant: blue\r\n"), "{codec}: {head}");
     }
 }
 
@@ -342,17 +407,25 @@ async fn an_upgrade_never_answered_gives_up_after_the_connect_timeout() {
     tokio::time::pause();
     let limit = capnweb::transport::CONNECT_TIMEOUT + Duration::from_secs(10);
     let start = tokio::time::Instant::now();
-    let tungstenite =
-        tokio::time::timeout(limit, capnweb::transport::websocket::connect(&url, 1 << 20))
-            .await
-            .expect("transport::websocket::connect hung past CONNECT_TIMEOUT");
+    let tungstenite = tokio::time::timeout(
+        limit,
+        capnweb::transport::websocket::connect(
+            &url,
+            &ConnectOptions::new().max_message_size(1 << 20),
+        ),
+    )
+    .await
+    .expect("transport::websocket::connect hung past CONNECT_TIMEOUT");
     assert!(
         tungstenite.is_err(),
         "connected to a server that never answered"
     );
-    let builtin = tokio::time::timeout(limit, codec::connect(&url, &[], 1 << 20))
-        .await
-        .expect("codec::connect hung past CONNECT_TIMEOUT");
+    let builtin = tokio::time::timeout(
+        limit,
+        codec::connect(&url, &ConnectOptions::new().max_message_size(1 << 20)),
+    )
+    .await
+    .expect("codec::connect hung past CONNECT_TIMEOUT");
     let Err(e) = builtin else {
         panic!("connected to a server that never answered")
     };
@@ -461,9 +534,12 @@ async fn a_message_over_the_clients_limit_ends_the_session_on_both_codecs() {
             .await
             .unwrap();
         ended_over_limit(session.closed()).await;
-        let socket = codec::connect(&url, &[], limits.max_message_size)
-            .await
-            .unwrap();
+        let socket = codec::connect(
+            &url,
+            &ConnectOptions::new().max_message_size(limits.max_message_size),
+        )
+        .await
+        .unwrap();
         let session = RpcSession::spawn(socket, None, options);
         ended_over_limit(session.closed()).await;
     }

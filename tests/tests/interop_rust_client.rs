@@ -559,9 +559,12 @@ async fn our_sinks_errors_reach_the_typescript_writer() {
 /// Our client on the built-in WebSocket codec, connected to the TypeScript server (whose
 /// WebSocket is Node's `ws`, so the codec's masking and framing meet another implementation).
 async fn connect_with_codec(server: &TsServer) -> (TestTargetClient, capnweb::RpcSession) {
-    let socket = capnweb::transport::websocket::codec::connect(&url(server), &[], 1 << 26)
-        .await
-        .unwrap();
+    let socket = capnweb::transport::websocket::codec::connect(
+        &url(server),
+        &capnweb::transport::websocket::ConnectOptions::new().max_message_size(1 << 26),
+    )
+    .await
+    .unwrap();
     let session = capnweb::RpcSession::spawn(socket, None, capnweb::SessionOptions::default());
     (TestTargetClient::from(session.main()), session)
 }

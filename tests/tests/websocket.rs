@@ -6,7 +6,7 @@ use std::future::{poll_fn, IntoFuture};
 use std::pin::Pin;
 use std::time::Duration;
 
-use capnweb::transport::websocket::connect;
+use capnweb::transport::websocket::{connect, ConnectOptions};
 use capnweb::transport::Transport;
 use capnweb::{Server, Value};
 use capnweb_examples::interop::{test_target, TestTargetClient};
@@ -61,9 +61,12 @@ async fn a_frame_sent_with_the_handshake_answer_is_received() {
         // Held open until the client has read.
         let _ = socket.read(&mut buf).await;
     });
-    let mut transport = connect(&format!("ws://127.0.0.1:{port}/"), 1 << 20)
-        .await
-        .expect("connect");
+    let mut transport = connect(
+        &format!("ws://127.0.0.1:{port}/"),
+        &ConnectOptions::new().max_message_size(1 << 20),
+    )
+    .await
+    .expect("connect");
     let received = tokio::time::timeout(
         Duration::from_secs(5),
         poll_fn(|cx| Pin::new(&mut transport).poll_recv(cx)),
@@ -145,9 +148,12 @@ async fn writes_wait_for_a_peer_that_is_slow_to_read() {
         }
         let _ = count_tx.send(bytes);
     });
-    let mut transport = connect(&format!("ws://127.0.0.1:{port}/"), 1 << 20)
-        .await
-        .expect("connect");
+    let mut transport = connect(
+        &format!("ws://127.0.0.1:{port}/"),
+        &ConnectOptions::new().max_message_size(1 << 20),
+    )
+    .await
+    .expect("connect");
     let message = format!("[\"push\",\"{}\"]", big(100_000 - 10));
     for _ in 0..20 {
         poll_fn(|cx| Pin::new(&mut transport).poll_send_ready(cx))

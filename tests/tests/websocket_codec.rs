@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use capnweb::transport::websocket::codec::{self, ClientCodecSocket, Codec};
+use capnweb::transport::websocket::ConnectOptions;
 use capnweb::transport::Transport;
 use capnweb::wire::Limits;
 use capnweb::{RpcSession, Server, SessionOptions, Value};
@@ -36,9 +37,12 @@ async fn server_with(codec: Codec, max_message_size: usize) -> std::net::SocketA
 }
 
 async fn codec_client(addr: std::net::SocketAddr) -> (TestTargetClient, RpcSession) {
-    let socket = codec::connect(&format!("ws://{addr}/"), &[], 1 << 26)
-        .await
-        .expect("connect");
+    let socket = codec::connect(
+        &format!("ws://{addr}/"),
+        &ConnectOptions::new().max_message_size(1 << 26),
+    )
+    .await
+    .expect("connect");
     let session = RpcSession::spawn(socket, None, SessionOptions::default());
     (TestTargetClient::from(session.main()), session)
 }
@@ -477,7 +481,8 @@ async fn each_of_ten_pings_sent_at_once_is_answered_in_order() {
 async fn client_and_raw_server() -> (ClientCodecSocket, Raw) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/", listener.local_addr().unwrap());
-    let (client, server) = tokio::join!(codec::connect(&url, &[], 1000), Raw::server(&listener));
+    let options = ConnectOptions::new().max_message_size(1000);
+    let (client, server) = tokio::join!(codec::connect(&url, &options), Raw::server(&listener));
     (client.unwrap(), server)
 }
 
@@ -566,7 +571,8 @@ async fn a_codec_client_keeps_a_frame_sent_with_the_handshake_answer() {
         server.send(0x81, b"[\"pull\",7]").await;
         server
     };
-    let (client, _server) = tokio::join!(codec::connect(&url, &[], 1000), accept);
+    let options = ConnectOptions::new().max_message_size(1000);
+    let (client, _server) = tokio::join!(codec::connect(&url, &options), accept);
     let mut client = client.unwrap();
     assert_eq!(recv(&mut client).await.unwrap().unwrap(), "[\"pull\",7]");
 }
@@ -583,7 +589,9 @@ async fn a_refused_upgrade_reports_its_status() {
             .write_all(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n")
             .await;
     });
-    let error = codec::connect(&url, &[], 1000).await.unwrap_err();
+    let error = codec::connect(&url, &ConnectOptions::new().max_message_size(1000))
+        .await
+        .unwrap_err();
     assert_eq!(error.status, Some(401), "{error}");
 }
 

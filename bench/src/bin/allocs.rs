@@ -8,6 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::IntoFuture;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use capnweb::transport::websocket::ConnectOptions;
 use capnweb_examples::interop::TestTargetClient;
 use futures_util::future::join_all;
 
@@ -84,7 +85,7 @@ async fn main() {
         .await
         .expect("connect");
     let (one, many) = websocket(&main).await;
-    let socket = codec::connect(&format!("ws://{}/", addrs[1]), &[], 1 << 26)
+    let socket = codec::connect(&format!("ws://{}/", addrs[1]), &ConnectOptions::new().max_message_size(1 << 26))
         .await
         .expect("connect");
     let session = capnweb::RpcSession::spawn(socket, None, capnweb::SessionOptions::default());

@@ -114,22 +114,16 @@ async fn open(
     tls: websocket::ClientTlsConfig,
 ) -> Result<RpcSession, RpcError> {
     options.peer.get_or_insert_with(|| peer_of(url));
-    let connecting = websocket::open(url, &[], options.limits.max_message_size, tls);
-    let transport = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
-        Ok(Ok(transport)) => transport,
-        Ok(Err(e)) => {
-            return Err(RpcError::Disconnected {
+    let connecting = websocket::ConnectOptions::new()
+        .max_message_size(options.limits.max_message_size)
+        .with_tls(tls);
+    let transport =
+        websocket::connect(url, &connecting)
+            .await
+            .map_err(|e| RpcError::Disconnected {
                 reason: e.to_string(),
                 maybe_delivered: false,
-            })
-        }
-        Err(_) => {
-            return Err(RpcError::Disconnected {
-                reason: format!("no connection to {url} within {CONNECT_TIMEOUT:?}"),
-                maybe_delivered: false,
-            })
-        }
-    };
+            })?;
     Ok(RpcSession::spawn(transport, local_main, options))
 }
 

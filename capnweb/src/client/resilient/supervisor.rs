@@ -121,7 +121,15 @@ async fn connect_once<C: From<Stub> + Clone + Send + Sync + 'static>(
             Some(provider) => provider().await,
             None => Vec::new(),
         };
-        let max = config.options.limits.max_message_size;
+        let connecting = websocket::ConnectOptions::new()
+            .headers(headers)
+            .max_message_size(config.options.limits.max_message_size)
+            .with_tls(config.tls.clone())
+            .timeout(config.connect_timeout);
+        let connecting = match config.keepalive {
+            Some(every) => connecting.keepalive(every),
+            None => connecting,
+        };
         let failed = |e: websocket::ConnectError| Failed {
             // 4xx other than 429 is the server's answer about us, not its health.
             connection_level: e.status.is_none_or(|s| s >= 500 || s == 429),
@@ -133,21 +141,11 @@ async fn connect_once<C: From<Stub> + Clone + Send + Sync + 'static>(
             .get_or_insert_with(|| crate::client::peer_of(url));
         let session = match config.websocket_codec {
             Codec::Builtin => {
-                let mut socket = codec::open(url, &headers, max, config.tls.clone())
-                    .await
-                    .map_err(failed)?;
-                if let Some(every) = config.keepalive {
-                    socket = socket.keepalive(every);
-                }
+                let socket = codec::connect(url, &connecting).await.map_err(failed)?;
                 RpcSession::spawn(socket, None, options)
             }
-            _ => {
-                let mut transport = websocket::open(url, &headers, max, config.tls.clone())
-                    .await
-                    .map_err(failed)?;
-                if let Some(every) = config.keepalive {
-                    transport = transport.keepalive(every);
-                }
+            Codec::Tungstenite => {
+                let transport = websocket::connect(url, &connecting).await.map_err(failed)?;
                 RpcSession::spawn(transport, None, options)
             }
         };

@@ -12,9 +12,9 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{Sink, Stream};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::connect::{open as open_with, within_connect_timeout, ClientStream};
+use super::connect::{open, ClientStream, ConnectOptions};
 use super::keepalive::Keepalive;
-use super::{close_reason, config, ClientTlsConfig, ConnectError, Socket};
+use super::{close_reason, config, ConnectError, Socket};
 use super::{ABORT_CLOSE_CODE, CONTROL_BURST};
 use crate::transport::{Transport, TransportError};
 
@@ -73,47 +73,22 @@ impl<S> WebSocketTransport<Socket<S>> {
     }
 }
 
-/// Opens a WebSocket to `url` (`ws://...`), giving up after
-/// [`CONNECT_TIMEOUT`](crate::transport::CONNECT_TIMEOUT) (30 s) for TCP, TLS and the upgrade
-/// together: a server that accepts the connection and never answers cannot hang it.
-pub async fn connect(url: &str, max_message_size: usize) -> Result<ClientWebSocket, ConnectError> {
-    within_connect_timeout(url, open(url, &[], max_message_size, None)).await
-}
-
-/// Opens a WebSocket to `url` sending these extra request headers, within
-/// [`CONNECT_TIMEOUT`](crate::transport::CONNECT_TIMEOUT) (see [`connect`]).
-pub async fn connect_with_headers(
-    url: &str,
-    headers: &[(String, String)],
-    max_message_size: usize,
-) -> Result<ClientWebSocket, ConnectError> {
-    within_connect_timeout(url, open(url, headers, max_message_size, None)).await
-}
-
-/// Opens a WebSocket to `url` sending these extra request headers, speaking TLS (for `wss://`)
-/// as `tls` says, within [`CONNECT_TIMEOUT`](crate::transport::CONNECT_TIMEOUT) (see
-/// [`connect`]).
-#[cfg(feature = "tls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-pub async fn connect_with_tls(
-    url: &str,
-    headers: &[(String, String)],
-    max_message_size: usize,
-    tls: std::sync::Arc<rustls::ClientConfig>,
-) -> Result<ClientWebSocket, ConnectError> {
-    within_connect_timeout(url, open(url, headers, max_message_size, Some(tls))).await
-}
-
-/// Opens a WebSocket to `url` framed by tungstenite, with no time limit of its own.
-pub(crate) async fn open(
-    url: &str,
-    headers: &[(String, String)],
-    max_message_size: usize,
-    tls: ClientTlsConfig,
-) -> Result<ClientWebSocket, ConnectError> {
-    open_with(url, headers, tls, |stream, request| async move {
+/// Opens a WebSocket to `url` (`ws://`, or `wss://` with the `tls` feature) framed by
+/// tungstenite, as `options` say.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use capnweb::transport::websocket::{connect, ConnectOptions};
+/// let options = ConnectOptions::new().header("authorization", "Bearer secret");
+/// let transport = connect("ws://127.0.0.1:8080/", &options).await?;
+/// let session = capnweb::RpcSession::spawn(transport, None, Default::default());
+/// # drop(session); Ok(()) }
+/// ```
+pub async fn connect(url: &str, options: &ConnectOptions) -> Result<ClientWebSocket, ConnectError> {
+    let config = config(options.message_limit());
+    let transport = open(url, options, |stream, request| async move {
         use tokio_tungstenite::tungstenite::Error;
-        match Socket::client(stream, request, config(max_message_size)).await {
+        match Socket::client(stream, request, config).await {
             Ok(ws) => Ok(WebSocketTransport::new(ws)),
             Err(Error::Http(response)) => {
                 let status = response.status();
@@ -125,7 +100,11 @@ pub(crate) async fn open(
             Err(e) => Err((None, e.to_string())),
         }
     })
-    .await
+    .await?;
+    Ok(match options.pings() {
+        Some(every) => transport.keepalive(every),
+        None => transport,
+    })
 }
 
 /// What a received frame means to the session.

@@ -1,11 +1,12 @@
 //! Connecting, the one way both codecs do it: the URL read into an upgrade request, TCP (and
 //! TLS for `wss://`), then the codec's own handshake, all within
-//! [`CONNECT_TIMEOUT`](crate::transport::CONNECT_TIMEOUT) for the public connect functions.
+//! the timeout of [`ConnectOptions`].
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -52,11 +53,11 @@ type StreamFailure = (String, Option<io::Error>);
 /// A client's TLS settings for `wss://`, if any: with the `tls` feature, a rustls
 /// configuration (none for the default roots); without, always `None`.
 #[cfg(feature = "tls")]
-pub type ClientTlsConfig = Option<std::sync::Arc<rustls::ClientConfig>>;
+pub(crate) type ClientTlsConfig = Option<std::sync::Arc<rustls::ClientConfig>>;
 /// A client's TLS settings for `wss://`, if any: with the `tls` feature, a rustls
 /// configuration (none for the default roots); without, always `None`.
 #[cfg(not(feature = "tls"))]
-pub type ClientTlsConfig = Option<std::convert::Infallible>;
+pub(crate) type ClientTlsConfig = Option<std::convert::Infallible>;
 
 /// The connection a client's WebSocket runs on: TCP (without Nagle's delay: messages are
 /// written whole, once per burst), encrypted for `wss://`.
@@ -111,12 +112,122 @@ impl AsyncWrite for ClientStream {
 /// what happened.
 pub(super) type HandshakeFailure = (Option<u16>, String);
 
-/// Opens a WebSocket to `url` with these extra request headers: connects (see
-/// [`ClientStream`]), then makes the codec's `handshake` over the connection.
+/// How a client opens a WebSocket, with either codec ([`connect`](super::connect) for
+/// tungstenite, [`codec::connect`](super::codec::connect) for the built-in one): extra request
+/// headers, the largest message taken, TLS for `wss://`, pings, and how long TCP, TLS and the
+/// upgrade may take together.
+///
+/// ```
+/// use std::time::Duration;
+/// use capnweb::transport::websocket::ConnectOptions;
+///
+/// let options = ConnectOptions::new()
+///     .header("authorization", "Bearer secret")
+///     .max_message_size(1 << 20)
+///     .keepalive(Duration::from_secs(30));
+/// # let _ = options;
+/// ```
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    headers: Vec<(String, String)>,
+    max_message_size: usize,
+    tls: ClientTlsConfig,
+    keepalive: Option<Duration>,
+    timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    /// No extra headers, the default [`Limits`](crate::wire::Limits)' message size, the
+    /// default TLS roots, no pings, and [`CONNECT_TIMEOUT`](crate::transport::CONNECT_TIMEOUT).
+    fn default() -> Self {
+        ConnectOptions {
+            headers: Vec::new(),
+            max_message_size: crate::wire::Limits::default().max_message_size,
+            tls: None,
+            keepalive: None,
+            timeout: crate::transport::CONNECT_TIMEOUT,
+        }
+    }
+}
+
+impl ConnectOptions {
+    /// The defaults (see [`Default`]).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sends this extra header with the upgrade request (a token, say); a header of the same
+    /// name given before is replaced.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let name = name.into();
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Sends these extra headers (see [`header`](Self::header)).
+    pub fn headers<N: Into<String>, V: Into<String>>(
+        self,
+        headers: impl IntoIterator<Item = (N, V)>,
+    ) -> Self {
+        headers
+            .into_iter()
+            .fold(self, |options, (name, value)| options.header(name, value))
+    }
+
+    /// The largest frame and message taken from the server, in bytes: larger ones are refused
+    /// before they are buffered whole. Give the session's
+    /// [`max_message_size`](crate::wire::Limits::max_message_size).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Speaks TLS for `wss://` as `tls` says (a private certificate authority, a client
+    /// certificate: see [`ClientTls`](crate::tls::ClientTls)) instead of trusting the default
+    /// roots.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(mut self, tls: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Pings the server every `every` (WebSocket ping frames, never protocol messages), and
+    /// ends the transport with an error when nothing at all arrives within a period after a
+    /// ping.
+    pub fn keepalive(mut self, every: Duration) -> Self {
+        self.keepalive = Some(every);
+        self
+    }
+
+    /// How long TCP, TLS and the upgrade may take together (default
+    /// [`CONNECT_TIMEOUT`](crate::transport::CONNECT_TIMEOUT), 30 s): a server that accepts the
+    /// connection and never answers cannot hang the connect.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub(crate) fn with_tls(mut self, tls: ClientTlsConfig) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    pub(super) fn message_limit(&self) -> usize {
+        self.max_message_size
+    }
+
+    pub(super) fn pings(&self) -> Option<Duration> {
+        self.keepalive
+    }
+}
+
+/// Opens a WebSocket to `url` as `options` say: connects (see [`ClientStream`]), then makes the
+/// codec's `handshake` over the connection, all within `options`' timeout.
 pub(super) async fn open<T, H>(
     url: &str,
-    headers: &[(String, String)],
-    tls: ClientTlsConfig,
+    options: &ConnectOptions,
     handshake: impl FnOnce(ClientStream, Request) -> H,
 ) -> Result<T, ConnectError>
 where
@@ -128,34 +239,25 @@ where
         message,
         cause: None,
     };
-    let request = request(url, headers).map_err(|e| fail((None, e)))?;
-    let stream = connect_stream(request.uri(), tls)
+    let connecting = async {
+        let request = request(url, &options.headers).map_err(|e| fail((None, e)))?;
+        let stream = connect_stream(request.uri(), options.tls.clone())
+            .await
+            .map_err(|(message, cause)| ConnectError {
+                cause: cause.map(|e| std::sync::Arc::new(e) as _),
+                ..fail((None, message))
+            })?;
+        handshake(ClientStream(stream), request).await.map_err(fail)
+    };
+    let limit = options.timeout;
+    tokio::time::timeout(limit, connecting)
         .await
-        .map_err(|(message, cause)| ConnectError {
-            cause: cause.map(|e| std::sync::Arc::new(e) as _),
-            ..fail((None, message))
-        })?;
-    handshake(ClientStream(stream), request).await.map_err(fail)
-}
-
-/// `connecting` (to `url`), given up after
-/// [`CONNECT_TIMEOUT`](crate::transport::CONNECT_TIMEOUT): the bound of the public connect
-/// functions of both codecs. (A [`Client`](crate::Client) bounds its attempts with its own
-/// `connect_timeout` instead.)
-pub(super) async fn within_connect_timeout<T>(
-    url: &str,
-    connecting: impl Future<Output = Result<T, ConnectError>>,
-) -> Result<T, ConnectError> {
-    let limit = crate::transport::CONNECT_TIMEOUT;
-    match tokio::time::timeout(limit, connecting).await {
-        Ok(result) => result,
-        Err(_) => Err(ConnectError {
-            url: url.to_owned(),
-            status: None,
-            message: format!("no connection (TCP, TLS and the upgrade) within {limit:?}"),
-            cause: None,
-        }),
-    }
+        .unwrap_or_else(|_| {
+            Err(fail((
+                None,
+                format!("no connection (TCP, TLS and the upgrade) within {limit:?}"),
+            )))
+        })
 }
 
 /// The upgrade request for `url`, with these extra headers.

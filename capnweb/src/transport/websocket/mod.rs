@@ -16,14 +16,9 @@ mod connect;
 mod keepalive;
 mod socket;
 
-#[cfg(feature = "tls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-pub use adapter::connect_with_tls;
-pub(crate) use adapter::open;
-pub use adapter::{
-    connect, connect_with_headers, ClientWebSocket, Frame, WebSocketTransport, WsMessage,
-};
-pub use connect::{ClientStream, ClientTlsConfig, ConnectError};
+pub use adapter::{connect, ClientWebSocket, Frame, WebSocketTransport, WsMessage};
+pub(crate) use connect::ClientTlsConfig;
+pub use connect::{ClientStream, ConnectError, ConnectOptions};
 pub use socket::Socket;
 
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;

@@ -21,10 +21,10 @@ use tokio_tungstenite::tungstenite::{Error, Message, WebSocket};
 /// in a [`WebSocketTransport`](super::WebSocketTransport):
 ///
 /// ```no_run
-/// # async fn f() -> Result<(), capnweb::transport::TransportError> {
-/// use capnweb::transport::websocket::connect;
+/// # async fn f() -> Result<(), capnweb::transport::websocket::ConnectError> {
+/// use capnweb::transport::websocket::{connect, ConnectOptions};
 /// use capnweb::{RpcSession, SessionOptions};
-/// let transport = connect("ws://localhost:8080/", 1 << 20).await?;
+/// let transport = connect("ws://localhost:8080/", &ConnectOptions::new()).await?;
 /// let _session = RpcSession::spawn(transport, None, SessionOptions::default());
 /// # Ok(()) }
 /// ```

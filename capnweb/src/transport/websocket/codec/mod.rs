@@ -28,8 +28,8 @@ mod writer;
 
 pub use socket::CodecSocket;
 
-use super::connect::{open as open_with, within_connect_timeout, ClientStream};
-use super::{ClientTlsConfig, ConnectError};
+use super::connect::{open, ClientStream, ConnectOptions};
+use super::ConnectError;
 
 /// Which WebSocket implementation carries a connection's frames.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -56,41 +56,19 @@ pub enum Role {
 pub type ClientCodecSocket = CodecSocket<ClientStream>;
 
 /// Opens a WebSocket to `url` (`ws://`, or `wss://` with the `tls` feature) framed by the
-/// built-in codec, sending these extra request headers. Gives up after
-/// [`CONNECT_TIMEOUT`](crate::transport::CONNECT_TIMEOUT) (30 s) for TCP, TLS and the upgrade
-/// together: a server that accepts the connection and never answers cannot hang it. (The
-/// answer's head is bounded too: 16 KiB.)
+/// built-in codec, as `options` say. (The answer's head is bounded: 16 KiB.)
 pub async fn connect(
     url: &str,
-    headers: &[(String, String)],
-    max_message_size: usize,
+    options: &ConnectOptions,
 ) -> Result<ClientCodecSocket, ConnectError> {
-    within_connect_timeout(url, open(url, headers, max_message_size, None)).await
-}
-
-/// [`connect`], speaking TLS (for `wss://`) as `tls` says (within the same
-/// [`CONNECT_TIMEOUT`](crate::transport::CONNECT_TIMEOUT)).
-#[cfg(feature = "tls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-pub async fn connect_with_tls(
-    url: &str,
-    headers: &[(String, String)],
-    max_message_size: usize,
-    tls: std::sync::Arc<rustls::ClientConfig>,
-) -> Result<ClientCodecSocket, ConnectError> {
-    within_connect_timeout(url, open(url, headers, max_message_size, Some(tls))).await
-}
-
-/// Opens a WebSocket to `url` framed by the built-in codec, with no time limit of its own.
-pub(crate) async fn open(
-    url: &str,
-    headers: &[(String, String)],
-    max_message_size: usize,
-    tls: ClientTlsConfig,
-) -> Result<ClientCodecSocket, ConnectError> {
-    open_with(url, headers, tls, |mut stream, request| async move {
+    let max_message_size = options.message_limit();
+    let socket = open(url, options, |mut stream, request| async move {
         let rest = handshake::client(&mut stream, request).await?;
         Ok(CodecSocket::new(stream, Role::Client, max_message_size).with_read(&rest))
     })
-    .await
+    .await?;
+    Ok(match options.pings() {
+        Some(every) => socket.keepalive(every),
+        None => socket,
+    })
 }

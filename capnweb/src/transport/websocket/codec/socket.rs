@@ -23,9 +23,9 @@ use crate::transport::{Transport, TransportError};
 ///
 /// ```no_run
 /// # async fn f() -> Result<(), capnweb::transport::websocket::ConnectError> {
-/// use capnweb::transport::websocket::codec;
+/// use capnweb::transport::websocket::{codec, ConnectOptions};
 /// use capnweb::{RpcSession, SessionOptions};
-/// let socket = codec::connect("ws://localhost:8080/", &[], 1 << 20).await?;
+/// let socket = codec::connect("ws://localhost:8080/", &ConnectOptions::new()).await?;
 /// let session = RpcSession::spawn(socket, None, SessionOptions::default());
 /// # drop(session); Ok(()) }
 /// ```
