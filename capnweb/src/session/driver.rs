@@ -7,7 +7,7 @@
 //! it has been idle for `idle_timeout` or has reached `max_age`.
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -86,8 +86,8 @@ impl Timer {
 pub(crate) fn run(
     core: Arc<Core>,
     transport: impl Transport,
-    options: SessionOptions,
-) -> impl std::future::Future<Output = ()> {
+    mut options: SessionOptions,
+) -> impl Future<Output = ()> {
     let metrics = options.metrics.clone();
     if let Some(m) = &metrics {
         m.session_opened();
@@ -100,17 +100,21 @@ pub(crate) fn run(
         metrics,
         accepted,
     };
+    let peer = options.peer.take();
+    // Boxed here, not in the body: the task then holds the transport once, in the box (an
+    // idle session's memory is mostly this). Only this task drives the calls the session
+    // starts (see `SessionDriven`).
+    let driving = SessionDriven(Box::pin(drive(ended.core.clone(), transport, options)));
     async move {
         // Named as OpenTelemetry's RPC conventions name them, so that tracing-opentelemetry
         // exports them as they are.
         let span = tracing::info_span!(
             "capnweb.session",
             rpc.system = "capnweb",
-            otel.kind = if options.accepted { "server" } else { "client" },
-            network.peer.address = options.peer.as_deref(),
+            otel.kind = if accepted { "server" } else { "client" },
+            network.peer.address = peer.as_deref(),
         );
-        // Only this task drives the calls the session starts (see `SessionDriven`).
-        let driving = SessionDriven(Box::pin(drive(ended.core.clone(), transport, options)));
+        drop(peer);
         if span.is_disabled() {
             driving.await;
         } else {
@@ -144,160 +148,178 @@ impl Drop for Ended {
     }
 }
 
-async fn drive(core: Arc<Core>, mut transport: impl Transport, options: SessionOptions) {
-    let metrics = options.metrics.as_deref();
-    let mut tasks = FuturesUnordered::new();
-    // Calls waiting for a place among the `max_in_flight` running ones.
-    let mut waiting = VecDeque::new();
-    // Buffers swapped with the shared state's each burst (see `Core::take_work`).
-    let (mut out, mut new_tasks, mut woken) = (Outbox::default(), Vec::new(), Vec::new());
-    let mut reading = true;
-    let mut max_age = Timer::new(options.max_age.map(|d| Instant::now() + d), &options.timer);
-    // Activity only moves `idle_at`; the timer catches up when it fires (one timer operation
-    // per timeout period, none per message).
-    let idle_timeout = options.idle_timeout;
-    let mut idle_at = idle_timeout.map(|d| Instant::now() + d);
-    let mut idle = Timer::new(idle_at, &options.timer);
-    let mut closed = core.closed_rx();
-    // Set once the session is aborted: the time left for its last words and close.
-    let (mut grace, mut grace_set) = (Timer::new(None, &options.timer), false);
-    loop {
-        // From here the task finds work itself; anything queued after this store wakes it.
-        core.looking_for_work();
-        // Run whatever is ready, then write everything it produced with one flush.
+/// The session's loop. (Not an `async fn`: that would keep a second copy of its arguments,
+/// the transport among them, in the future the whole session lives in.)
+fn drive(
+    core: Arc<Core>,
+    mut transport: impl Transport,
+    options: SessionOptions,
+) -> impl Future<Output = ()> {
+    async move {
+        let metrics = options.metrics.as_deref();
+        let mut tasks = FuturesUnordered::new();
+        // Calls waiting for a place among the `max_in_flight` running ones.
+        let mut waiting = VecDeque::new();
+        // Buffers swapped with the shared state's each burst (see `Core::take_work`).
+        let (mut out, mut new_tasks, mut woken) = (Outbox::default(), Vec::new(), Vec::new());
+        let mut reading = true;
+        let mut max_age = Timer::new(options.max_age.map(|d| Instant::now() + d), &options.timer);
+        // Activity only moves `idle_at`; the timer catches up when it fires (one timer operation
+        // per timeout period, none per message).
+        let idle_timeout = options.idle_timeout;
+        let mut idle_at = idle_timeout.map(|d| Instant::now() + d);
+        let mut idle = Timer::new(idle_at, &options.timer);
+        let mut closed = core.closed_rx();
+        // Set once the session is aborted: the time left for its last words and close.
+        let (mut grace, mut grace_set) = (Timer::new(None, &options.timer), false);
         loop {
-            let aborted = core.take_work(&mut out, &mut new_tasks);
-            let mut progressed = !new_tasks.is_empty();
-            // Calls woken by what settled run before the calls new in the same burst: those
-            // were pushed earlier, and a call reaches its target in the order its arguments
-            // settled (the new ones found theirs settled when pushed, or after).
-            while let Some(Some(())) = tasks.next().now_or_never() {
-                progressed = true;
-            }
-            let room = Room {
-                waiting: &mut waiting,
-                max: options.max_in_flight,
-            };
-            progressed |= start(&mut tasks, &mut new_tasks, room).await;
-            core.set_pending_calls(tasks.len() + waiting.len());
-            if waiting.len() > options.max_queued {
-                waiting.clear();
-                let limit = options.max_queued;
-                facade::limit_hit("max_queued");
-                core.abort(
-                    RpcError::Protocol(WireError::LimitExceeded {
-                        what: "the calls waiting to run (max_in_flight are running)",
-                        limit,
-                    }),
-                    true,
-                );
-                continue;
-            }
-            while let Some(Some(())) = tasks.next().now_or_never() {
-                progressed = true;
-            }
-            let wrote = !out.is_empty();
-            // Once aborted, the last words and the close get `CLOSE_GRACE` at most: a peer
-            // that reads nothing more is not waited for. (With a timer to wait on: the
-            // session's own, or tokio's when its timeouts, which need one, are set.)
-            let timed = options.timer.is_some()
-                || options.idle_timeout.is_some()
-                || options.max_age.is_some();
-            if aborted && timed && !grace_set {
-                grace.reset(Instant::now() + CLOSE_GRACE);
-                grace_set = true;
-            }
-            if wrote {
-                // A peer that never reads blocks the writes: the session's timeouts still run.
-                let sent = {
-                    let progress = Progress::new();
-                    let sending =
-                        std::pin::pin!(send_all(&mut transport, &out, metrics, &progress));
-                    let timers = Timers {
-                        idle: &mut idle,
-                        idle_at,
-                        idle_timeout,
-                        max_age: if aborted { &mut grace } else { &mut max_age },
-                        write_timeout: options.write_timeout,
-                        sleeper: &options.timer,
-                    };
-                    // Once aborted, these are the last words: the grace below bounds them.
-                    let closed = (!aborted).then_some(&mut closed);
-                    until_timeouts(sending, timers, &progress, closed).await
+            // From here the task finds work itself; anything queued after this store wakes it.
+            core.looking_for_work();
+            // Run whatever is ready, then write everything it produced with one flush.
+            loop {
+                let aborted = core.take_work(&mut out, &mut new_tasks);
+                let mut progressed = !new_tasks.is_empty();
+                // Calls woken by what settled run before the calls new in the same burst: those
+                // were pushed earlier, and a call reaches its target in the order its arguments
+                // settled (the new ones found theirs settled when pushed, or after).
+                while let Some(Some(())) = tasks.next().now_or_never() {
+                    progressed = true;
+                }
+                let room = Room {
+                    waiting: &mut waiting,
+                    max: options.max_in_flight,
                 };
-                match sent {
-                    Ok(()) => {}
-                    Err(Stop::Failed(e)) => {
-                        core.abort(e, false);
-                        return;
-                    }
-                    Err(Stop::TimedOut(e)) => {
-                        // What was being written may be half sent: none of it again. The
-                        // abort is tried, briefly, as the last words.
-                        out.clear();
-                        core.abort(e, true);
-                        continue;
+                progressed |= start(&mut tasks, &mut new_tasks, room).await;
+                core.set_pending_calls(tasks.len() + waiting.len());
+                if waiting.len() > options.max_queued {
+                    waiting.clear();
+                    let limit = options.max_queued;
+                    facade::limit_hit("max_queued");
+                    core.abort(
+                        RpcError::Protocol(WireError::LimitExceeded {
+                            what: "the calls waiting to run (max_in_flight are running)",
+                            limit,
+                        }),
+                        true,
+                    );
+                    continue;
+                }
+                while let Some(Some(())) = tasks.next().now_or_never() {
+                    progressed = true;
+                }
+                let wrote = !out.is_empty();
+                // Once aborted, the last words and the close get `CLOSE_GRACE` at most: a peer
+                // that reads nothing more is not waited for. (With a timer to wait on: the
+                // session's own, or tokio's when its timeouts, which need one, are set.)
+                let timed = options.timer.is_some()
+                    || options.idle_timeout.is_some()
+                    || options.max_age.is_some();
+                if aborted && timed && !grace_set {
+                    grace.reset(Instant::now() + CLOSE_GRACE);
+                    grace_set = true;
+                }
+                if wrote {
+                    // A peer that never reads blocks the writes: the session's timeouts still run.
+                    let sent = {
+                        let progress = Progress::new();
+                        let mut sending =
+                            std::pin::pin!(send_all(&mut transport, &out, metrics, &progress));
+                        // Most writes are done at once: the timeouts' larger future is boxed
+                        // only for one that waits, not kept in every idle session's task.
+                        let first =
+                            poll_fn(|cx| Poll::Ready(Future::poll(sending.as_mut(), cx))).await;
+                        if let Poll::Ready(done) = first {
+                            done.map_err(Stop::Failed)
+                        } else {
+                            let timers = Timers {
+                                idle: &mut idle,
+                                idle_at,
+                                idle_timeout,
+                                max_age: if aborted { &mut grace } else { &mut max_age },
+                                write_timeout: options.write_timeout,
+                                sleeper: &options.timer,
+                            };
+                            // Once aborted, these are the last words: the grace below bounds
+                            // them.
+                            let closed = (!aborted).then_some(&mut closed);
+                            Box::pin(until_timeouts(sending, timers, &progress, closed)).await
+                        }
+                    };
+                    match sent {
+                        Ok(()) => {}
+                        Err(Stop::Failed(e)) => {
+                            core.abort(e, false);
+                            return;
+                        }
+                        Err(Stop::TimedOut(e)) => {
+                            // What was being written may be half sent: none of it again. The
+                            // abort is tried, briefly, as the last words.
+                            out.clear();
+                            core.abort(e, true);
+                            continue;
+                        }
                     }
                 }
-            }
-            out.clear();
-            if aborted {
-                // The transport is told why, to close with it (a WebSocket's close frame).
-                if let Some(reason) = core.abort_told() {
-                    transport.closing(&reason);
+                out.clear();
+                if aborted {
+                    // The transport is told why, to close with it (a WebSocket's close frame).
+                    if let Some(reason) = core.abort_told() {
+                        transport.closing(&reason);
+                    }
+                    let closing = std::pin::pin!(close_sent(&mut transport));
+                    let _ =
+                        futures_util::future::select(closing, std::pin::pin!(grace.fired())).await;
+                    return;
                 }
-                let closing = std::pin::pin!(close_sent(&mut transport));
-                let _ = futures_util::future::select(closing, std::pin::pin!(grace.fired())).await;
-                return;
+                if !wrote && !progressed {
+                    break;
+                }
             }
-            if !wrote && !progressed {
-                break;
+            if let (Some(d), false) = (idle_timeout, tasks.is_empty() && waiting.is_empty()) {
+                // Calls running are not idleness.
+                idle_at = Some(Instant::now() + d);
             }
-        }
-        if let (Some(d), false) = (idle_timeout, tasks.is_empty() && waiting.is_empty()) {
-            // Calls running are not idleness.
-            idle_at = Some(Instant::now() + d);
-        }
 
-        tokio::select! {
-            // Each message is handled as it is read (it may borrow the transport's buffer);
-            // then the rest of the burst, polled with this task's own waker (the one waiting
-            // for the next read anyway, so the transport need not swap wakers).
-            keep = poll_fn(|cx| {
-                let msg = ready!(Pin::new(&mut transport).poll_recv(cx));
-                core.handling_messages();
-                let mut keep = on_message(&core, msg, metrics);
-                for i in 0..READ_BURST {
-                    if !keep {
-                        break;
+            tokio::select! {
+                // Each message is handled as it is read (it may borrow the transport's buffer);
+                // then the rest of the burst, polled with this task's own waker (the one waiting
+                // for the next read anyway, so the transport need not swap wakers).
+                keep = poll_fn(|cx| {
+                    let msg = ready!(Pin::new(&mut transport).poll_recv(cx));
+                    core.handling_messages();
+                    let mut keep = on_message(&core, msg, metrics);
+                    for i in 0..READ_BURST {
+                        if !keep {
+                            break;
+                        }
+                        // Answers are written before more is read once they are many: a peer
+                        // that reads slowly (or never) holds no more than this of them.
+                        if i % 4 == 3 && core.queued_bytes() > BURST_OUTPUT {
+                            break;
+                        }
+                        match Pin::new(&mut transport).poll_recv(cx) {
+                            Poll::Ready(msg) => keep = on_message(&core, msg, metrics),
+                            Poll::Pending => break,
+                        }
                     }
-                    // Answers are written before more is read once they are many: a peer
-                    // that reads slowly (or never) holds no more than this of them.
-                    if i % 4 == 3 && core.queued_bytes() > BURST_OUTPUT {
-                        break;
+                    Poll::Ready(keep)
+                }), if reading => {
+                    reading = keep;
+                    core.touch();
+                    if let Some(d) = idle_timeout {
+                        idle_at = Some(Instant::now() + d);
                     }
-                    match Pin::new(&mut transport).poll_recv(cx) {
-                        Poll::Ready(msg) => keep = on_message(&core, msg, metrics),
-                        Poll::Pending => break,
-                    }
+                    core.wake_settled(&mut woken);
                 }
-                Poll::Ready(keep)
-            }), if reading => {
-                reading = keep;
-                core.touch();
-                if let Some(d) = idle_timeout {
-                    idle_at = Some(Instant::now() + d);
+                Some(()) = tasks.next(), if !tasks.is_empty() => {}
+                _ = core.woken() => {}
+                _ = idle.fired() => match idle_at {
+                    Some(at) if at > Instant::now() => idle.reset(at),
+                    _ => core.abort(RpcError::disconnected("session idle for too long"), true),
+                },
+                _ = max_age.fired() => {
+                    core.abort(RpcError::disconnected("session reached its maximum age"), true);
                 }
-                core.wake_settled(&mut woken);
-            }
-            Some(()) = tasks.next(), if !tasks.is_empty() => {}
-            _ = core.woken() => {}
-            _ = idle.fired() => match idle_at {
-                Some(at) if at > Instant::now() => idle.reset(at),
-                _ => core.abort(RpcError::disconnected("session idle for too long"), true),
-            },
-            _ = max_age.fired() => {
-                core.abort(RpcError::disconnected("session reached its maximum age"), true);
             }
         }
     }

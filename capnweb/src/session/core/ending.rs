@@ -57,7 +57,7 @@ impl Core {
         let mut room = self.limits.max_answer_bytes;
         let mut settled: HashMap<i64, Value> = HashMap::new();
         if held {
-            for (&id, e) in imports.iter() {
+            for (id, e) in imports.iter() {
                 let Some(result @ Ok(v)) = &e.resolution else {
                     continue;
                 };

@@ -18,9 +18,87 @@ use crate::waiters::Waiters;
 /// (foldhash), but far cheaper than the standard SipHash for each of a call's several lookups.
 pub(super) type Table<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
+/// A table by id whose entry 0 (the main object, in every session from its start to its end)
+/// has a place of its own: a session that holds only its main objects allocates no table.
+pub(super) struct Slots<V> {
+    main: Option<V>,
+    rest: Table<i64, V>,
+}
+
+impl<V> Default for Slots<V> {
+    fn default() -> Self {
+        Slots {
+            main: None,
+            rest: Table::default(),
+        }
+    }
+}
+
+impl<V> Slots<V> {
+    pub(super) fn get(&self, id: &i64) -> Option<&V> {
+        match id {
+            0 => self.main.as_ref(),
+            _ => self.rest.get(id),
+        }
+    }
+
+    pub(super) fn get_mut(&mut self, id: &i64) -> Option<&mut V> {
+        match id {
+            0 => self.main.as_mut(),
+            _ => self.rest.get_mut(id),
+        }
+    }
+
+    pub(super) fn contains_key(&self, id: &i64) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// Puts `entry` at `id`, returning what was there.
+    pub(super) fn insert(&mut self, id: i64, entry: V) -> Option<V> {
+        match id {
+            0 => self.main.replace(entry),
+            _ => self.rest.insert(id, entry),
+        }
+    }
+
+    pub(super) fn remove(&mut self, id: &i64) -> Option<V> {
+        match id {
+            0 => self.main.take(),
+            _ => self.rest.remove(id),
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        usize::from(self.main.is_some()) + self.rest.len()
+    }
+
+    /// Makes room for `n` more entries at once.
+    pub(super) fn reserve(&mut self, n: usize) {
+        self.rest.reserve(n);
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = (i64, &V)> {
+        (self.main.iter().map(|v| (0, v))).chain(self.rest.iter().map(|(&id, v)| (id, v)))
+    }
+
+    pub(super) fn values(&self) -> impl Iterator<Item = &V> {
+        self.main.iter().chain(self.rest.values())
+    }
+
+    pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.main.iter_mut().chain(self.rest.values_mut())
+    }
+
+    /// Takes every entry out; the table's memory goes with them.
+    pub(super) fn drain(&mut self) -> impl Iterator<Item = (i64, V)> {
+        let rest = std::mem::take(&mut self.rest);
+        (self.main.take().map(|v| (0, v)).into_iter()).chain(rest)
+    }
+}
+
 /// The import table: what the peer exported to us, and the answers to our pushes.
 pub(super) struct Imports {
-    entries: Table<i64, ImportEntry>,
+    entries: Slots<ImportEntry>,
     /// The id our next push's answer (or pipe) gets.
     next: i64,
 }
@@ -28,7 +106,7 @@ pub(super) struct Imports {
 impl Default for Imports {
     fn default() -> Imports {
         Imports {
-            entries: Table::default(),
+            entries: Slots::default(),
             next: 1,
         }
     }
@@ -51,7 +129,7 @@ impl Imports {
 }
 
 impl Deref for Imports {
-    type Target = Table<i64, ImportEntry>;
+    type Target = Slots<ImportEntry>;
     fn deref(&self) -> &Self::Target {
         &self.entries
     }
@@ -65,7 +143,7 @@ impl DerefMut for Imports {
 
 /// The export table: what we exported to the peer, and the peer's pushes and pipes.
 pub(super) struct Exports {
-    entries: Table<i64, ExportEntry>,
+    entries: Slots<ExportEntry>,
     /// The id our next export gets.
     next: i64,
     /// The id the peer's next push or pipe gets.
@@ -75,7 +153,7 @@ pub(super) struct Exports {
 impl Default for Exports {
     fn default() -> Exports {
         Exports {
-            entries: Table::default(),
+            entries: Slots::default(),
             next: -1,
             next_peer: 1,
         }
@@ -101,7 +179,7 @@ impl Exports {
 }
 
 impl Deref for Exports {
-    type Target = Table<i64, ExportEntry>;
+    type Target = Slots<ExportEntry>;
     fn deref(&self) -> &Self::Target {
         &self.entries
     }
@@ -214,5 +292,29 @@ mod tests {
         assert_eq!(exports.push(entry()), -2);
         assert_eq!(exports.push_peer(entry()), 2);
         assert_eq!(exports.len(), 4);
+    }
+
+    #[test]
+    fn entry_zero_has_its_own_place_and_is_found_like_the_others() {
+        let mut slots = Slots::default();
+        assert_eq!(slots.insert(0, "main"), None);
+        assert_eq!(slots.rest.capacity(), 0, "the main entry allocated a table");
+        slots.insert(-1, "export");
+        slots.insert(2, "answer");
+        assert_eq!(slots.len(), 3);
+        assert_eq!(
+            (slots.get(&0), slots.get(&-1)),
+            (Some(&"main"), Some(&"export"))
+        );
+        let mut ids: Vec<i64> = slots.iter().map(|(id, _)| id).collect();
+        ids.sort();
+        assert_eq!(ids, [-1, 0, 2]);
+        assert_eq!(slots.values().count(), 3);
+        assert_eq!(slots.remove(&0), Some("main"));
+        assert!(!slots.contains_key(&0));
+        let mut drained: Vec<_> = slots.drain().collect();
+        drained.sort();
+        assert_eq!(drained, [(-1, "export"), (2, "answer")]);
+        assert_eq!(slots.len(), 0);
     }
 }

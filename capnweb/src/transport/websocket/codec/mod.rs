@@ -18,10 +18,11 @@
 //! Its files: `frame` (a frame's bytes, pure functions), `reader` (the read buffer, frames
 //! found and fragments put together), `writer` (the write buffer, pongs owed, mask keys),
 //! `socket` (what frames mean, and the [`Transport`](crate::transport::Transport)),
-//! `handshake` (a client's upgrade).
+//! `handshake` (a client's upgrade), `pool` (the buffers lent for a burst).
 
 mod frame;
 mod handshake;
+mod pool;
 mod reader;
 mod socket;
 mod writer;

@@ -12,10 +12,12 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, ReadBuf};
 
 use super::frame::{self, Header, Violation};
+use super::pool;
 
 /// What was read and not yet handed on.
 pub(super) struct Reader {
-    /// Zero-filled once; `buf[start..end]` is read and not yet handled.
+    /// Taken from the pool when bytes may come, given back when none are left to handle (an
+    /// idle connection holds none); `buf[start..end]` is read and not yet handled.
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -26,6 +28,13 @@ pub(super) struct Reader {
     message: Vec<u8>,
     /// `message` was handed on: cleared at the next read.
     message_handed: bool,
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        pool::give(std::mem::take(&mut self.buf));
+        pool::give(std::mem::take(&mut self.message));
+    }
 }
 
 /// What the buffer holds next.
@@ -85,10 +94,7 @@ impl Reader {
     pub(super) fn next_message(&mut self) {
         if self.message_handed {
             self.message_handed = false;
-            self.message.clear();
-            if self.message.capacity() > 4 * self.size {
-                self.message = Vec::new();
-            }
+            pool::give(std::mem::take(&mut self.message));
         }
     }
 
@@ -188,7 +194,14 @@ impl Reader {
     ) -> Poll<io::Result<usize>> {
         self.make_room(need);
         let mut read = ReadBuf::new(&mut self.buf[self.end..]);
-        std::task::ready!(Pin::new(io).poll_read(cx, &mut read))?;
+        if Pin::new(io).poll_read(cx, &mut read)?.is_pending() {
+            if self.start == self.end {
+                // Nothing to keep until bytes come: the buffer goes back to the pool.
+                pool::give(std::mem::take(&mut self.buf));
+                (self.start, self.end) = (0, 0);
+            }
+            return Poll::Pending;
+        }
         let n = read.filled().len();
         self.end += n;
         Poll::Ready(Ok(n))
@@ -216,7 +229,7 @@ impl Reader {
             self.end = unread;
         }
         if self.buf.is_empty() {
-            self.buf = vec![0; self.size];
+            self.buf = pool::take_filled(self.size);
         }
         let missing = need.saturating_sub(unread).max(1);
         let enough = missing.min(self.size / 2);

@@ -9,13 +9,10 @@ use std::task::{ready, Context, Poll};
 use tokio::io::AsyncWrite;
 
 use super::frame;
-use super::Role;
+use super::{pool, Role};
 
 /// Queued bytes above which the socket waits for them to be written before it takes more.
 const WRITE_HIGH_WATER: usize = 64 * 1024;
-
-/// A write buffer larger than this is let go once written, so a burst does not stay.
-const WRITE_KEEP: usize = 64 * 1024;
 
 /// Bytes of pong frames owed past which only the latest ping's is kept (as tungstenite's
 /// path bounds them, in `socket`).
@@ -23,6 +20,7 @@ pub(super) const OWED_PONGS: usize = 4 * 1024;
 
 /// What is queued to be written.
 pub(super) struct Writer {
+    /// Taken from the pool for a burst, given back once written: an idle connection holds none.
     buf: Vec<u8>,
     written: usize,
     /// Pong frames owed, in order, framed and not yet queued: moved to `buf` once it is
@@ -52,6 +50,9 @@ impl Writer {
     pub(super) fn queue(&mut self, opcode: u8, payload: &[u8]) {
         if self.closed {
             return;
+        }
+        if self.buf.capacity() == 0 {
+            self.buf = pool::take();
         }
         let mask = self.masks.as_mut().map(MaskKeys::next);
         frame::write_frame(&mut self.buf, opcode, payload, mask);
@@ -104,10 +105,7 @@ impl Writer {
                     Err(e) => return Poll::Ready(Err(e)),
                 }
             }
-            if self.buf.capacity() > WRITE_KEEP {
-                self.buf = Vec::new();
-            }
-            self.buf.clear();
+            pool::give(std::mem::take(&mut self.buf));
             self.written = 0;
             if self.pongs.is_empty() {
                 break;
@@ -115,7 +113,7 @@ impl Writer {
             let pongs = std::mem::take(&mut self.pongs);
             // (Nothing may follow a close frame.)
             if !self.closed {
-                self.buf.extend_from_slice(&pongs);
+                self.buf = pongs;
             }
         }
         Pin::new(io).poll_flush(cx)
@@ -130,6 +128,12 @@ impl Writer {
     #[cfg(test)]
     pub(super) fn owed(&self) -> (usize, &[u8]) {
         (self.buf.len() + self.pongs.len(), &self.pongs)
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        pool::give(std::mem::take(&mut self.buf));
     }
 }
 
