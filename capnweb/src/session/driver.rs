@@ -150,6 +150,7 @@ impl Drop for Ended {
 
 /// The session's loop. (Not an `async fn`: that would keep a second copy of its arguments,
 /// the transport among them, in the future the whole session lives in.)
+#[allow(clippy::manual_async_fn)]
 fn drive(
     core: Arc<Core>,
     mut transport: impl Transport,

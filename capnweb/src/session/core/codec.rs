@@ -93,7 +93,7 @@ impl SessionExporter<'_> {
         }
         if let Some(import) = stub.downcast::<ImportHook>() {
             if Arc::ptr_eq(&import.core, self.core) {
-                let entry = self.st.imports.get(&import.id);
+                let entry = self.st.imports.get(import.id);
                 match entry.map(|e| (&e.resolution, e.released)) {
                     Some((_, false)) => {
                         return Ok(if promise || import.promise {
@@ -128,7 +128,7 @@ impl SessionExporter<'_> {
         if promise || stub.is_promise() {
             let depth = self
                 .answering
-                .and_then(|id| self.st.exports.get(&id))
+                .and_then(|id| self.st.exports.get(id))
                 .map_or(0, |e| e.depth.saturating_add(1));
             if depth >= MAX_PROMISE_NESTING {
                 return Err(WireError::Unserializable(format!(
@@ -148,7 +148,7 @@ impl SessionExporter<'_> {
             return Ok(WireRef::Promise(id));
         }
         if let Some(&id) = self.st.reverse.get(&stub.key()) {
-            if let Some(e) = self.st.exports.get_mut(&id) {
+            if let Some(e) = self.st.exports.get_mut(id) {
                 e.refcount += 1;
                 return Ok(WireRef::Export(id));
             }
@@ -169,13 +169,13 @@ impl SessionExporter<'_> {
         id: i64,
         result: Result<Value, RpcError>,
     ) -> Result<WireRef, WireError> {
-        let known = self.st.imports.get(&id).and_then(|e| e.resolution_export);
-        if let Some(e) = known.and_then(|export| self.st.exports.get_mut(&export)) {
+        let known = self.st.imports.get(id).and_then(|e| e.resolution_export);
+        if let Some(e) = known.and_then(|export| self.st.exports.get_mut(export)) {
             e.refcount += 1;
             return Ok(WireRef::Promise(known.expect("found above")));
         }
         let exported = self.export_following(&PromiseHook::ready(result), true, 0)?;
-        if let (WireRef::Promise(export), Some(e)) = (&exported, self.st.imports.get_mut(&id)) {
+        if let (WireRef::Promise(export), Some(e)) = (&exported, self.st.imports.get_mut(id)) {
             e.resolution_export = Some(*export);
         }
         Ok(exported)
@@ -253,7 +253,7 @@ impl Importer for SessionImporter<'_> {
     fn import_stub(&mut self, id: i64) -> Result<Stub, RpcError> {
         let mut st = self.core.lock();
         check_not_ours(&st, id)?;
-        match st.imports.get_mut(&id) {
+        match st.imports.get_mut(id) {
             Some(e) => {
                 e.remote_refcount += 1;
                 e.local_refs += 1;
@@ -267,7 +267,7 @@ impl Importer for SessionImporter<'_> {
     fn import_promise(&mut self, id: i64) -> Result<Stub, RpcError> {
         let mut st = self.core.lock();
         check_not_ours(&st, id)?;
-        if st.imports.contains_key(&id) {
+        if st.imports.contains_key(id) {
             return Ok(Stub::broken(RpcError::error(
                 "Bug in RPC system: The peer sent a promise reusing an existing export ID.",
             )));
@@ -280,7 +280,7 @@ impl Importer for SessionImporter<'_> {
     fn get_export(&mut self, id: i64) -> Result<Stub, RpcError> {
         let stub = self
             .core
-            .peek(|st| st.exports.get(&id).map(|e| e.stub.clone()));
+            .peek(|st| st.exports.get(id).map(|e| e.stub.clone()));
         stub.ok_or_else(|| {
             RpcError::Protocol(WireError::MalformedExpression {
                 kind: "import".into(),
@@ -292,7 +292,7 @@ impl Importer for SessionImporter<'_> {
     fn take_pipe(&mut self, id: i64) -> Result<ReadableStream, RpcError> {
         let mut st = self.core.lock();
         st.exports
-            .get_mut(&id)
+            .get_mut(id)
             .and_then(|e| e.pipe_readable.take())
             .ok_or_else(|| super::streams::not_a_pipe(id))
     }

@@ -202,7 +202,7 @@ impl Core {
     pub(super) fn settle_export(self: &Arc<Self>, id: i64, result: Result<Value, RpcError>) {
         log_failure(&result);
         let mut st = self.lock();
-        let Some(entry) = st.exports.get_mut(&id) else {
+        let Some(entry) = st.exports.get_mut(id) else {
             return discard(&mut st.trash_values, result);
         };
         // A local call's result stays in its stub for pipelining until the export goes: held
@@ -219,7 +219,7 @@ impl Core {
             drop(st);
             return self.abort(RpcError::Protocol(over), true);
         }
-        let Some(entry) = st.exports.get_mut(&id) else {
+        let Some(entry) = st.exports.get_mut(id) else {
             unreachable!("present above, under the same lock");
         };
         entry.held = size;
@@ -267,14 +267,14 @@ impl Core {
         compose::end(&mut text);
         st.outbox.push_scratch(text);
         // A `stream` call's export goes once it is answered.
-        if st.exports.get(&id).is_some_and(|e| e.auto_release) {
+        if st.exports.get(id).is_some_and(|e| e.auto_release) {
             release_export(st, id, 1);
         }
     }
 
     pub(super) fn on_pull(self: &Arc<Self>, id: i64) -> Result<(), RpcError> {
         let mut st = self.lock();
-        let entry = st.exports.get_mut(&id).ok_or_else(|| {
+        let entry = st.exports.get_mut(id).ok_or_else(|| {
             RpcError::Protocol(WireError::message(
                 "pull",
                 format!("no such export ID: {id}"),
@@ -326,7 +326,7 @@ impl Core {
 
     pub(super) fn on_release(self: &Arc<Self>, id: i64, n: u64) -> Result<(), RpcError> {
         let mut st = self.lock();
-        let entry = st.exports.get(&id).ok_or_else(|| {
+        let entry = st.exports.get(id).ok_or_else(|| {
             RpcError::Protocol(WireError::message(
                 "release",
                 format!("no such export ID: {id}"),
@@ -346,7 +346,7 @@ impl Core {
         let mut st = self.lock();
         let aborted = st.aborted.is_some();
         // After an abort a resolution is not kept: it could hold the core in a cycle.
-        let Some(entry) = st.imports.get_mut(&id).filter(|_| !aborted) else {
+        let Some(entry) = st.imports.get_mut(id).filter(|_| !aborted) else {
             return discard(&mut st.trash_values, result);
         };
         if entry.resolution.is_some() {
@@ -354,7 +354,7 @@ impl Core {
         }
         if entry.on_settle.is_some() {
             // A `stream` call: answered once, implicitly released by the peer.
-            let entry = st.imports.remove(&id).expect("present above");
+            let entry = st.imports.remove(id).expect("present above");
             drop(st);
             if let Some((size, done)) = entry.on_settle {
                 done(size, result);

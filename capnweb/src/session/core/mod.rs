@@ -263,7 +263,7 @@ impl State {
     /// A settled promise for import `id`'s resolution, if it has one: uses of the import go
     /// there directly instead of to the peer.
     fn settled(&self, id: i64) -> Option<Stub> {
-        let resolution = self.imports.get(&id)?.resolution.as_ref()?;
+        let resolution = self.imports.get(id)?.resolution.as_ref()?;
         Some(PromiseHook::ready(resolution.clone()))
     }
 }
@@ -327,7 +327,7 @@ impl Core {
     /// A new handle on import `id` (0 is the peer's main object).
     pub(crate) fn import_handle(self: &Arc<Self>, id: i64, promise: bool) -> Stub {
         let mut st = self.lock();
-        match st.imports.get_mut(&id) {
+        match st.imports.get_mut(id) {
             Some(e) => e.local_refs += 1,
             None => {
                 return Stub::broken(
@@ -502,10 +502,10 @@ fn answer_size(result: &Result<Value, RpcError>) -> usize {
 }
 
 fn release_export(st: &mut State, id: i64, n: u64) {
-    if let Some(entry) = st.exports.get_mut(&id) {
+    if let Some(entry) = st.exports.get_mut(id) {
         entry.refcount -= n.min(entry.refcount);
         if entry.refcount == 0 {
-            let entry = st.exports.remove(&id).expect("present above");
+            let entry = st.exports.remove(id).expect("present above");
             if st.reverse.get(&entry.stub.key()) == Some(&id) {
                 st.reverse.remove(&entry.stub.key());
             }
@@ -551,10 +551,10 @@ mod tests {
         entry.refcount = 3;
         st.exports.insert(-1, entry);
         release_export(&mut st, -1, 2);
-        assert_eq!(st.exports.get(&-1).map(|e| e.refcount), Some(1));
+        assert_eq!(st.exports.get(-1).map(|e| e.refcount), Some(1));
         assert!(st.reverse.contains_key(&stub.key()), "still exported");
         release_export(&mut st, -1, 1);
-        assert!(!st.exports.contains_key(&-1));
+        assert!(!st.exports.contains_key(-1));
         assert!(!st.reverse.contains_key(&stub.key()));
         assert_eq!(
             st.trash.len(),
@@ -567,7 +567,7 @@ mod tests {
         entry.refcount = 1;
         st.exports.insert(-2, entry);
         release_export(&mut st, -2, 5);
-        assert!(!st.exports.contains_key(&-2));
+        assert!(!st.exports.contains_key(-2));
         // An unknown id is nothing to do.
         release_export(&mut st, -9, 1);
     }

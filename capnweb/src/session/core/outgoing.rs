@@ -144,7 +144,7 @@ impl Core {
     /// One local handle on import `id` was dropped.
     pub(crate) fn drop_import(self: &Arc<Self>, id: i64) {
         let mut st = self.lock();
-        let Some(entry) = st.imports.get_mut(&id) else {
+        let Some(entry) = st.imports.get_mut(id) else {
             return;
         };
         entry.local_refs = entry.local_refs.saturating_sub(1);
@@ -155,7 +155,7 @@ impl Core {
             // The peer's main object stays importable for as long as the session lives.
             return;
         }
-        let entry = st.imports.remove(&id).expect("present above");
+        let entry = st.imports.remove(id).expect("present above");
         if !entry.released && st.aborted.is_none() {
             let release = Message::Release {
                 import_id: id,
@@ -180,7 +180,7 @@ impl Core {
     ) -> Poll<Result<Value, RpcError>> {
         let mut st = self.lock();
         let aborted = st.aborted.is_some();
-        let Some(entry) = st.imports.get_mut(&id) else {
+        let Some(entry) = st.imports.get_mut(id) else {
             let reason = st.aborted.clone();
             return Poll::Ready(Err(
                 reason.unwrap_or_else(|| RpcError::disconnected("import released"))

@@ -35,21 +35,21 @@ impl<V> Default for Slots<V> {
 }
 
 impl<V> Slots<V> {
-    pub(super) fn get(&self, id: &i64) -> Option<&V> {
+    pub(super) fn get(&self, id: i64) -> Option<&V> {
         match id {
             0 => self.main.as_ref(),
-            _ => self.rest.get(id),
+            _ => self.rest.get(&id),
         }
     }
 
-    pub(super) fn get_mut(&mut self, id: &i64) -> Option<&mut V> {
+    pub(super) fn get_mut(&mut self, id: i64) -> Option<&mut V> {
         match id {
             0 => self.main.as_mut(),
-            _ => self.rest.get_mut(id),
+            _ => self.rest.get_mut(&id),
         }
     }
 
-    pub(super) fn contains_key(&self, id: &i64) -> bool {
+    pub(super) fn contains_key(&self, id: i64) -> bool {
         self.get(id).is_some()
     }
 
@@ -61,10 +61,10 @@ impl<V> Slots<V> {
         }
     }
 
-    pub(super) fn remove(&mut self, id: &i64) -> Option<V> {
+    pub(super) fn remove(&mut self, id: i64) -> Option<V> {
         match id {
             0 => self.main.take(),
-            _ => self.rest.remove(id),
+            _ => self.rest.remove(&id),
         }
     }
 
@@ -303,15 +303,15 @@ mod tests {
         slots.insert(2, "answer");
         assert_eq!(slots.len(), 3);
         assert_eq!(
-            (slots.get(&0), slots.get(&-1)),
+            (slots.get(0), slots.get(-1)),
             (Some(&"main"), Some(&"export"))
         );
         let mut ids: Vec<i64> = slots.iter().map(|(id, _)| id).collect();
         ids.sort();
         assert_eq!(ids, [-1, 0, 2]);
         assert_eq!(slots.values().count(), 3);
-        assert_eq!(slots.remove(&0), Some("main"));
-        assert!(!slots.contains_key(&0));
+        assert_eq!(slots.remove(0), Some("main"));
+        assert!(!slots.contains_key(0));
         let mut drained: Vec<_> = slots.drain().collect();
         drained.sort();
         assert_eq!(drained, [(-1, "export"), (2, "answer")]);
