@@ -80,7 +80,7 @@ fn with_cors(mut response: Response, config: &Config, origin: Option<&str>) -> R
 async fn respond(
     req: Request,
     factory: Arc<dyn MainFactory>,
-    config: &Config,
+    config: &Arc<Config>,
     origin: Option<&str>,
 ) -> Response {
     if req.method() == Method::OPTIONS && config.cors.is_some() {
@@ -159,7 +159,7 @@ async fn slot(config: &Config, info: &ConnectInfo) -> Result<super::slots::Slot,
 async fn upgrade(
     req: Request,
     factory: Arc<dyn MainFactory>,
-    config: &Config,
+    config: &Arc<Config>,
     info: ConnectInfo,
 ) -> Response {
     let (mut parts, _) = req.into_parts();
@@ -177,48 +177,49 @@ async fn upgrade(
         Ok(permit) => permit,
         Err(refused) => return refused,
     };
-    let max = config.options.limits.max_message_size;
-    let ws_config = websocket::config(max).read_buffer_size(config.read_buffer);
-    let options = session_options(config, &info);
-    let registry = config.registry.clone();
-    let keepalive = config.keepalive;
-    let within = config.body_timeout;
-    let codec = config.websocket_codec;
-    let read_buffer = config.read_buffer;
-    let message_timeout = config.message_timeout;
+    // What the task keeps for the session's life is what it captures (moved-from or not):
+    // little, and the rest made from the configuration once upgraded.
+    let config = config.clone();
+    let info = Box::new(info);
     let share = Arc::new(config.budget.share());
     tokio::spawn(async move {
-        let Some(io) = upgrade::connection(on_upgrade, within, share.clone()).await else {
+        let Some(io) = upgrade::connection(on_upgrade, config.body_timeout, share.clone()).await
+        else {
             return;
         };
         let main = factory.make(&info);
         let peer = info.peer.map(|p| p.ip());
+        let options = session_options(&config, &info);
         // Not kept for the session's life: the factory took what it needs.
         drop(info);
+        let max = config.options.limits.max_message_size;
+        let (keepalive, message_timeout) = (config.keepalive, config.message_timeout);
         // Each kind runs in its own arm, built in place: the task holds one run future (the
         // larger kind's), not a copy of its transport besides.
-        match codec {
+        match config.websocket_codec {
             Codec::Builtin => {
-                let mut socket = CodecSocket::new(io, Role::Server, max).read_buffer(read_buffer);
+                let mut socket =
+                    CodecSocket::new(io, Role::Server, max).read_buffer(config.read_buffer);
                 if let Some(every) = keepalive {
                     socket = socket.keepalive(every);
                 }
                 let transport = MeteredTransport::new(socket, share, message_timeout);
                 let (session, run) = RpcSession::new(transport, Some(main), options);
-                let id = registry.add(&session, peer);
+                let id = config.registry.add(&session, peer);
                 run.await;
-                registry.remove(id);
+                config.registry.remove(id);
             }
             Codec::Tungstenite => {
+                let ws_config = websocket::config(max).read_buffer_size(config.read_buffer);
                 let mut transport = WebSocketTransport::new(upgrade::socket(io, ws_config));
                 if let Some(every) = keepalive {
                     transport = transport.keepalive(every);
                 }
                 let transport = MeteredTransport::new(transport, share, message_timeout);
                 let (session, run) = RpcSession::new(transport, Some(main), options);
-                let id = registry.add(&session, peer);
+                let id = config.registry.add(&session, peer);
                 run.await;
-                registry.remove(id);
+                config.registry.remove(id);
             }
         }
         drop(permit);
@@ -379,8 +380,11 @@ fn session_options(config: &Config, info: &ConnectInfo) -> SessionOptions {
     options.accepted = true;
     // A server runs on tokio, timers on: each session has one, so that an ended session waits
     // for a peer that reads nothing only so long (see `SessionOptions::timer`).
+    // (One for all sessions.)
+    static TOKIO_TIMER: std::sync::OnceLock<crate::session::Sleeper> = std::sync::OnceLock::new();
     if options.timer.is_none() {
-        options.timer = Some(Arc::new(|d| Box::pin(tokio::time::sleep(d))));
+        let timer = TOKIO_TIMER.get_or_init(|| Arc::new(|d| Box::pin(tokio::time::sleep(d))));
+        options.timer = Some(timer.clone());
     }
     options.peer = info.peer.map(|p| p.to_string());
     // A peer that reads nothing ends, and what its results held goes back to everyone.

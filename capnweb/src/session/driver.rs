@@ -24,6 +24,7 @@ use super::metrics_facade as facade;
 use super::transport::{close_sent, flush_sent, send_text, Transport};
 use super::{SessionOptions, Sleeper};
 use crate::error::RpcError;
+use crate::session::SessionEnd;
 use crate::stub::{BoxFuture, SessionDriven};
 use crate::wire::{MessageKind, WireError};
 
@@ -104,7 +105,11 @@ pub(crate) fn run(
     // Boxed here, not in the body: the task then holds the transport once, in the box (an
     // idle session's memory is mostly this). Only this task drives the calls the session
     // starts (see `SessionDriven`).
-    let driving = SessionDriven(Box::pin(drive(ended.core.clone(), transport, options)));
+    let driving = SessionDriven(Box::pin(drive(
+        ended.core.clone(),
+        transport,
+        options.into(),
+    )));
     async move {
         // Named as OpenTelemetry's RPC conventions name them, so that tracing-opentelemetry
         // exports them as they are.
@@ -148,13 +153,38 @@ impl Drop for Ended {
     }
 }
 
+/// What the session's loop uses of its [`SessionOptions`] (it lives as long as the session).
+struct LoopOptions {
+    max_in_flight: usize,
+    max_queued: usize,
+    idle_timeout: Option<std::time::Duration>,
+    max_age: Option<std::time::Duration>,
+    write_timeout: Option<std::time::Duration>,
+    metrics: Option<Arc<Metrics>>,
+    timer: Option<Sleeper>,
+}
+
+impl From<SessionOptions> for LoopOptions {
+    fn from(o: SessionOptions) -> LoopOptions {
+        LoopOptions {
+            max_in_flight: o.max_in_flight,
+            max_queued: o.max_queued,
+            idle_timeout: o.idle_timeout,
+            max_age: o.max_age,
+            write_timeout: o.write_timeout,
+            metrics: o.metrics,
+            timer: o.timer,
+        }
+    }
+}
+
 /// The session's loop. (Not an `async fn`: that would keep a second copy of its arguments,
 /// the transport among them, in the future the whole session lives in.)
 #[allow(clippy::manual_async_fn)]
 fn drive(
     core: Arc<Core>,
     mut transport: impl Transport,
-    options: SessionOptions,
+    options: LoopOptions,
 ) -> impl Future<Output = ()> {
     async move {
         let metrics = options.metrics.as_deref();
@@ -170,7 +200,7 @@ fn drive(
         let idle_timeout = options.idle_timeout;
         let mut idle_at = idle_timeout.map(|d| Instant::now() + d);
         let mut idle = Timer::new(idle_at, &options.timer);
-        let mut closed = core.closed_rx();
+        let end = core.end();
         // Set once the session is aborted: the time left for its last words and close.
         let (mut grace, mut grace_set) = (Timer::new(None, &options.timer), false);
         loop {
@@ -242,7 +272,7 @@ fn drive(
                             };
                             // Once aborted, these are the last words: the grace below bounds
                             // them.
-                            let closed = (!aborted).then_some(&mut closed);
+                            let closed = (!aborted).then_some(&*end);
                             Box::pin(until_timeouts(sending, timers, &progress, closed)).await
                         }
                     };
@@ -360,7 +390,7 @@ async fn until_timeouts(
     mut work: Pin<&mut impl std::future::Future<Output = Result<(), RpcError>>>,
     timers: Timers<'_>,
     progress: &Progress,
-    closed: Option<&mut tokio::sync::watch::Receiver<Option<RpcError>>>,
+    closed: Option<&SessionEnd>,
 ) -> Result<(), Stop> {
     let Timers {
         idle,
@@ -388,11 +418,7 @@ async fn until_timeouts(
     let ended = async {
         match closed {
             // Ended by the application, the server's shutdown, or to make room.
-            Some(closed) => closed
-                .wait_for(Option::is_some)
-                .await
-                .ok()
-                .and_then(|r| r.clone()),
+            Some(closed) => Some(closed.ended().await),
             None => std::future::pending().await,
         }
     };

@@ -4,10 +4,9 @@ use std::any::Any;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use tokio::sync::watch;
-
 use super::core::Core;
 use crate::error::RpcError;
+use crate::session::SessionEnd;
 use crate::stub::{Hook, Resolution, StreamDone, Stub};
 use crate::value::Value;
 use crate::wire::{Expr, PathKey};
@@ -56,8 +55,8 @@ impl Hook for ImportHook {
         self.core.poll_import(self.id, cx)
     }
 
-    fn session_end(&self) -> Option<watch::Receiver<Option<RpcError>>> {
-        Some(self.core.closed_rx())
+    fn session_end(&self) -> Option<Arc<SessionEnd>> {
+        Some(self.core.end())
     }
 
     fn is_remote(&self) -> bool {
@@ -108,7 +107,7 @@ impl Hook for OwningMain {
     fn as_any(&self) -> &dyn Any {
         self
     }
-    fn session_end(&self) -> Option<watch::Receiver<Option<RpcError>>> {
+    fn session_end(&self) -> Option<Arc<SessionEnd>> {
         self.inner.0.session_end()
     }
     fn is_remote(&self) -> bool {

@@ -5,8 +5,6 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use tokio::sync::watch;
-
 use super::run_log::{self, RunLog};
 use crate::error::RpcError;
 use crate::stream::WritableStream;
@@ -94,7 +92,7 @@ impl Hook for LoggedHook {
         self.inner.0.is_promise()
     }
 
-    fn session_end(&self) -> Option<watch::Receiver<Option<RpcError>>> {
+    fn session_end(&self) -> Option<Arc<crate::session::SessionEnd>> {
         self.inner.0.session_end()
     }
 

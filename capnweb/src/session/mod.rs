@@ -5,6 +5,8 @@
 
 mod core;
 mod driver;
+mod end;
+pub(crate) use end::SessionEnd;
 mod import;
 #[cfg(feature = "client")]
 pub(crate) mod logged;
@@ -323,15 +325,7 @@ impl RpcSession {
 
     /// Waits until the session ends, and says why.
     pub async fn closed(&self) -> RpcError {
-        let mut rx = self.core.closed_rx();
-        loop {
-            if let Some(reason) = rx.borrow_and_update().clone() {
-                return reason;
-            }
-            if rx.changed().await.is_err() {
-                return RpcError::disconnected("session dropped");
-            }
-        }
+        self.core.end().ended().await
     }
 
     /// Waits until every result the peer pulled has been sent (how an HTTP batch knows it is

@@ -23,8 +23,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use tokio::sync::watch;
-
 use crate::error::RpcError;
 use crate::value::Value;
 use crate::wire::{Expr, PathKey};
@@ -75,9 +73,9 @@ pub(crate) trait Hook: Send + Sync + 'static {
             "nothing to poll: resolve() was not polled",
         )))
     }
-    /// The end of the session this object belongs to, as a watch of its reason; `None` for an
-    /// object of no session (a local object never breaks). As the reference's `onBroken`.
-    fn session_end(&self) -> Option<watch::Receiver<Option<RpcError>>> {
+    /// The end of the session this object belongs to; `None` for an object of no session (a
+    /// local object never breaks). As the reference's `onBroken`.
+    fn session_end(&self) -> Option<Arc<crate::session::SessionEnd>> {
         None
     }
     /// Whether this is a peer's object, which takes flow-controlled `stream` calls.
@@ -276,17 +274,8 @@ impl Stub {
         let task = if let Some(error) = self.downcast::<ErrorHook>() {
             let error = error.0.clone();
             tokio::spawn(async move { f(error) })
-        } else if let Some(mut end) = self.0.session_end() {
-            tokio::spawn(async move {
-                loop {
-                    if let Some(reason) = end.borrow_and_update().clone() {
-                        return f(reason);
-                    }
-                    if end.changed().await.is_err() {
-                        return f(RpcError::disconnected("session dropped"));
-                    }
-                }
-            })
+        } else if let Some(end) = self.0.session_end() {
+            tokio::spawn(async move { f(end.ended().await) })
         } else {
             return OnBroken(None);
         };

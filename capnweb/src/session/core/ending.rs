@@ -110,7 +110,7 @@ impl Core {
         for (size, done) in streams {
             done(size, Err(reason.clone()));
         }
-        self.closed.send_replace(Some(reason));
+        self.end.end(reason);
         self.task.now();
     }
 

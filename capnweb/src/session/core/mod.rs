@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::Waker;
 
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 
 mod codec;
 mod ending;
@@ -32,6 +32,7 @@ use wake::TaskWake;
 use super::import::ImportHook;
 use super::{AnswerBudget, Instant, SendErrorHook};
 use crate::error::RpcError;
+use crate::session::SessionEnd;
 use crate::stub::{BoxFuture, Hook, PromiseHook, Stub};
 use crate::value::{ErrorValue, Value};
 use crate::wire::{Limits, WireError};
@@ -48,8 +49,8 @@ pub(crate) struct Core {
     pending_calls: AtomicUsize,
     /// Sees (and may change) every error before it is sent to the peer.
     on_send_error: Option<SendErrorHook>,
-    /// `Some(reason)` once the session has ended.
-    closed: watch::Sender<Option<RpcError>>,
+    /// The session's end, for those who wait for it.
+    end: Arc<SessionEnd>,
     /// Signalled when the peer's calls may all be answered, while anyone waits for that
     /// (`State::idle_waiters`; see `wake`).
     idle: Notify,
@@ -101,6 +102,8 @@ pub(crate) static LIVE_CORES: AtomicUsize = AtomicUsize::new(0);
 
 impl Drop for Core {
     fn drop(&mut self) {
+        // (Always ended before: the session's task ends it. Waiters never wait for nothing.)
+        self.end.end(RpcError::disconnected("session dropped"));
         LIVE_CORES.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -293,7 +296,7 @@ impl Core {
             max_in_flight,
             pending_calls: AtomicUsize::new(0),
             on_send_error,
-            closed: watch::channel(None).0,
+            end: Arc::default(),
             idle: Notify::new(),
             last_read: AtomicU64::new(millis_since_epoch()),
             map_bytes: Arc::new(MapBytesLeft {
@@ -401,12 +404,12 @@ impl Core {
 
     /// Whether the session has ended.
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.borrow().is_some()
+        self.end.reason().is_some()
     }
 
-    /// Sees the session end: `Some(reason)` once it has.
-    pub(crate) fn closed_rx(&self) -> watch::Receiver<Option<RpcError>> {
-        self.closed.subscribe()
+    /// The session's end, to wait for.
+    pub(crate) fn end(&self) -> Arc<SessionEnd> {
+        self.end.clone()
     }
 
     /// Notes that a message was read now (see [`idle_for`](Self::idle_for)).

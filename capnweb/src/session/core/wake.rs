@@ -97,7 +97,7 @@ impl Core {
         let _waiting = Waiting(self);
         loop {
             let idle = self.idle.notified();
-            if let Some(reason) = self.closed.borrow().clone() {
+            if let Some(reason) = self.end.reason().cloned() {
                 return Err(reason);
             }
             if self.peek(&done) {
