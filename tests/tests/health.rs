@@ -26,7 +26,7 @@ struct Answer {
 }
 
 /// `method path` on its own connection, with extra headers; `Err` if the connection is
-/// refused.
+/// refused or closed unanswered.
 async fn request(
     port: u16,
     method: &str,
@@ -45,11 +45,12 @@ async fn request(
         let mut raw = Vec::new();
         tcp.read_to_end(&mut raw).await?;
         let raw = String::from_utf8_lossy(&raw).into_owned();
-        let status = raw
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("not an HTTP answer: {raw:?}"));
+        // A connection the server closed unanswered (it stopped accepting): an error too.
+        let status = raw.split(' ').nth(1).and_then(|s| s.parse().ok());
+        let status = status.ok_or_else(|| {
+            let unanswered = format!("{method} {path}: not an HTTP answer: {raw:?}");
+            std::io::Error::new(std::io::ErrorKind::ConnectionAborted, unanswered)
+        })?;
         let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
         Ok(Answer { status, body })
     };
@@ -59,7 +60,8 @@ async fn request(
 }
 
 async fn get(port: u16, path: &str) -> Answer {
-    request(port, "GET", path, &[]).await.unwrap()
+    let answer = request(port, "GET", path, &[]).await;
+    answer.unwrap_or_else(|e| panic!("GET {path} on a server that should answer it: {e}"))
 }
 
 fn answer(status: u16, body: &str) -> Answer {
