@@ -57,6 +57,32 @@ pub fn node_dir() -> PathBuf {
     dir
 }
 
+/// Builds the `interop_server` example without any feature of `capnweb-examples` (whatever the
+/// test was built with), and returns the path of its executable, as cargo reports it.
+pub fn build_interop_server() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let output = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--message-format=json-render-diagnostics",
+        ])
+        .args(["-p", "capnweb-examples", "--example", "interop_server"])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cargo runs");
+    assert!(output.status.success(), "building interop_server failed");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "interop_server")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("cargo reports the example's executable")
+}
+
 /// A running `node ts-server.mjs` (the reference server); killed on drop.
 #[derive(Debug)]
 pub struct TsServer {

@@ -6,6 +6,12 @@
 //! `--tls CERT KEY` (PEM files) it serves `wss://` and `https://`; with `--metrics ADDR` it
 //! serves its metrics as Prometheus text at `http://ADDR/metrics`: that needs the `metrics`
 //! feature (`--features capnweb-examples/metrics`), and without it `--metrics` is refused.
+//!
+//! With `--health` it answers liveness and readiness probes at `/livez` and `/readyz`. On
+//! SIGTERM (or Ctrl-C) it drains as a Kubernetes rolling update needs, and exits 0: `/readyz`
+//! answers 503 at once; it goes on accepting for `--unready-delay-ms MS` (default 0), then
+//! refuses new connections, lets the calls in flight finish (up to 10 s), and tells each peer
+//! it is shutting down. (`Server` catches the signals itself, registered before `LISTENING`.)
 
 use std::io::Write;
 
@@ -43,6 +49,19 @@ async fn main() -> std::io::Result<()> {
         })?;
     // Browsers on any origin may use it, over WebSocket and HTTP batch (it is a test server).
     let mut server = Server::bind(format!("127.0.0.1:{port}")).cors(["*"]);
+    if args.iter().any(|a| a == "--health") {
+        server = server.health_paths("/livez", "/readyz");
+    }
+    if let Some(i) = args.iter().position(|a| a == "--unready-delay-ms") {
+        let ms = args
+            .get(i + 1)
+            .and_then(|ms| ms.parse::<u64>().ok())
+            .ok_or_else(|| {
+                let usage = "--unready-delay-ms needs a number of milliseconds";
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, usage)
+            })?;
+        server = server.unready_delay(std::time::Duration::from_millis(ms));
+    }
     if let Some(i) = args.iter().position(|a| a == "--tls") {
         let (Some(cert), Some(key)) = (args.get(i + 1), args.get(i + 2)) else {
             let usage = "--tls needs a certificate file and a key file (PEM)";

@@ -3,19 +3,23 @@
 //! [`Server`] binds an address and runs until Ctrl-C or SIGTERM (or a signal of your own); its
 //! [`router`](Server::router) is an axum `Router` to nest in an existing service. Each path
 //! answers WebSocket upgrades and HTTP batch POSTs with a new main object per connection, after
-//! the origin, connection-limit and auth checks.
+//! the origin, connection-limit and auth checks. With [`health_paths`](Server::health_paths) it
+//! answers an orchestrator's liveness and readiness probes too, and drains as a rolling update
+//! needs (see [`unready_delay`](Server::unready_delay)).
 
 mod accept;
 mod budget;
 mod connect;
 mod deadline;
 mod endpoint;
+mod health;
 mod registry;
 mod settings;
 mod slots;
 mod upgrade;
 
 pub use connect::{per_connection, AuthRejection, ConnectInfo, MainFactory, PerConnection};
+pub use health::Readiness;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -268,7 +272,8 @@ impl Server {
     }
 
     /// How long shutdown lets sessions finish the calls they were asked before it ends them.
-    /// Default 10 s.
+    /// Default 10 s. (It starts once the server stops accepting: after the
+    /// [`unready_delay`](Self::unready_delay), if any.)
     pub fn shutdown_grace(mut self, grace: Duration) -> Server {
         self.settings.shutdown_grace = grace;
         self
@@ -393,8 +398,15 @@ impl Server {
     /// # }
     /// ```
     pub fn router_with_drain(self) -> (Router, Drain) {
-        let (router, registry, _) = self.split(false);
-        (router, Drain(registry))
+        let (router, registry, server) = self.split(false);
+        let readiness = server.settings.readiness;
+        (
+            router,
+            Drain {
+                registry,
+                readiness,
+            },
+        )
     }
 
     /// [`router_with_drain`](Self::router_with_drain) of `factory` at `/` (and any other
@@ -425,6 +437,7 @@ impl Server {
             settings,
         });
         let mut router = Router::new();
+        let paths: Vec<String> = self.routes.iter().map(|(p, _)| p.clone()).collect();
         for (path, factory) in std::mem::take(&mut self.routes) {
             let config = config.clone();
             router = router.route(
@@ -441,6 +454,11 @@ impl Server {
         }
         for layer in std::mem::take(&mut self.layers) {
             router = layer(router);
+        }
+        // After the layers: probes are answered outside them.
+        if let Some(health) = &self.settings.health {
+            let readiness = self.settings.readiness.clone();
+            router = health::add_routes(router, health, &paths, readiness);
         }
         (router, registry, self)
     }
@@ -464,9 +482,11 @@ impl Server {
     /// Binds, and returns the bound address with the future that serves the
     /// [`route`](Self::route)s until the shutdown signal.
     ///
-    /// On the signal the server stops accepting, lets sessions finish what they were asked for
-    /// up to the [grace period](Self::shutdown_grace), sends each peer an abort saying the
-    /// server is shutting down, and returns.
+    /// On the signal the server drains: its [readiness](Self::health_paths) turns `503`; it
+    /// goes on accepting for the [`unready_delay`](Self::unready_delay), if any; then it stops
+    /// accepting, lets sessions finish what they were asked for up to the
+    /// [grace period](Self::shutdown_grace), sends each peer an abort saying the server is
+    /// shutting down, and returns.
     pub async fn start(
         self,
     ) -> std::io::Result<(SocketAddr, impl Future<Output = std::io::Result<()>>)> {
@@ -476,10 +496,22 @@ impl Server {
         let signal = server
             .shutdown
             .take()
-            .unwrap_or_else(|| Box::pin(shutdown_signal()))
-            .shared();
+            .unwrap_or_else(|| Box::pin(shutdown_signal()));
         let settings = &server.settings;
         let grace = settings.shutdown_grace;
+        let (readiness, unready_delay) = (settings.readiness.clone(), settings.unready_delay);
+        // The drain's first steps: unready at once, accepting for the delay still.
+        let stop_accepting = async move {
+            signal.await;
+            readiness.drain_begins();
+            tracing::debug!(
+                ?unready_delay,
+                "capnweb server: draining, readiness now 503"
+            );
+            tokio::time::sleep(unready_delay).await;
+        }
+        .boxed()
+        .shared();
         let accepting = accept::Accepting {
             header_timeout: settings.header_timeout,
             write_timeout: settings
@@ -493,9 +525,9 @@ impl Server {
                 .map(|t| tokio_rustls::TlsAcceptor::from(t.config())),
         };
         Ok((addr, async move {
-            let serve = accept::serve(listener, router, accepting, signal.clone(), grace);
+            let serve = accept::serve(listener, router, accepting, stop_accepting.clone(), grace);
             let drain = async {
-                signal.await;
+                stop_accepting.await;
                 registry.shut_down(grace).await;
             };
             let (served, ()) = tokio::join!(serve, drain);
@@ -506,7 +538,10 @@ impl Server {
 
 /// Drains the sessions of a server's [`router`](Server::router_with_drain) at shutdown.
 #[derive(Clone)]
-pub struct Drain(Arc<Registry>);
+pub struct Drain {
+    registry: Arc<Registry>,
+    readiness: Readiness,
+}
 
 impl std::fmt::Debug for Drain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -515,30 +550,49 @@ impl std::fmt::Debug for Drain {
 }
 
 impl Drain {
-    /// Refuses new sessions, lets those open finish the calls they were asked for (up to
-    /// `grace`), then sends each peer an abort saying the server is shutting down.
+    /// Turns the [readiness](Server::health_paths) `503`, refuses new sessions, lets those
+    /// open finish the calls they were asked for (up to `grace`), then sends each peer an abort
+    /// saying the server is shutting down. (An [`unready_delay`](Server::unready_delay) is
+    /// yours to wait, with the [`Readiness`] set unready, before calling this.)
     pub async fn drain(&self, grace: Duration) {
-        self.0.shut_down(grace).await;
+        self.readiness.drain_begins();
+        self.registry.shut_down(grace).await;
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Ctrl-C or SIGTERM. On Unix both are registered here, before the server is started, so that a
+/// SIGTERM sent as soon as [`Server::start`] has returned drains the server instead of killing
+/// the process.
+fn shutdown_signal() -> impl Future<Output = ()> + Send {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (interrupt, term) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+    async move {
+        #[cfg(unix)]
+        let (ctrl_c, term) = {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => drop(s.recv().await),
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            (wait(interrupt), wait(term))
+        };
+        #[cfg(not(unix))]
+        let (ctrl_c, term) = (
+            async {
+                let _ = tokio::signal::ctrl_c().await;
+            },
+            std::future::pending::<()>(),
+        );
+        tokio::select! {
+            () = ctrl_c => {}
+            () = term => {}
+        }
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::connect::AuthHook;
+use super::health::{HealthPaths, Readiness};
 use crate::session::{Metrics, SessionOptions};
 use crate::transport::websocket::codec::Codec;
 
@@ -40,6 +41,11 @@ pub(crate) struct Settings {
     /// How long a batch may run.
     pub(crate) batch_timeout: Duration,
     pub(crate) shutdown_grace: Duration,
+    /// The liveness and readiness paths, if served.
+    pub(crate) health: Option<HealthPaths>,
+    /// How long readiness is `503` before the server stops accepting, at shutdown.
+    pub(crate) unready_delay: Duration,
+    pub(crate) readiness: Readiness,
     pub(crate) metrics: Arc<Metrics>,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<crate::tls::ServerTls>,
@@ -67,6 +73,9 @@ impl Default for Settings {
             message_timeout: Duration::from_secs(30),
             batch_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
+            health: None,
+            unready_delay: Duration::ZERO,
+            readiness: Readiness::default(),
             metrics: Arc::new(Metrics::default()),
             #[cfg(feature = "tls")]
             tls: None,
