@@ -133,9 +133,9 @@ impl<C: From<Stub> + Clone + Send + Sync + 'static> ClientBuilder<C> {
         self
     }
 
-    /// Which WebSocket implementation frames the connections: tungstenite (the default), or
-    /// capnweb's own codec (`Codec::Builtin`, see
-    /// [`codec`](crate::transport::websocket::codec)), which handles a call in less CPU.
+    /// Which WebSocket implementation frames the connections: capnweb's own codec (the
+    /// default, `Codec::Builtin`, see [`codec`](crate::transport::websocket::codec)), which
+    /// handles a call in less CPU, or tungstenite (`Codec::Tungstenite`).
     pub fn websocket_codec(mut self, codec: crate::transport::websocket::codec::Codec) -> Self {
         self.config.websocket_codec = codec;
         self

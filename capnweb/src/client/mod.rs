@@ -117,13 +117,12 @@ async fn open(
     let connecting = websocket::ConnectOptions::new()
         .max_message_size(options.limits.max_message_size)
         .with_tls(tls);
-    let transport =
-        websocket::connect(url, &connecting)
-            .await
-            .map_err(|e| RpcError::Disconnected {
-                reason: e.to_string(),
-                maybe_delivered: false,
-            })?;
+    let transport = websocket::codec::connect(url, &connecting)
+        .await
+        .map_err(|e| RpcError::Disconnected {
+            reason: e.to_string(),
+            maybe_delivered: false,
+        })?;
     Ok(RpcSession::spawn(transport, local_main, options))
 }
 

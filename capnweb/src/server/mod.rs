@@ -203,14 +203,15 @@ impl Server {
         self
     }
 
-    /// Which WebSocket implementation frames the server's connections: tungstenite (the
-    /// default), or capnweb's own codec (`Codec::Builtin`, see
-    /// [`codec`](crate::transport::websocket::codec)), which handles a call in less CPU. Both
-    /// keep RFC 6455's rules, the limits and the buffer budget.
+    /// Which WebSocket implementation frames the server's connections: capnweb's own codec
+    /// (the default, `Codec::Builtin`, see [`codec`](crate::transport::websocket::codec)),
+    /// which handles a call in less CPU and holds no buffer for an idle connection, or
+    /// tungstenite (`Codec::Tungstenite`). Both keep RFC 6455's rules, the limits and the
+    /// buffer budget.
     ///
     /// ```
     /// use capnweb::transport::websocket::codec::Codec;
-    /// let server = capnweb::Server::bind("127.0.0.1:8080").websocket_codec(Codec::Builtin);
+    /// let server = capnweb::Server::bind("127.0.0.1:8080").websocket_codec(Codec::Tungstenite);
     /// # drop(server);
     /// ```
     pub fn websocket_codec(mut self, codec: crate::transport::websocket::codec::Codec) -> Server {

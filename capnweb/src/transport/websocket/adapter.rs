@@ -1,5 +1,5 @@
 //! [`WebSocketTransport`]: the session's [`Transport`] over a message-based WebSocket library
-//! (tungstenite, through [`Socket`], by default). What it adds to the library is the framing of
+//! (tungstenite, through [`Socket`]). What it adds to the library is the framing of
 //! the session's text into the library's messages; keepalive, connecting and the close reason
 //! are the ones both codecs share.
 

@@ -1,6 +1,6 @@
-//! WebSocket: one protocol message per text frame, over tungstenite on both sides by default,
-//! polled directly by the session's task ([`Socket`], wrapped in a [`WebSocketTransport`]), or
-//! over capnweb's own RFC 6455 codec, opt-in ([`codec`]). The two differ only in framing: they
+//! WebSocket: one protocol message per text frame, over capnweb's own RFC 6455 codec on both
+//! sides by default ([`codec`]), or over tungstenite, polled directly by the session's task
+//! ([`Socket`], wrapped in a [`WebSocketTransport`]). The two differ only in framing: they
 //! share the keepalive, the way a client connects (URL, TCP, TLS, the timeout) and the close
 //! an aborted session makes. The server upgrades its connections itself (see
 //! `server::upgrade`).

@@ -1,9 +1,9 @@
-//! capnweb's own RFC 6455 codec, opt-in: [`CodecSocket`] carries Cap'n Web's messages as text
+//! capnweb's own RFC 6455 codec, the default: [`CodecSocket`] carries Cap'n Web's messages as text
 //! frames straight between the socket and the session, with no message object per frame.
 //!
 //! Received frames are unmasked and checked in place in one read buffer and handed to the
 //! session as `&str`; sent messages are framed straight into one write buffer, written once per
-//! burst. The rules of RFC 6455 hold as they do with tungstenite (the default): a server's
+//! burst. The rules of RFC 6455 hold as they do with tungstenite (the other choice): a server's
 //! peer must mask and a client's must not, reserved bits and opcodes are refused, control frames
 //! are whole and short, fragments are put together (with control frames between them), text is
 //! checked to be UTF-8, a frame or message over `max_message_size` is refused before it is
@@ -36,10 +36,11 @@ use super::ConnectError;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Codec {
-    /// tungstenite, through [`WebSocketTransport`](super::WebSocketTransport) (the default).
-    #[default]
+    /// tungstenite, through [`WebSocketTransport`](super::WebSocketTransport).
     Tungstenite,
-    /// capnweb's own codec, [`CodecSocket`]: fewer copies and no allocation per frame.
+    /// capnweb's own codec, [`CodecSocket`] (the default): fewer copies, no allocation per
+    /// frame, and no buffer held by an idle connection.
+    #[default]
     Builtin,
 }
 
