@@ -4,6 +4,7 @@ use std::future::{Future, IntoFuture};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use capnweb::transport::websocket::ConnectOptions;
 use capnweb_examples::interop::TestTargetClient;
 use futures_util::future::join_all;
 use futures_util::{FutureExt, SinkExt, StreamExt};
@@ -130,10 +131,21 @@ where
     }
 }
 
-/// Calls per second of our client over one WebSocket with `concurrency` calls in flight.
-pub async fn capnweb_rate(port: u16, concurrency: usize, secs: f64) -> f64 {
+/// Our client with tungstenite framing its WebSocket, connected to `port`.
+async fn tungstenite_client(port: u16) -> (TestTargetClient, capnweb::RpcSession) {
     let ws = format!("ws://127.0.0.1:{port}/");
-    let main: TestTargetClient = capnweb::connect(&ws).await.expect("connect");
+    let options = ConnectOptions::new().max_message_size(1 << 26);
+    let transport = capnweb::transport::websocket::connect(&ws, &options)
+        .await
+        .expect("connect");
+    let session = capnweb::RpcSession::spawn(transport, None, capnweb::SessionOptions::default());
+    (TestTargetClient::from(session.main()), session)
+}
+
+/// Calls per second of our client (tungstenite) over one WebSocket with `concurrency` calls in
+/// flight.
+pub async fn capnweb_rate(port: u16, concurrency: usize, secs: f64) -> f64 {
+    let (main, _session) = tungstenite_client(port).await;
     rate(concurrency, secs, |i: u64| {
         let p = main.square(i as f64);
         async move {
@@ -146,9 +158,12 @@ pub async fn capnweb_rate(port: u16, concurrency: usize, secs: f64) -> f64 {
 /// Our client with the built-in WebSocket codec, connected to `port`.
 async fn codec_client(port: u16) -> (TestTargetClient, capnweb::RpcSession) {
     let ws = format!("ws://127.0.0.1:{port}/");
-    let socket = capnweb::transport::websocket::codec::connect(&ws, &capnweb::transport::websocket::ConnectOptions::new().max_message_size(1 << 26))
-        .await
-        .expect("connect");
+    let socket = capnweb::transport::websocket::codec::connect(
+        &ws,
+        &ConnectOptions::new().max_message_size(1 << 26),
+    )
+    .await
+    .expect("connect");
     let session = capnweb::RpcSession::spawn(socket, None, capnweb::SessionOptions::default());
     (TestTargetClient::from(session.main()), session)
 }
@@ -177,10 +192,10 @@ pub async fn capnweb_codec(port: u16, secs: f64) -> Figures {
     .await
 }
 
-/// Our client against a Cap'n Web server at `port` (WebSocket and HTTP batch on `/`).
+/// Our client (tungstenite) against a Cap'n Web server at `port` (WebSocket and HTTP batch on
+/// `/`).
 pub async fn capnweb(port: u16, secs: f64) -> Figures {
-    let ws = format!("ws://127.0.0.1:{port}/");
-    let main: TestTargetClient = capnweb::connect(&ws).await.expect("connect");
+    let (main, _session) = tungstenite_client(port).await;
     let square = |i: u64| {
         let p = main.square(i as f64);
         async move {

@@ -81,11 +81,13 @@ async fn main() {
         tokio::spawn(serve);
         addrs.push(addr);
     }
-    let main: TestTargetClient = capnweb::connect(&format!("ws://{}/", addrs[0]))
+    let limit = ConnectOptions::new().max_message_size(1 << 26);
+    let transport = capnweb::transport::websocket::connect(&format!("ws://{}/", addrs[0]), &limit)
         .await
         .expect("connect");
-    let (one, many) = websocket(&main).await;
-    let socket = codec::connect(&format!("ws://{}/", addrs[1]), &ConnectOptions::new().max_message_size(1 << 26))
+    let session = capnweb::RpcSession::spawn(transport, None, capnweb::SessionOptions::default());
+    let (one, many) = websocket(&TestTargetClient::from(session.main())).await;
+    let socket = codec::connect(&format!("ws://{}/", addrs[1]), &limit)
         .await
         .expect("connect");
     let session = capnweb::RpcSession::spawn(socket, None, capnweb::SessionOptions::default());
@@ -103,8 +105,8 @@ async fn main() {
     })
     .await;
     println!("allocations per call, client and server together:");
-    println!("  WebSocket, 1 in flight                    {one:6.1}");
-    println!("  WebSocket, 256 in flight                  {many:6.1}");
+    println!("  WebSocket (tungstenite), 1 in flight      {one:6.1}");
+    println!("  WebSocket (tungstenite), 256 in flight    {many:6.1}");
     println!("  built-in WebSocket codec, 1 in flight     {codec_one:6.1}");
     println!("  built-in WebSocket codec, 256 in flight   {codec_many:6.1}");
     println!("  HTTP batch of 1,000                       {batch:6.1}");

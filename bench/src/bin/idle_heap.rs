@@ -61,7 +61,10 @@ async fn main() {
         .expect("node");
     assert!(warm.success());
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (bytes, blocks) = (LIVE_BYTES.load(Ordering::Relaxed), LIVE_BLOCKS.load(Ordering::Relaxed));
+    let (bytes, blocks) = (
+        LIVE_BYTES.load(Ordering::Relaxed),
+        LIVE_BLOCKS.load(Ordering::Relaxed),
+    );
     let mut clients = tokio::process::Command::new("node")
         .args([hold, &url, &n.to_string(), "3000"])
         .stdout(std::process::Stdio::piped())
