@@ -68,6 +68,16 @@ impl Circuit {
         self.open_until
     }
 
+    /// Until when it stays open, if it is open at `now`.
+    pub(crate) fn open_until(&self, now: Instant) -> Option<Instant> {
+        self.open_until.filter(|&until| now < until)
+    }
+
+    /// Whether its last connection attempts failed (since the last success).
+    pub(crate) fn failing(&self) -> bool {
+        self.failures > 0
+    }
+
     pub(crate) fn is_open(&self, now: Instant) -> bool {
         !self.allows(now)
     }

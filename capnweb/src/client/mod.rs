@@ -1,5 +1,5 @@
 //! Connecting: [`connect`] for one session to a server; [`Client`] for a client that stays up
-//! (reconnection, failover, circuit breakers, a pool, safe retries, timeouts, stats).
+//! (reconnection, failover, circuit breakers, a pool, safe retries, timeouts, stats, health).
 
 #[cfg(feature = "client")]
 mod backoff;
@@ -7,6 +7,8 @@ mod backoff;
 mod breaker;
 #[cfg(feature = "client")]
 mod builder;
+#[cfg(feature = "client")]
+mod health;
 #[cfg(feature = "client")]
 mod histogram;
 #[cfg(feature = "client")]
@@ -27,13 +29,16 @@ pub use breaker::CircuitBreaker;
 pub use builder::ClientBuilder;
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+pub use health::Health;
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub use resilient::{Client, ConnectionState};
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub use retry::RetryPolicy;
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
-pub use stats::{ClientStats, EndpointStats};
+pub use stats::{ClientStats, EndpointState, EndpointStats, LastError};
 
 use crate::error::RpcError;
 use crate::session::{RpcSession, SessionOptions};

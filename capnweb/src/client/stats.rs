@@ -1,9 +1,11 @@
-//! [`ClientStats`]: what a [`Client`](super::Client) did, overall and per endpoint.
+//! [`ClientStats`]: what a [`Client`](super::Client) did, overall and per endpoint, and where
+//! it stands now. A snapshot takes a few short locks and never waits on the network.
 
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use super::histogram::Histogram;
+use super::resilient::ConnectionState;
 use crate::session::metrics_facade as facade;
 
 /// Counters of a client, read with [`Client::stats`](super::Client::stats).
@@ -27,9 +29,15 @@ pub struct ClientStats {
     pub latency_p99: Option<Duration>,
     /// Per endpoint, in the order they were given.
     pub endpoints: Vec<EndpointStats>,
+    /// Where the client stands now (as [`Client::connection_state`](super::Client::connection_state)).
+    pub state: ConnectionState,
+    /// Sessions open now, over every endpoint.
+    pub sessions: usize,
+    /// Sessions the client keeps when all is well (its pool size).
+    pub pool_size: usize,
 }
 
-/// Counters of one endpoint.
+/// Counters of one endpoint, and where it stands now.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EndpointStats {
@@ -43,6 +51,57 @@ pub struct EndpointStats {
     pub breaker_trips: u64,
     /// Whether its breaker is open now.
     pub breaker_open: bool,
+    /// Until when its breaker stays open (then one trial connection is made), if it is open.
+    pub breaker_open_until: Option<Instant>,
+    /// Where it stands now.
+    pub state: EndpointState,
+    /// Sessions open to it now.
+    pub sessions: usize,
+    /// The last error seen on it: a failed connection attempt, or a session of it that ended
+    /// (a lost connection, a keepalive that went unanswered). Kept after it recovers; compare
+    /// its time with the last connect's.
+    pub last_error: Option<LastError>,
+    /// The smoothed latency of the units of work that succeeded on its sessions: an
+    /// exponentially weighted mean, each new unit weighing 1/8 (as TCP's smoothed round-trip
+    /// time), of the time from the unit getting the session to its result. Waiting for a
+    /// session and failed attempts are not in it. `None` before the first.
+    pub latency: Option<Duration>,
+}
+
+/// Where one endpoint stands, in [`EndpointStats::state`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EndpointState {
+    /// At least one session to it is open.
+    Connected,
+    /// No session to it, and nothing against it: a fallback not in use, or not tried yet.
+    #[default]
+    Idle,
+    /// No session to it, and its last connection attempts failed (not yet enough to open its
+    /// breaker).
+    Failing,
+    /// Its breaker is open: it is not tried until
+    /// [`breaker_open_until`](EndpointStats::breaker_open_until).
+    Open,
+}
+
+/// An error seen on an endpoint, in [`EndpointStats::last_error`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LastError {
+    /// What happened, as the error displays.
+    pub message: String,
+    /// When (wall clock, for a health page).
+    pub at: SystemTime,
+    /// When (monotonic, to compare with [`Instant::now`]).
+    pub instant: Instant,
+}
+
+/// What the client knows of an endpoint only at the moment of a snapshot.
+pub(crate) struct EndpointNow {
+    pub(crate) open_until: Option<Instant>,
+    pub(crate) failing: bool,
+    pub(crate) sessions: usize,
 }
 
 #[derive(Default)]
@@ -57,7 +116,7 @@ struct Counts {
 }
 
 impl Recorder {
-    pub(crate) fn new(urls: &[String]) -> Recorder {
+    pub(crate) fn new(urls: &[String], pool_size: usize) -> Recorder {
         let endpoints = urls
             .iter()
             .map(|url| EndpointStats {
@@ -69,6 +128,7 @@ impl Recorder {
             inner: Mutex::new(Counts {
                 stats: ClientStats {
                     endpoints,
+                    pool_size,
                     ..ClientStats::default()
                 },
                 latencies: Histogram::default(),
@@ -118,12 +178,46 @@ impl Recorder {
         });
     }
 
-    pub(crate) fn snapshot(&self, open: impl Fn(usize) -> bool) -> ClientStats {
+    /// Something went wrong on `endpoint`.
+    pub(crate) fn error(&self, endpoint: usize, error: &dyn std::fmt::Display) {
+        let last = LastError {
+            message: error.to_string(),
+            at: SystemTime::now(),
+            instant: Instant::now(),
+        };
+        self.with(|c| c.stats.endpoints[endpoint].last_error = Some(last));
+    }
+
+    /// A unit of work succeeded on a session of `endpoint` in `latency`.
+    pub(crate) fn succeeded_on(&self, endpoint: usize, latency: Duration) {
+        self.with(|c| {
+            let mean = &mut c.stats.endpoints[endpoint].latency;
+            *mean = Some(match *mean {
+                Some(old) => old.mul_f64(7.0 / 8.0) + latency.mul_f64(1.0 / 8.0),
+                None => latency,
+            });
+        });
+    }
+
+    pub(crate) fn snapshot(&self, state: ConnectionState, now: &[EndpointNow]) -> ClientStats {
         self.with(|c| {
             let mut stats = c.stats.clone();
-            for (i, e) in stats.endpoints.iter_mut().enumerate() {
-                e.breaker_open = open(i);
+            for (e, now) in stats.endpoints.iter_mut().zip(now) {
+                e.breaker_open = now.open_until.is_some();
+                e.breaker_open_until = now.open_until;
+                e.sessions = now.sessions;
+                e.state = if now.sessions > 0 {
+                    EndpointState::Connected
+                } else if now.open_until.is_some() {
+                    EndpointState::Open
+                } else if now.failing {
+                    EndpointState::Failing
+                } else {
+                    EndpointState::Idle
+                };
             }
+            stats.state = state;
+            stats.sessions = now.iter().map(|e| e.sessions).sum();
             stats.latency_p50 = c.latencies.quantile(0.5);
             stats.latency_p99 = c.latencies.quantile(0.99);
             stats

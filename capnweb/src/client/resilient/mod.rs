@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify, Semaphore};
 
 use super::breaker::Circuit;
-use super::stats::{ClientStats, Recorder};
+use super::stats::{ClientStats, EndpointNow, Recorder};
+use super::Health;
 use super::{Backoff, CircuitBreaker, ClientBuilder, RetryPolicy};
 use crate::error::RpcError;
 use crate::session::logged::LoggedHook;
@@ -42,9 +43,10 @@ pub(crate) struct Config<C> {
 }
 
 /// Where a client stands, watched with [`Client::connection_state`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ConnectionState {
     /// Opening the first session.
+    #[default]
     Connecting,
     /// At least one session is live.
     Connected,
@@ -105,6 +107,8 @@ struct Inner<C> {
 #[derive(Clone)]
 struct Live<C> {
     session: RpcSession,
+    /// The index of the endpoint it is connected to.
+    endpoint: usize,
     main: C,
     /// `main`'s stub, which each unit of work gets wrapped in a handle of its own.
     stub: Stub,
@@ -124,7 +128,7 @@ impl<C: From<Stub> + Clone + Send + Sync + 'static> Client<C> {
             .map(|_| Circuit::default())
             .collect();
         let inner = Arc::new(Inner {
-            stats: Recorder::new(&config.endpoints),
+            stats: Recorder::new(&config.endpoints, config.pool_size),
             waiting: Semaphore::new(config.max_waiting),
             config,
             slots,
@@ -233,7 +237,13 @@ impl<C: From<Stub> + Clone + Send + Sync + 'static> Client<C> {
             // The work's main object, and all it derives, write what they send to its log
             // whichever task uses them; the work's own task writes its other calls there too.
             let main = C::from(LoggedHook::wrap(&log, live.stub));
+            let start = Instant::now();
             let result = run_log::logged(&log, || work(main)).await;
+            if result.is_ok() {
+                self.inner
+                    .stats
+                    .succeeded_on(live.endpoint, start.elapsed());
+            }
             match result {
                 Err(RpcError::Disconnected { .. })
                     if attempt + 1 < retry.attempts && log.safe_to_repeat() =>
@@ -253,11 +263,34 @@ impl<C: From<Stub> + Clone + Send + Sync + 'static> Client<C> {
         self.inner.state.subscribe()
     }
 
-    /// Counters: calls, errors, retries, reconnects, breaker trips, latency, per endpoint.
+    /// Counters (calls, errors, retries, reconnects, breaker trips, latency) and where the
+    /// client stands now, overall and per endpoint (state, breaker, sessions, last error,
+    /// latency). Cheap enough for every request to an application's health endpoint: it takes
+    /// a few short locks and never waits on the network.
     pub fn stats(&self) -> ClientStats {
         let now = Instant::now();
-        let circuits = self.inner.circuits();
-        self.inner.stats.snapshot(|i| circuits[i].is_open(now))
+        let mut endpoints: Vec<EndpointNow> = self
+            .inner
+            .circuits()
+            .iter()
+            .map(|c| EndpointNow {
+                open_until: c.open_until(now),
+                failing: c.failing(),
+                sessions: 0,
+            })
+            .collect();
+        for slot in &self.inner.slots {
+            if let Some(live) = lock(slot).as_ref().filter(|l| !l.session.is_closed()) {
+                endpoints[live.endpoint].sessions += 1;
+            }
+        }
+        let state = *self.inner.state.borrow();
+        self.inner.stats.snapshot(state, &endpoints)
+    }
+
+    /// A verdict on [`stats`](Self::stats): healthy, degraded or down (see [`Health`]).
+    pub fn health(&self) -> Health {
+        self.stats().health()
     }
 
     /// The live sessions (one per pool slot that has one).

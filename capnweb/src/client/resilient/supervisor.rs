@@ -72,6 +72,10 @@ pub(super) async fn supervise<C: From<Stub> + Clone + Send + Sync + 'static>(
                 };
                 tracing::debug!(%reason, "capnweb client: session ended");
                 lock(&client.slots[slot]).take();
+                if !client.closed.load(Ordering::Acquire) {
+                    client.stats.error(endpoint, &reason);
+                }
+                // Replaced at once (below), not when work next needs a session.
                 client.publish_state();
                 if opened.elapsed() >= quick_death.min(Duration::from_secs(1)) {
                     attempt = 0;
@@ -93,6 +97,7 @@ pub(super) async fn supervise<C: From<Stub> + Clone + Send + Sync + 'static>(
             }
             Err(failed) => {
                 attempt = attempt.saturating_add(1);
+                client.stats.error(endpoint, &failed.error);
                 if failed.connection_level {
                     let tripped =
                         client.circuits()[endpoint].failure(&client.config.breaker, Instant::now());
@@ -163,6 +168,7 @@ async fn connect_once<C: From<Stub> + Clone + Send + Sync + 'static>(
         }
         Ok(Live {
             session,
+            endpoint,
             main,
             stub,
         })
