@@ -24,7 +24,7 @@ use super::metrics_facade as facade;
 use super::transport::{close_sent, flush_sent, send_text, Transport};
 use super::{SessionOptions, Sleeper};
 use crate::error::RpcError;
-use crate::session::SessionEnd;
+use crate::stub::SessionEnd;
 use crate::stub::{BoxFuture, SessionDriven};
 use crate::wire::{MessageKind, WireError};
 

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use super::core::Core;
 use crate::error::RpcError;
-use crate::session::SessionEnd;
+use crate::stub::SessionEnd;
 use crate::stub::{Hook, Resolution, StreamDone, Stub};
 use crate::value::Value;
 use crate::wire::{Expr, PathKey};

@@ -92,7 +92,7 @@ impl Hook for LoggedHook {
         self.inner.0.is_promise()
     }
 
-    fn session_end(&self) -> Option<Arc<crate::session::SessionEnd>> {
+    fn session_end(&self) -> Option<Arc<crate::stub::SessionEnd>> {
         self.inner.0.session_end()
     }
 

@@ -5,8 +5,6 @@
 
 mod core;
 mod driver;
-mod end;
-pub(crate) use end::SessionEnd;
 mod import;
 #[cfg(feature = "client")]
 pub(crate) mod logged;

@@ -11,11 +11,13 @@ mod intercept;
 pub(crate) mod map;
 mod path;
 mod promise;
+mod session_end;
 mod target;
 
 pub(crate) use hooks::ErrorHook;
 pub(crate) use path::{resolve_promises, OBJECT_PROTOTYPE_NAMES};
 pub(crate) use promise::{PromiseHook, Resolution, SessionDriven};
+pub(crate) use session_end::SessionEnd;
 pub use target::{not_a_function, BoxFuture, RpcTarget};
 
 use std::any::Any;
@@ -75,7 +77,7 @@ pub(crate) trait Hook: Send + Sync + 'static {
     }
     /// The end of the session this object belongs to; `None` for an object of no session (a
     /// local object never breaks). As the reference's `onBroken`.
-    fn session_end(&self) -> Option<Arc<crate::session::SessionEnd>> {
+    fn session_end(&self) -> Option<Arc<SessionEnd>> {
         None
     }
     /// Whether this is a peer's object, which takes flow-controlled `stream` calls.

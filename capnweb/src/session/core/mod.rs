@@ -32,7 +32,7 @@ use wake::TaskWake;
 use super::import::ImportHook;
 use super::{AnswerBudget, Instant, SendErrorHook};
 use crate::error::RpcError;
-use crate::session::SessionEnd;
+use crate::stub::SessionEnd;
 use crate::stub::{BoxFuture, Hook, PromiseHook, Stub};
 use crate::value::{ErrorValue, Value};
 use crate::wire::{Limits, WireError};

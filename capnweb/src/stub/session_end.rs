@@ -1,4 +1,5 @@
-//! A session's end, as those who wait for it see it: the reason once it has ended, and a way to
+//! A session's end, as those who wait for it see it (here, below the session, because a stub
+//! of a session's import offers it to `on_broken`): the reason once it has ended, and a way to
 //! wait for that. Shared by the core and its waiters (a stub's `on_broken`, `RpcSession::closed`,
 //! the session's own writes), who hold it without holding the core.
 
