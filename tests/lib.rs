@@ -31,6 +31,28 @@ pub mod faulty {
         /// effect (logged as `RAN <n>`).
         #[rpc(idempotent)]
         async fn sink(&self) -> Result<WritableStream, RpcError>;
+        /// Joins the room `name` (logged as `JOINED <name>`): `listener` hears each post to it
+        /// from then on. Safe to repeat: the room is found again by its name.
+        #[rpc(idempotent)]
+        async fn join(
+            &self,
+            name: String,
+            listener: ListenerClient,
+        ) -> Result<RoomClient, RpcError>;
+    }
+
+    /// A room of `Faulty::join`, in the server process's memory.
+    #[rpc_interface]
+    pub trait Room {
+        /// Posts `tag` to the room (a side effect, logged as `RAN <tag>`) and, after the
+        /// server's delay, tells each listener.
+        async fn post(&self, tag: f64) -> Result<f64, RpcError>;
+    }
+
+    /// A member's callback, served by the client.
+    #[rpc_interface]
+    pub trait Listener {
+        async fn heard(&self, tag: f64) -> Result<(), RpcError>;
     }
 }
 use serde_json::{json, Value as Json};
@@ -222,6 +244,7 @@ pub struct FaultServer {
     /// The port it listens on.
     pub port: u16,
     ran: std::sync::Arc<std::sync::Mutex<Vec<u32>>>,
+    joined: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl FaultServer {
@@ -247,15 +270,28 @@ impl FaultServer {
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("expected LISTENING, got {first}"));
         let ran = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let log = ran.clone();
+        let joined = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (log, joins) = (ran.clone(), joined.clone());
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
                 if let Some(tag) = line.strip_prefix("RAN ").and_then(|t| t.parse().ok()) {
                     log.lock().unwrap().push(tag);
+                } else if line.starts_with("JOINED ") {
+                    joins.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 }
             }
         });
-        FaultServer { child, port, ran }
+        FaultServer {
+            child,
+            port,
+            ran,
+            joined,
+        }
+    }
+
+    /// How many times a room was joined on it.
+    pub fn joined(&self) -> usize {
+        self.joined.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The tags it ran, in order.

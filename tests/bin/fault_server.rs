@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use capnweb::server::{per_connection, ConnectInfo};
 use capnweb::{RpcError, Server, Value, WritableStream};
-use capnweb_tests::faulty::{Faulty, FaultyServer};
+use capnweb_tests::faulty::{Faulty, FaultyServer, ListenerClient, Room, RoomClient};
 
 struct Impl {
     delay: Duration,
@@ -45,12 +45,47 @@ impl Faulty for Impl {
         tokio::time::sleep(self.delay).await;
         Ok(1.0)
     }
+    async fn join(&self, name: String, listener: ListenerClient) -> Result<RoomClient, RpcError> {
+        {
+            let mut rooms = ROOMS.lock().unwrap();
+            match rooms.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, listeners)) => listeners.push(listener),
+                None => rooms.push((name.clone(), vec![listener])),
+            }
+        }
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "JOINED {name}");
+        let _ = out.flush();
+        Ok(RoomClient::from_impl(RoomImpl(name, self.delay)))
+    }
     async fn sink(&self) -> Result<WritableStream, RpcError> {
         let sink = futures_util::sink::unfold((), |(), chunk: Value| async move {
             ran(chunk.as_f64().unwrap_or(f64::NAN));
             Ok::<_, RpcError>(())
         });
         Ok(WritableStream::from_sink(sink))
+    }
+}
+
+/// The rooms of this process, by name: their listeners.
+static ROOMS: std::sync::Mutex<Vec<(String, Vec<ListenerClient>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+struct RoomImpl(String, Duration);
+
+impl Room for RoomImpl {
+    async fn post(&self, tag: f64) -> Result<f64, RpcError> {
+        ran(tag);
+        tokio::time::sleep(self.1).await;
+        let listeners = (ROOMS.lock().unwrap().iter())
+            .find(|(name, _)| *name == self.0)
+            .map(|(_, l)| l.clone())
+            .unwrap_or_default();
+        for listener in listeners {
+            // A listener gone with its session is skipped.
+            let _ = listener.heard(tag).await;
+        }
+        Ok(tag)
     }
 }
 

@@ -32,7 +32,7 @@ pub use builder::ClientBuilder;
 pub use health::Health;
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
-pub use resilient::{Client, ConnectionState};
+pub use resilient::{Client, ConnectionState, Restorable};
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub use retry::RetryPolicy;

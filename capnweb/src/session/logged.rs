@@ -30,6 +30,14 @@ impl LoggedHook {
         })
     }
 
+    /// `stub` as a handle of no unit: the stub a unit's handle wraps, or `stub` itself.
+    pub(crate) fn unwrap(stub: Stub) -> Stub {
+        match stub.downcast::<LoggedHook>() {
+            Some(logged) => logged.inner.clone(),
+            None => stub,
+        }
+    }
+
     /// `v` with every handle in it made one of this unit's, this one's own inner stub as this
     /// very handle.
     fn adopt(self: &Arc<Self>, v: Value) -> Value {

@@ -388,5 +388,7 @@ impl<C> Drop for Inner<C> {
     }
 }
 
+mod restorable;
 mod supervisor;
+pub use restorable::Restorable;
 use supervisor::supervise;
