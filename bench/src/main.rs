@@ -18,6 +18,11 @@ use clients::Figures;
 use serde_json::json;
 
 /// A server process; killed on drop.
+/// With `--features mimalloc`, the servers (this binary's `serve`) allocate with mimalloc.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Process {
     child: Child,
     port: u16,
@@ -143,17 +148,32 @@ fn node_client_at(ws_port: u16, http_port: u16, secs: f64, chains: bool) -> Figu
     Figures::from_json(&json)
 }
 
-/// Memory the capnweb server takes per idle WebSocket session.
-async fn idle_session_kib(kind: &str) -> f64 {
-    let server = Process::ours(kind);
+/// What a server takes per idle WebSocket session, opened by our client in this process.
+struct IdleMemory {
+    /// Resident memory per open session, KiB.
+    per_session_kib: f64,
+    /// Resident memory once they all closed, over what it was before them.
+    after_close_ratio: f64,
+}
+
+/// Sessions opened for [`idle_memory`]: `BENCH_IDLE_SESSIONS`, 10,000 by default.
+fn idle_sessions() -> usize {
+    std::env::var("BENCH_IDLE_SESSIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000)
+}
+
+/// The memory `server` takes per idle WebSocket session, and what it keeps once they close.
+async fn idle_memory(server: &Process) -> IdleMemory {
     let url = format!("ws://127.0.0.1:{}/", server.port);
     // One session first, so that what is measured is the sessions, not the runtime warming up.
-    let _first: capnweb::Stub = capnweb::connect(&url).await.expect("connect");
+    let first: capnweb::Stub = capnweb::connect(&url).await.expect("connect");
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let before = server.rss_kib().unwrap_or(0);
-    const N: usize = 1000;
-    let mut sessions = Vec::with_capacity(N);
-    for _ in 0..N {
+    let n = idle_sessions();
+    let mut sessions = Vec::with_capacity(n);
+    for _ in 0..n {
         sessions.push(
             capnweb::connect::<capnweb::Stub>(&url)
                 .await
@@ -161,8 +181,41 @@ async fn idle_session_kib(kind: &str) -> f64 {
         );
     }
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let after = server.rss_kib().unwrap_or(0);
-    after.saturating_sub(before) as f64 / N as f64
+    let open = server.rss_kib().unwrap_or(0);
+    drop(sessions);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let closed = server.rss_kib().unwrap_or(0);
+    drop(first);
+    IdleMemory {
+        per_session_kib: open.saturating_sub(before) as f64 / n as f64,
+        after_close_ratio: closed as f64 / before.max(1) as f64,
+    }
+}
+
+/// Memory the capnweb server (`kind`) takes per idle WebSocket session.
+async fn idle_session_kib(kind: &str) -> f64 {
+    idle_memory(&Process::ours(kind)).await.per_session_kib
+}
+
+/// Prints the idle memory of our server with each codec and of the reference, side by side.
+async fn print_idle_memory() {
+    let n = idle_sessions();
+    println!("memory per idle WebSocket session, {n} sessions, our client in this process:");
+    let ours = idle_memory(&Process::ours("capnweb-codec")).await;
+    let tungstenite = idle_memory(&Process::ours("capnweb")).await;
+    let reference = idle_memory(&Process::typescript()).await;
+    for (name, m) in [
+        ("capnweb, built-in codec (default)", &ours),
+        ("capnweb, tungstenite", &tungstenite),
+        ("TypeScript reference on Node", &reference),
+    ] {
+        println!(
+            "  {name:<36} {:6.1} KiB  ({:.2}x the reference); RSS after all closed {:.2}x before",
+            m.per_session_kib,
+            m.per_session_kib / reference.per_session_kib,
+            m.after_close_ratio
+        );
+    }
 }
 
 fn cell(v: f64) -> String {
@@ -242,11 +295,7 @@ async fn run(args: Vec<String>) {
     }
     // `BENCH_ONLY=idle`: only the memory per idle session.
     if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "idle") {
-        println!("idle session: {:.1} KiB", idle_session_kib("capnweb").await);
-        println!(
-            "idle session, built-in codec: {:.1} KiB",
-            idle_session_kib("capnweb-codec").await
-        );
+        print_idle_memory().await;
         return;
     }
     // `BENCH_ONLY=c256` (or any `c<N>`): our pair and the ceilings at N in flight (for profiling).

@@ -16,6 +16,8 @@ fn listening(port: u16) {
 pub async fn capnweb(codec: capnweb::transport::websocket::codec::Codec) {
     let (addr, serve) = capnweb::Server::bind("127.0.0.1:0")
         .websocket_codec(codec)
+        // The idle-memory run opens 10,000 sessions and one more.
+        .max_connections(100_000)
         .listen(capnweb_examples::interop::test_target)
         .await
         .expect("bind");

@@ -76,4 +76,10 @@ async fn main() {
     let per_blocks = (LIVE_BLOCKS.load(Ordering::Relaxed) - blocks) as f64 / n as f64;
     println!("{codec:?}: {live} sessions, {per} heap bytes and {per_blocks:.1} blocks each");
     let _ = clients.wait().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    println!(
+        "after they closed: {} sessions, {} heap bytes over the start",
+        capnweb::session::live_sessions(),
+        LIVE_BYTES.load(Ordering::Relaxed) - bytes
+    );
 }
