@@ -93,6 +93,15 @@ fn maybe_delivered<T>(result: &Result<T, RpcError>) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_room_is_joined_again_after_kill_9_and_no_post_runs_twice() {
+    joined_again_after_kill_9().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_room_is_joined_again_after_kill_9_and_no_post_runs_twice_on_one_thread() {
+    joined_again_after_kill_9().await;
+}
+
+async fn joined_again_after_kill_9() {
     let first = spawn(0).await;
     let client = client(&[&first], 2, 50).await;
     let (heard, restored) = (Heard::default(), Arc::new(AtomicUsize::new(0)));
