@@ -3,8 +3,10 @@
 //! `fault_server --port P --delay-ms D` serves `Faulty` at `/` on 127.0.0.1:P, prints
 //! `LISTENING <port>` once ready, and prints `RAN <tag>` the moment a `bump` starts to run (its
 //! side effect), before waiting D ms to answer, and for each number written to a `sink`: the
-//! tests count those lines, not what a client reports. `--trust-proxy` believes X-Forwarded-For from 127.0.0.1; `--grace-ms G` is how long
-//! shutdown (SIGTERM) lets calls finish.
+//! tests count those lines, not what a client reports. `--trust-proxy` believes X-Forwarded-For
+//! from 127.0.0.1; `--grace-ms G` is how long shutdown (SIGTERM) lets calls finish. `--health`
+//! serves the probes `/livez` and `/readyz`, and `--unready-delay-ms U` is how long, on SIGTERM,
+//! `/readyz` answers 503 while the server still accepts, before it stops accepting and drains.
 
 use std::io::Write;
 use std::time::Duration;
@@ -102,6 +104,12 @@ async fn main() -> std::io::Result<()> {
     let mut server = Server::bind(format!("127.0.0.1:{port}"));
     if std::env::args().any(|a| a == "--trust-proxy") {
         server = server.trusted_proxies(["127.0.0.1".parse().expect("an address")]);
+    }
+    if std::env::args().any(|a| a == "--health") {
+        server = server.health_paths("/livez", "/readyz");
+    }
+    if let Some(delay) = arg("--unready-delay-ms") {
+        server = server.unready_delay(Duration::from_millis(delay));
     }
     if let Some(grace) = arg("--grace-ms") {
         server = server.shutdown_grace(Duration::from_millis(grace));
