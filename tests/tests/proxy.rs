@@ -492,7 +492,7 @@ enum Kind {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rolling_restart_moved_by_readiness_behind_nginx_loses_no_call() {
+async fn a_rolling_restart_moved_by_readiness_behind_nginx_runs_no_call_twice() {
     let args = [
         "--health",
         "--unready-delay-ms",
