@@ -307,6 +307,16 @@ impl FaultServer {
         let _ = self.child.wait().await;
     }
 
+    /// Sends it SIGTERM (it drains, then exits), without waiting.
+    pub fn sigterm(&self) {
+        let pid = self.child.id().expect("running");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
     /// Sends it SIGTERM (it drains, then exits) and waits for it to exit.
     pub async fn terminate(&mut self) {
         let pid = self.child.id().expect("running");

@@ -44,6 +44,11 @@ pub enum RpcError {
     },
 }
 
+/// The class of the error a server answers a call with when it did not run it (it was
+/// draining), and ends a session with when none of the calls it left unanswered ran: the client
+/// may run them again elsewhere. Other peers see an ordinary error.
+pub(crate) const NOT_RUN: &str = "NotRunError";
+
 impl RpcError {
     /// An error of JavaScript class `name` (e.g. `"Error"`, `"TypeError"`).
     pub fn new(name: impl Into<String>, message: impl Into<String>) -> RpcError {

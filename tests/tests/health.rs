@@ -290,10 +290,14 @@ async fn shutdown_turns_readiness_503_at_once_and_open_sessions_finish_after_acc
         refused_after >= DELAY,
         "refused {refused_after:?} after the signal, before the {DELAY:?} unready delay"
     );
-    // Accepting has stopped; the session open still answers, new calls included.
+    // Accepting has stopped. The session open finishes its calls in flight, and answers a new
+    // one without running it, saying so (a client may run it elsewhere).
     assert!(!in_flight.is_finished(), "the gated call is still waiting");
-    let during_grace = call(session.main(), "grace").await;
-    assert_eq!(during_grace.unwrap(), Value::from("grace"));
+    let during_grace = call(session.main(), "grace").await.unwrap_err();
+    assert!(
+        during_grace.to_string().contains("was not run"),
+        "{during_grace}"
+    );
     open.send(true).unwrap();
     assert_eq!(
         in_flight.await.unwrap().unwrap(),
@@ -410,8 +414,9 @@ async fn sigterm_drains_the_interop_server_and_it_exits_0_with_no_call_lost() {
         "the process waits for its calls in flight"
     );
     assert!(calls.iter().all(|c| !c.is_finished()));
-    // The session open still answers during the grace, new calls included.
-    assert_eq!(main.square(4.0).await.unwrap(), 16.0);
+    // During the grace, a new call on the open session is answered without running, saying so.
+    let refused = main.square(4.0).await.unwrap_err();
+    assert!(refused.to_string().contains("was not run"), "{refused}");
 
     open.send(true).unwrap();
     let mut completed = 0;

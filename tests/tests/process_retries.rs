@@ -193,3 +193,56 @@ async fn a_stream_write_in_the_units_task_counts_whatever_handle_it_went_through
     assert_eq!(ran_before, vec![10]);
     assert_eq!(second.ran(), Vec::<u32>::new(), "the write was made again");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_a_draining_server_refuses_runs_once_on_the_other_server() {
+    let exe = env!("CARGO_BIN_EXE_fault_server");
+    let args = ["--delay-ms", "1500", "--grace-ms", "10000"];
+    let (a, b) = (
+        FaultServer::start(exe, 0, &args).await,
+        FaultServer::start(exe, 0, &args).await,
+    );
+    let quick = Backoff::exponential(Duration::from_millis(20), Duration::from_millis(200));
+    let client = Client::<FaultyClient>::builder()
+        .endpoints([a.port, b.port].map(|p| format!("ws://127.0.0.1:{p}/")))
+        .backoff(quick)
+        .retry(RetryPolicy::new().attempts(3).backoff(quick))
+        .circuit_breaker(CircuitBreaker::new().failure_threshold(1))
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(client.run(|c| c.ping()).await.unwrap(), 1.0);
+    // A read in flight keeps the session on `a` open through its drain.
+    let slow = unit({
+        let client = client.clone();
+        async move { client.run(|c| c.read()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    a.sigterm();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(("127.0.0.1", a.port))
+        .await
+        .is_ok()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a never stopped accepting"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Sent on the draining session, refused there unrun, run again on the other server.
+    assert_eq!(client.run(|c| c.bump(5.0)).await.unwrap(), 5.0);
+    assert_eq!(
+        slow.await.unwrap().unwrap(),
+        1.0,
+        "the call in flight finished"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        a.ran(),
+        Vec::<u32>::new(),
+        "the draining server ran nothing new"
+    );
+    assert_eq!(b.ran(), vec![5], "the other ran it, once");
+    assert!(client.stats().retries >= 1, "{:?}", client.stats());
+}

@@ -66,7 +66,12 @@ impl Registry {
     pub(crate) async fn shut_down(&self, grace: Duration) {
         self.stopping.store(true, Ordering::Release);
         let sessions: Vec<RpcSession> = self.sessions().values().map(|(s, _)| s.clone()).collect();
-        let answered = join_all(sessions.iter().map(RpcSession::settle));
+        // No new call runs; each session ends as soon as its calls are answered, telling the
+        // peer that what it left unanswered did not run (so a client may run it elsewhere).
+        for s in &sessions {
+            s.refuse_new_calls();
+        }
+        let answered = join_all(sessions.iter().map(|s| s.end_once_answered(SHUTTING_DOWN)));
         let _ = tokio::time::timeout(grace, answered).await;
         for s in &sessions {
             s.abort(RpcError::disconnected(SHUTTING_DOWN));

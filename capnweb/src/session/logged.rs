@@ -15,6 +15,9 @@ use crate::wire::{Expr, PathKey};
 pub(crate) struct LoggedHook {
     pub(crate) inner: Stub,
     log: Arc<RunLog>,
+    /// For the promise of a call this handle sent to a peer: whether it was idempotent, until
+    /// it is found not to have run (then `None`: counted out once).
+    sent: std::sync::Mutex<Option<bool>>,
 }
 
 impl LoggedHook {
@@ -27,6 +30,7 @@ impl LoggedHook {
         Stub::from_hook(LoggedHook {
             inner: stub,
             log: log.clone(),
+            sent: std::sync::Mutex::new(None),
         })
     }
 
@@ -63,6 +67,30 @@ impl LoggedHook {
         }
     }
 
+    /// The error a call sent through this handle failed with. One the peer says it did not run
+    /// is counted out of the unit's log (once), and is a disconnection that delivered nothing:
+    /// the unit may run again.
+    fn failed(&self, e: RpcError) -> RpcError {
+        let not_run = match &e {
+            RpcError::Remote(v) if v.name == crate::error::NOT_RUN => Some(v.message.clone()),
+            RpcError::Disconnected {
+                reason,
+                maybe_delivered: false,
+            } => Some(reason.clone()),
+            _ => None,
+        };
+        let Some(reason) = not_run else {
+            return e;
+        };
+        if let Some(idempotent) = lock(&self.sent).take() {
+            self.log.not_run(idempotent);
+        }
+        RpcError::Disconnected {
+            reason,
+            maybe_delivered: false,
+        }
+    }
+
     fn logged(&self, send: impl FnOnce() -> Stub) -> Stub {
         LoggedHook::wrap(&self.log, run_log::through(&self.log, send))
     }
@@ -70,7 +98,13 @@ impl LoggedHook {
 
 impl Hook for LoggedHook {
     fn call(self: Arc<Self>, path: &[PathKey], args: Vec<Value>) -> Stub {
-        self.logged(|| self.inner.0.clone().call(path, args))
+        let (promise, sent) =
+            run_log::through_call(&self.log, || self.inner.0.clone().call(path, args));
+        let promise = LoggedHook::wrap(&self.log, promise);
+        if let (Some(idempotent), Some(logged)) = (sent, promise.downcast::<LoggedHook>()) {
+            *lock(&logged.sent) = Some(idempotent);
+        }
+        promise
     }
 
     fn get(self: Arc<Self>, path: &[PathKey]) -> Stub {
@@ -88,7 +122,12 @@ impl Hook for LoggedHook {
 
     fn resolve(self: Arc<Self>) -> Resolution {
         let resolving = self.inner.0.clone().resolve();
-        let adopted = async move { resolving.await.map(|v| self.adopt(v)) };
+        let adopted = async move {
+            match resolving.await {
+                Ok(v) => Ok(self.adopt(v)),
+                Err(e) => Err(self.failed(e)),
+            }
+        };
         PromiseHook::pending(adopted).0.resolve()
     }
 
@@ -116,6 +155,10 @@ impl Hook for LoggedHook {
     ) -> Result<usize, RpcError> {
         run_log::through(&self.log, || self.inner.0.stream_call(method, args, done))
     }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
 #[cfg(test)]

@@ -309,6 +309,37 @@ impl RpcSession {
         self.core.abort(reason, true);
     }
 
+    /// Whether the peer refused a call as not run: it is draining, and new work should go to
+    /// another session.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
+    pub(crate) fn peer_refuses_calls(&self) -> bool {
+        self.core.peer_refuses_calls()
+    }
+
+    /// Runs none of the peer's new calls from now on: each is answered with an error saying it
+    /// did not run, which capnweb's client takes as not delivered (a draining server).
+    #[cfg(feature = "server")]
+    pub(crate) fn refuse_new_calls(&self) {
+        self.core.refuse_new_calls();
+    }
+
+    /// Ends the session telling the peer that none of the calls left unanswered ran, once that
+    /// is true: new calls are refused (see [`refuse_new_calls`](Self::refuse_new_calls)) and
+    /// every call that ran has been answered. Waits for that (bound it with a timeout).
+    #[cfg(feature = "server")]
+    pub(crate) async fn end_once_answered(&self, why: &str) {
+        loop {
+            self.core.settle().await;
+            if self.core.ran_calls_answered() {
+                break;
+            }
+            // A call that ran, not yet pulled: its pull is on its way.
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        self.core
+            .abort(RpcError::new(crate::error::NOT_RUN, why.to_owned()), true);
+    }
+
     /// How long the session has read nothing and run none of the peer's calls (a server's
     /// sessions give way, idlest first, when it is full).
     #[cfg_attr(not(feature = "server"), allow(dead_code))]
@@ -340,12 +371,6 @@ impl RpcSession {
 }
 
 impl RpcSession {
-    /// Waits until no call from the peer is running or unanswered (used by server shutdown).
-    #[cfg(feature = "server")]
-    pub(crate) async fn settle(&self) {
-        self.core.settle().await;
-    }
-
     /// Makes room for `n` more exports (an HTTP batch knows how many pushes it holds), within
     /// the limit on exports.
     pub(crate) fn reserve_exports(&self, n: usize) {

@@ -19,6 +19,8 @@ thread_local! {
     static IDEMPOTENT_CALL: Cell<bool> = const { Cell::new(false) };
     /// The log of the handle a send is going through, while it is made (synchronously).
     static HANDLE_LOG: RefCell<Option<Arc<RunLog>>> = const { RefCell::new(None) };
+    /// The last send written to a handle's log on this thread: whether it was idempotent.
+    static LAST_SENT: Cell<Option<bool>> = const { Cell::new(None) };
 }
 
 #[derive(Debug, Default)]
@@ -42,6 +44,16 @@ impl RunLog {
             self.idempotent.fetch_add(1, Relaxed);
         }
     }
+
+    /// A call written here was not run after all: the peer said so (it refused it while
+    /// draining, or ended the session saying that nothing unanswered ran).
+    #[cfg(feature = "client")]
+    pub(crate) fn not_run(&self, idempotent: bool) {
+        self.sent.fetch_sub(1, Relaxed);
+        if idempotent {
+            self.idempotent.fetch_sub(1, Relaxed);
+        }
+    }
 }
 
 /// Runs `f` and the future it makes inside `log`.
@@ -52,6 +64,15 @@ pub(crate) async fn logged<T, Fut: std::future::IntoFuture<Output = T>>(
 ) -> T {
     let fut = LOG.sync_scope(log.clone(), || f().into_future());
     LOG.scope(log.clone(), fut).await
+}
+
+/// [`through`], for one call: also says whether it sent one, and if so whether it was
+/// idempotent.
+#[cfg(feature = "client")]
+pub(crate) fn through_call<T>(log: &Arc<RunLog>, send: impl FnOnce() -> T) -> (T, Option<bool>) {
+    LAST_SENT.with(|l| l.set(None));
+    let out = through(log, send);
+    (out, LAST_SENT.with(Cell::take))
 }
 
 /// Runs `send`, a use of a handle that belongs to `log`: what it sends is written there (and
@@ -82,7 +103,10 @@ pub(crate) fn streamed() {
 fn write(idempotent: bool) {
     let handle = HANDLE_LOG.with(|h| h.borrow().clone());
     match handle {
-        Some(log) => log.record(idempotent),
+        Some(log) => {
+            log.record(idempotent);
+            LAST_SENT.with(|l| l.set(Some(idempotent)));
+        }
         None => {
             let _ = LOG.try_with(|log| log.record(idempotent));
         }

@@ -331,7 +331,10 @@ impl<C: Clone> Inner<C> {
             .iter()
             .filter_map(|slot| {
                 let slot = lock(slot);
-                let live = slot.as_ref().filter(|l| !l.session.is_closed())?;
+                // A session whose server is draining takes no new work.
+                let live = slot
+                    .as_ref()
+                    .filter(|l| !l.session.is_closed() && !l.session.peer_refuses_calls())?;
                 let load = live.session.stats().imports;
                 Some((load, live.clone()))
             })

@@ -53,9 +53,13 @@ impl Core {
                     Ok(v) => RpcError::from_thrown(v),
                     Err(e) => e,
                 };
+                // A peer that says none of the calls it left unanswered ran (a draining
+                // server) delivered none of them.
+                let not_run =
+                    matches!(&reason, RpcError::Remote(e) if e.name == crate::error::NOT_RUN);
                 let reason = RpcError::Disconnected {
                     reason: format!("peer aborted: {reason}"),
-                    maybe_delivered: true,
+                    maybe_delivered: !not_run,
                 };
                 self.abort(reason, false);
                 Ok(())
@@ -100,10 +104,21 @@ impl Core {
     }
 
     pub(super) fn on_push(self: &Arc<Self>, e: Expr, stream: bool) -> Result<(), RpcError> {
-        let span = call_span(&e);
-        let measured = Measured::start(&e);
+        // A draining server runs no new call (writes into a stream go on): the peer learns that
+        // this one did not run, and may run it elsewhere.
+        let refused = !stream && self.refusing.load(Ordering::Acquire);
+        let (span, measured) = match refused {
+            true => (None, None),
+            false => (call_span(&e), Measured::start(&e)),
+        };
         // The push's own call is driven by its answer task.
-        let v = self.evaluate_driving(e, |v| matches!(v, Value::Promise(_)))?;
+        let v = match refused {
+            true => Value::Promise(Stub::broken(RpcError::new(
+                crate::error::NOT_RUN,
+                "the server is shutting down: this call was not run",
+            ))),
+            false => self.evaluate_driving(e, |v| matches!(v, Value::Promise(_)))?,
+        };
         let (mut stub, local) = match v {
             // A call just made is ours alone to run.
             Value::Promise(s) => {
@@ -343,6 +358,9 @@ impl Core {
     }
 
     pub(super) fn settle_import(self: &Arc<Self>, id: i64, result: Result<Value, RpcError>) {
+        if matches!(&result, Err(RpcError::Remote(e)) if e.name == crate::error::NOT_RUN) {
+            self.peer_refusing.store(true, Ordering::Relaxed);
+        }
         let mut st = self.lock();
         let aborted = st.aborted.is_some();
         // After an abort a resolution is not kept: it could hold the core in a cycle.

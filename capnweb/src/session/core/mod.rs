@@ -58,6 +58,11 @@ pub(crate) struct Core {
     last_read: AtomicU64,
     /// Bytes for the results the peer's maps are building at once (see `stub::map`).
     map_bytes: Arc<MapBytesLeft>,
+    /// The peer's new calls are answered with a `NOT_RUN` error instead of running (a
+    /// draining server's sessions).
+    refusing: std::sync::atomic::AtomicBool,
+    /// The peer answered a call of ours saying it did not run it: it is draining.
+    peer_refusing: std::sync::atomic::AtomicBool,
 }
 
 /// The moment `Core::last_read` counts from.
@@ -299,6 +304,8 @@ impl Core {
             end: Arc::default(),
             idle: Notify::new(),
             last_read: AtomicU64::new(millis_since_epoch()),
+            refusing: std::sync::atomic::AtomicBool::new(false),
+            peer_refusing: std::sync::atomic::AtomicBool::new(false),
             map_bytes: Arc::new(MapBytesLeft {
                 left: AtomicUsize::new(limits.max_answer_bytes),
                 pool,
@@ -355,6 +362,32 @@ impl Core {
             hook(&mut e);
         }
         e
+    }
+
+    /// From now on, the peer's new calls are not run: each is answered with a `NOT_RUN` error.
+    #[cfg(feature = "server")]
+    pub(crate) fn refuse_new_calls(&self) {
+        self.refusing.store(true, Ordering::Release);
+    }
+
+    /// Whether every call of the peer's that ran has been answered (or released by the peer),
+    /// so that what it left unanswered did not run: the refused ones only.
+    #[cfg(feature = "server")]
+    pub(crate) fn ran_calls_answered(self: &Arc<Self>) -> bool {
+        let st = self.lock();
+        let answered = st.exports.iter().all(|(id, e)| {
+            let refused = e.stub.downcast::<crate::stub::ErrorHook>().is_some_and(
+                |h| matches!(&h.0, RpcError::Remote(v) if v.name == crate::error::NOT_RUN),
+            );
+            id <= 0 || e.peer_pipe || refused || matches!(e.answer, Answer::Sent)
+        });
+        answered
+    }
+
+    /// Whether the peer refused a call of ours as not run (it is draining: it will end the
+    /// session once it has answered the rest).
+    pub(crate) fn peer_refuses_calls(&self) -> bool {
+        self.peer_refusing.load(Ordering::Relaxed)
     }
 
     /// Counts of live table entries.
