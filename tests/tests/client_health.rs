@@ -302,3 +302,20 @@ async fn a_session_whose_keepalive_fails_is_replaced_on_the_same_endpoint_once_i
         bound(every)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_that_went_silent_after_a_long_life_counts_against_its_endpoint() {
+    // The session lives past a second before its keepalive fails: still a failing endpoint,
+    // so the replacement goes to the second one.
+    let every = Duration::from_millis(600);
+    let healthy = serve("healthy").await;
+    let silent = silent_first_link(None).await;
+    let first_failure_fails_over = CircuitBreaker::new().failure_threshold(1);
+    let endpoints = vec![url(silent), url(healthy)];
+    let took = time_to_replace(endpoints, every, first_failure_fails_over, 1).await;
+    println!("silent after {took:?}: replaced on the second endpoint");
+    assert!(
+        took > Duration::from_secs(1),
+        "the link died early: {took:?}"
+    );
+}

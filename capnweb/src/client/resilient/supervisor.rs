@@ -77,7 +77,10 @@ pub(super) async fn supervise<C: From<Stub> + Clone + Send + Sync + 'static>(
                 }
                 // Replaced at once (below), not when work next needs a session.
                 client.publish_state();
-                if opened.elapsed() >= quick_death.min(Duration::from_secs(1)) {
+                // A peer that stopped answering pings is a failing endpoint however long the
+                // session lived: reconnecting there first would find it silent again.
+                let silent = reason.to_string().contains(websocket::SILENT_PEER);
+                if !silent && opened.elapsed() >= quick_death.min(Duration::from_secs(1)) {
                     attempt = 0;
                     client.circuits()[endpoint].success();
                     continue;

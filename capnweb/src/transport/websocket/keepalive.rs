@@ -10,6 +10,10 @@ use tokio::time::Sleep;
 
 use crate::transport::TransportError;
 
+/// How a transport ends whose peer stopped answering pings (the start of its error's message):
+/// a client counts such an end against the endpoint, as a failed connection.
+pub(crate) const SILENT_PEER: &str = "keep-alive: the peer did not answer a ping";
+
 /// Pings every period, when on (see [`Keepalive::every`]); off by default.
 #[derive(Default)]
 pub(super) struct Keepalive(Option<Timer>);
@@ -58,7 +62,7 @@ impl Keepalive {
         while t.tick.as_mut().poll(cx).is_ready() {
             if t.awaiting {
                 return Err(TransportError::new(format!(
-                    "keep-alive: the peer did not answer a ping within {:?}",
+                    "{SILENT_PEER} within {:?}",
                     t.every
                 )));
             }

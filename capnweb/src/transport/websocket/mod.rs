@@ -14,6 +14,7 @@ mod adapter;
 pub mod codec;
 mod connect;
 mod keepalive;
+pub(crate) use keepalive::SILENT_PEER;
 mod socket;
 
 pub use adapter::{connect, ClientWebSocket, Frame, WebSocketTransport, WsMessage};
