@@ -14,6 +14,7 @@ mod adapter;
 pub mod codec;
 mod connect;
 mod keepalive;
+#[cfg(feature = "client")]
 pub(crate) use keepalive::SILENT_PEER;
 mod socket;
 
