@@ -319,12 +319,7 @@ impl FaultServer {
 
     /// Sends it SIGTERM (it drains, then exits) and waits for it to exit.
     pub async fn terminate(&mut self) {
-        let pid = self.child.id().expect("running");
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
+        self.sigterm();
         let _ = self.child.wait().await;
     }
 }

@@ -3,8 +3,6 @@
 //! found, and the session fuzzer's finds), and the live session count.
 //! `cargo run --release --manifest-path bench/Cargo.toml --bin session_memory`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use capnweb::session::live_sessions;
@@ -12,32 +10,11 @@ use capnweb::transport::in_process;
 use capnweb::{RpcSession, SessionOptions};
 use futures_util::SinkExt;
 
-struct Counting;
-
-static LIVE_BYTES: AtomicI64 = AtomicI64::new(0);
-
-// SAFETY: every method forwards to `System` with the caller's own arguments, so `System`'s
-// guarantees are the caller's; counting touches no memory the allocator hands out.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size() as i64, Ordering::Relaxed);
-        // SAFETY: forwarded as received (see the impl's comment).
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.fetch_sub(layout.size() as i64, Ordering::Relaxed);
-        // SAFETY: forwarded as received (see the impl's comment).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE_BYTES.fetch_add(new_size as i64 - layout.size() as i64, Ordering::Relaxed);
-        // SAFETY: forwarded as received (see the impl's comment).
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+#[path = "../counting.rs"]
+mod counting;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 const HOSTILE: &[&[&str]] = &[
     &[r#"["resolve",0,["promise",5]]"#],
@@ -53,7 +30,10 @@ const HOSTILE: &[&[&str]] = &[
         r#"["pipe"]"#,
         r#"["stream",["pipeline",-1,["write"],["x"]]]"#,
     ],
-    &[r#"["push",["pipeline",0,["echo"],["a\ud800"]]]"#, r#"["pull",1]"#],
+    &[
+        r#"["push",["pipeline",0,["echo"],["a\ud800"]]]"#,
+        r#"["pull",1]"#,
+    ],
 ];
 
 async fn hostile_session(messages: &[&str]) {
@@ -84,7 +64,7 @@ fn main() {
             hostile_session(seq).await;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let before = LIVE_BYTES.load(Ordering::SeqCst);
+        let before = counting::live().0;
         let sessions_before = live_sessions();
         // `SESSIONS`: how many (10,000 by default); bytes that stay the same whatever the count
         // are the process's (a thread's spare buffers), not the sessions'.
@@ -96,7 +76,7 @@ fn main() {
             hostile_session(HOSTILE[i % HOSTILE.len()]).await;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let after = LIVE_BYTES.load(Ordering::SeqCst);
+        let after = counting::live().0;
         println!(
             "after {n} hostile sessions: {} bytes still allocated ({:.2} per session), \
              live sessions {} -> {}",

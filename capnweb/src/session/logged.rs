@@ -24,13 +24,19 @@ impl LoggedHook {
     /// `stub` as a handle of the unit that `log` belongs to. A broken stub can send nothing and
     /// stays as it is; so does a handle that belongs to a unit already.
     pub(crate) fn wrap(log: &Arc<RunLog>, stub: Stub) -> Stub {
+        LoggedHook::wrap_sent(log, stub, None)
+    }
+
+    /// [`wrap`](Self::wrap), for the promise of a call sent to a peer (`sent`: whether it was
+    /// idempotent), or of none.
+    fn wrap_sent(log: &Arc<RunLog>, stub: Stub, sent: Option<bool>) -> Stub {
         if stub.downcast::<ErrorHook>().is_some() || stub.downcast::<LoggedHook>().is_some() {
             return stub;
         }
         Stub::from_hook(LoggedHook {
             inner: stub,
             log: log.clone(),
-            sent: std::sync::Mutex::new(None),
+            sent: std::sync::Mutex::new(sent),
         })
     }
 
@@ -100,11 +106,7 @@ impl Hook for LoggedHook {
     fn call(self: Arc<Self>, path: &[PathKey], args: Vec<Value>) -> Stub {
         let (promise, sent) =
             run_log::through_call(&self.log, || self.inner.0.clone().call(path, args));
-        let promise = LoggedHook::wrap(&self.log, promise);
-        if let (Some(idempotent), Some(logged)) = (sent, promise.downcast::<LoggedHook>()) {
-            *lock(&logged.sent) = Some(idempotent);
-        }
-        promise
+        LoggedHook::wrap_sent(&self.log, promise, sent)
     }
 
     fn get(self: Arc<Self>, path: &[PathKey]) -> Stub {
