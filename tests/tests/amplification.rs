@@ -532,10 +532,10 @@ async fn a_batch_answer_nobody_reads_gives_back_its_slot_at_the_write_timeout() 
     let factory = || Stub::from_fn(|_: Vec<Value>| async { Ok::<_, RpcError>(Value::Null) });
     let (addr, serve) = server.listen(factory).await.unwrap();
     tokio::spawn(serve);
-    // A 10 MB answer (more than the sockets' buffers take), never read: it holds the only
-    // slot while the server writes it...
+    // A 45 MB answer (more than loopback's socket buffers take: they grow to 32 MiB to read
+    // and 4 MiB to write here), never read: it holds the only slot while the server writes it...
     let start = std::time::Instant::now();
-    let unread = post_raw(addr, &asking_again(100)).await;
+    let unread = post_raw(addr, &asking_again(450)).await;
     let http = reqwest::Client::new();
     let status = || async {
         http.post(format!("http://{addr}/"))
